@@ -1,0 +1,397 @@
+package challenge
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
+
+	"github.com/vestibule-gw/vestibule/factor"
+	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/proxy"
+	"github.com/vestibule-gw/vestibule/store"
+)
+
+// Sealer encrypts TOTP secrets at rest (seal.Sealer implements it).
+type Sealer interface {
+	Seal(plaintext, aad []byte) ([]byte, error)
+	Open(sealed, aad []byte) ([]byte, error)
+}
+
+// Options configures the gate pages.
+type Options struct {
+	// Prefix is the reserved path prefix ("/.vestibule/"). Required.
+	Prefix string
+	// AppName is shown on every page and is the TOTP issuer.
+	AppName string
+	// LoginURL is where a user starts again (the app's login page).
+	LoginURL string
+	// Origin is the gateway's public origin ("https://app.example.com");
+	// form posts with another Origin header are refused. "": not checked.
+	Origin string
+	// Secure marks cookies Secure (the public URL is https).
+	Secure bool
+
+	Durable   store.Durable   // Required.
+	Ephemeral store.Ephemeral // Required.
+	Sealer    Sealer          // Required.
+	Cookies   *gate.Issuer    // Required: issues the gate cookie on release.
+	// PendingKeys sign and encrypt the pending-challenge cookie (first
+	// encodes, all decode). Required.
+	PendingKeys [][]byte
+	// PendingCookie is that cookie's name (""): "vestibule_pending").
+	PendingCookie string
+
+	// TOTP parameters (zero: factor.DefaultTOTP()).
+	TOTP factor.TOTP
+	// MaxAttempts is the number of code attempts per held login (0: 5).
+	MaxAttempts int
+	// HoldTTL is the lifetime of a held login, and so of the pending cookie
+	// (0: 5 minutes).
+	HoldTTL time.Duration
+	// RecoveryCodes is how many recovery codes enrollment issues (0: 10).
+	RecoveryCodes int
+
+	// Templates and Static are the embedded page files. Required.
+	Templates fs.FS
+	Static    fs.FS
+
+	Now    func() time.Time // nil: time.Now
+	Random io.Reader        // nil: crypto/rand
+	Logger *slog.Logger     // nil: slog.Default()
+}
+
+// Handler serves the gate pages under the prefix and starts challenges for
+// the proxy.
+type Handler struct {
+	opt     Options
+	mux     *http.ServeMux
+	pages   map[string]*template.Template
+	pending *sessions.CookieStore
+	log     *slog.Logger
+}
+
+var _ proxy.Challenger = (*Handler)(nil)
+
+// New checks opts, parses the templates and returns a Handler.
+func New(opts Options) (*Handler, error) {
+	switch {
+	case opts.Prefix == "":
+		return nil, errors.New("challenge: no prefix")
+	case opts.Durable == nil || opts.Ephemeral == nil:
+		return nil, errors.New("challenge: no store")
+	case opts.Sealer == nil:
+		return nil, errors.New("challenge: no sealer")
+	case opts.Cookies == nil:
+		return nil, errors.New("challenge: no gate cookie issuer")
+	case len(opts.PendingKeys) == 0:
+		return nil, errors.New("challenge: no pending-cookie keys")
+	case opts.Templates == nil || opts.Static == nil:
+		return nil, errors.New("challenge: no templates or static files")
+	}
+	if opts.PendingCookie == "" {
+		opts.PendingCookie = "vestibule_pending"
+	}
+	if opts.TOTP.Digits == 0 {
+		opts.TOTP = factor.DefaultTOTP()
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 5
+	}
+	if opts.HoldTTL <= 0 {
+		opts.HoldTTL = 5 * time.Minute
+	}
+	if opts.RecoveryCodes <= 0 {
+		opts.RecoveryCodes = 10
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Random == nil {
+		opts.Random = rand.Reader
+	}
+	if opts.LoginURL == "" {
+		opts.LoginURL = "/"
+	}
+	h := &Handler{opt: opts, log: opts.Logger, pages: map[string]*template.Template{}}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	for _, name := range []string{"verify", "recovery", "enroll", "codes", "message"} {
+		t, err := template.ParseFS(opts.Templates, "layout.html", name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parsing template %s: %w", name, err)
+		}
+		h.pages[name] = t
+	}
+	var pairs [][]byte
+	for _, k := range opts.PendingKeys {
+		hk, bk := gate.DeriveKeys(k, "pending")
+		pairs = append(pairs, hk, bk)
+	}
+	h.pending = sessions.NewCookieStore(pairs...)
+	h.pending.Options = &sessions.Options{
+		Path:     "/",
+		MaxAge:   int(opts.HoldTTL / time.Second),
+		HttpOnly: true,
+		Secure:   opts.Secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+	h.pending.MaxAge(int(opts.HoldTTL / time.Second))
+
+	p := opts.Prefix
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+p+"verify", h.getVerify)
+	mux.HandleFunc("POST "+p+"verify", h.postVerify)
+	mux.HandleFunc("GET "+p+"recovery", h.getRecovery)
+	mux.HandleFunc("POST "+p+"recovery", h.postRecovery)
+	mux.HandleFunc("GET "+p+"enroll", h.getEnroll)
+	mux.HandleFunc("POST "+p+"enroll", h.postEnroll)
+	mux.HandleFunc("POST "+p+"release", h.postRelease)
+	static, err := fs.Sub(opts.Static, ".")
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("GET "+p+"static/", http.StripPrefix(p+"static/", staticHandler(static)))
+	mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+		h.ErrorPage(w, r, http.StatusNotFound)
+	})
+	h.mux = mux
+	return h, nil
+}
+
+// ServeHTTP serves the gate pages with their security headers.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	h.mux.ServeHTTP(w, r)
+}
+
+func staticHandler(files fs.FS) http.Handler {
+	fsrv := http.FileServerFS(files)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fsrv.ServeHTTP(w, r)
+	})
+}
+
+// pendingState is what the pending-challenge cookie carries.
+type pendingState struct {
+	Held string
+	CSRF string
+}
+
+const (
+	keyHeld = "held"
+	keyCSRF = "csrf"
+)
+
+// Begin implements proxy.Challenger: it makes the pending-challenge cookie
+// for the held login and answers with a redirect to the code page (or, for
+// API clients, a JSON challenge).
+func (h *Handler) Begin(r *http.Request, held *store.Held) (proxy.Reply, error) {
+	csrf, err := h.token()
+	if err != nil {
+		return proxy.Reply{}, err
+	}
+	s := sessions.NewSession(h.pending, h.opt.PendingCookie)
+	opts := *h.pending.Options
+	s.Options = &opts
+	s.Values[keyHeld] = held.ID
+	s.Values[keyCSRF] = csrf
+	encoded, err := securecookie.EncodeMulti(h.opt.PendingCookie, s.Values, h.pending.Codecs...)
+	if err != nil {
+		return proxy.Reply{}, fmt.Errorf("encoding pending cookie: %w", err)
+	}
+	hd := http.Header{}
+	hd.Add("Set-Cookie", sessions.NewCookie(h.opt.PendingCookie, encoded, s.Options).String())
+	hd.Set("Cache-Control", "no-store")
+	next := h.opt.Prefix + "verify"
+	if wantsJSON(r) {
+		body, _ := json.Marshal(map[string]string{
+			"error":      "second_factor_required",
+			"message":    "Enter a second factor to finish signing in.",
+			"verify_url": next,
+		})
+		hd.Set("Content-Type", "application/json")
+		return proxy.Reply{Status: http.StatusUnauthorized, Header: hd, Body: body}, nil
+	}
+	hd.Set("Location", next)
+	return proxy.Reply{Status: http.StatusSeeOther, Header: hd}, nil
+}
+
+// Pending implements proxy.Challenger.
+func (h *Handler) Pending(r *http.Request) bool {
+	_, ok := h.state(r)
+	return ok
+}
+
+func (h *Handler) state(r *http.Request) (pendingState, bool) {
+	s, err := h.pending.New(r, h.opt.PendingCookie)
+	if err != nil || s.IsNew {
+		return pendingState{}, false
+	}
+	held, _ := s.Values[keyHeld].(string)
+	csrf, _ := s.Values[keyCSRF].(string)
+	if held == "" || csrf == "" {
+		return pendingState{}, false
+	}
+	return pendingState{Held: held, CSRF: csrf}, true
+}
+
+func (h *Handler) clearPending() *http.Cookie {
+	opts := *h.pending.Options
+	opts.MaxAge = -1
+	return sessions.NewCookie(h.opt.PendingCookie, "", &opts)
+}
+
+func (h *Handler) token() (string, error) {
+	var b [32]byte
+	if _, err := io.ReadFull(h.opt.Random, b[:]); err != nil {
+		return "", fmt.Errorf("making token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+func wantsJSON(r *http.Request) bool {
+	accept := r.Header.Get("Accept")
+	if strings.Contains(accept, "text/html") {
+		return false
+	}
+	return strings.Contains(accept, "application/json") ||
+		strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
+}
+
+// load returns the pending state and held login of a page request, or
+// answers with the "start again" page itself and returns ok=false.
+func (h *Handler) load(w http.ResponseWriter, r *http.Request) (pendingState, *store.Held, bool) {
+	st, ok := h.state(r)
+	if !ok {
+		h.restart(w, r, "Your sign-in has expired or was already completed. Please sign in again.")
+		return st, nil, false
+	}
+	held, err := h.opt.Ephemeral.Held(r.Context(), st.Held)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			h.storeFailed(w, r, "reading held login", err)
+			return st, nil, false
+		}
+		h.restart(w, r, "Your sign-in has expired or was already completed. Please sign in again.")
+		return st, nil, false
+	}
+	return st, held, true
+}
+
+// checkForm verifies a form post: same origin, CSRF token.
+func (h *Handler) checkForm(w http.ResponseWriter, r *http.Request, st pendingState) bool {
+	if o := r.Header.Get("Origin"); o != "" && h.opt.Origin != "" && o != h.opt.Origin {
+		h.log.Warn("form post from another origin refused", "event", "csrf_rejected", "remote_ip", remoteIP(r))
+		h.ErrorPage(w, r, http.StatusForbidden)
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		h.ErrorPage(w, r, http.StatusBadRequest)
+		return false
+	}
+	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(st.CSRF)) != 1 {
+		h.log.Warn("form post with a bad CSRF token refused", "event", "csrf_rejected", "remote_ip", remoteIP(r))
+		h.ErrorPage(w, r, http.StatusForbidden)
+		return false
+	}
+	return true
+}
+
+type pageData struct {
+	AppName  string
+	Title    string
+	Prefix   string
+	CSRF     string
+	User     string
+	Error    string
+	Message  string
+	LoginURL string
+	QR       template.URL
+	Secret   string
+	Codes    []string
+}
+
+func (h *Handler) render(w http.ResponseWriter, status int, name string, d pageData) {
+	d.AppName = h.opt.AppName
+	d.Prefix = h.opt.Prefix
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := h.pages[name].ExecuteTemplate(w, "layout", d); err != nil {
+		h.log.Error("rendering page", "page", name, "err", err)
+	}
+}
+
+// restart shows a message with a way back to the app's login, and clears
+// the pending cookie.
+func (h *Handler) restart(w http.ResponseWriter, r *http.Request, msg string) {
+	http.SetCookie(w, h.clearPending())
+	h.render(w, http.StatusOK, "message", pageData{Title: "Sign in again", Message: msg, LoginURL: h.opt.LoginURL})
+}
+
+func (h *Handler) storeFailed(w http.ResponseWriter, r *http.Request, doing string, err error) {
+	h.log.Error("store failure", "event", "store_error", "doing", doing, "remote_ip", remoteIP(r), "err", err)
+	h.ErrorPage(w, r, http.StatusServiceUnavailable)
+}
+
+var statusMessages = map[int]string{
+	http.StatusBadRequest:            "The request could not be understood.",
+	http.StatusForbidden:             "This form has expired or was not sent from this site. Go back, reload the page and try again.",
+	http.StatusNotFound:              "There is nothing here.",
+	http.StatusRequestEntityTooLarge: "The request is too large.",
+	http.StatusTooManyRequests:       "Too many attempts. Please wait a moment and try again.",
+	http.StatusBadGateway:            "The application behind this sign-in is not answering. Please try again in a moment.",
+	http.StatusServiceUnavailable:    "Sign-in is temporarily unavailable. Please try again in a moment.",
+	http.StatusGatewayTimeout:        "The application took too long to answer. Please try again in a moment.",
+}
+
+// ErrorPage renders the gateway's own error answer: an HTML page for
+// browsers, Parse-style JSON for API clients. It never shows details.
+func (h *Handler) ErrorPage(w http.ResponseWriter, r *http.Request, status int) {
+	msg := statusMessages[status]
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if wantsJSON(r) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(map[string]any{"error": msg, "status": status})
+		return
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.render(w, status, "message", pageData{Title: http.StatusText(status), Message: msg})
+}
+
+func remoteIP(r *http.Request) string {
+	if i := strings.LastIndexByte(r.RemoteAddr, ':'); i > 0 {
+		return strings.Trim(r.RemoteAddr[:i], "[]")
+	}
+	return r.RemoteAddr
+}
+
+// ctxTimeout bounds store work done for one page.
+func ctxTimeout(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), 10*time.Second)
+}

@@ -1,0 +1,393 @@
+package challenge
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/vestibule-gw/vestibule/factor"
+	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/store"
+)
+
+// genericFailure is all a user learns about a rejected code.
+const genericFailure = "That code is not valid."
+
+func (h *Handler) getVerify(w http.ResponseWriter, r *http.Request) {
+	st, held, ok := h.load(w, r)
+	if !ok {
+		return
+	}
+	if _, err := h.opt.Durable.Enrollment(r.Context(), held.User); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			http.Redirect(w, r, h.opt.Prefix+"enroll", http.StatusSeeOther)
+			return
+		}
+		h.storeFailed(w, r, "reading enrollment", err)
+		return
+	}
+	h.render(w, http.StatusOK, "verify", pageData{Title: "Two-factor sign-in", CSRF: st.CSRF, User: held.User})
+}
+
+func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
+	st, held, ok := h.load(w, r)
+	if !ok || !h.checkForm(w, r, st) {
+		return
+	}
+	ctx, cancel := ctxTimeout(r)
+	defer cancel()
+	enr, err := h.opt.Durable.Enrollment(ctx, held.User)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			http.Redirect(w, r, h.opt.Prefix+"enroll", http.StatusSeeOther)
+			return
+		}
+		h.storeFailed(w, r, "reading enrollment", err)
+		return
+	}
+	n, ok := h.attempt(w, r, held)
+	if !ok {
+		return
+	}
+	secret, err := h.opt.Sealer.Open(enr.TOTPSecret, []byte(held.User))
+	if err != nil {
+		h.log.Error("opening TOTP secret failed (wrong encryption key?)", "event", "secret_unreadable", "user", held.User)
+		h.ErrorPage(w, r, http.StatusServiceUnavailable)
+		return
+	}
+	now := h.opt.Now()
+	step, valid := h.opt.TOTP.Verify(string(secret), r.PostForm.Get("code"), now)
+	if valid {
+		err = h.opt.Durable.UseTOTPStep(ctx, held.User, step, now)
+		switch {
+		case errors.Is(err, store.ErrReplay):
+			valid = false
+			h.log.Warn("TOTP code replayed", "event", "code_replayed", "user", held.User, "remote_ip", remoteIP(r))
+		case err != nil:
+			h.storeFailed(w, r, "recording TOTP step", err)
+			return
+		}
+	}
+	if !valid {
+		h.rejected(w, r, held, n, "verify", st, "totp")
+		return
+	}
+	h.log.Info("second factor accepted", "event", "code_accepted", "factor", "totp", "user", held.User, "remote_ip", remoteIP(r))
+	h.verifiedRelease(w, r, held)
+}
+
+func (h *Handler) getRecovery(w http.ResponseWriter, r *http.Request) {
+	st, held, ok := h.load(w, r)
+	if !ok {
+		return
+	}
+	h.render(w, http.StatusOK, "recovery", pageData{Title: "Use a recovery code", CSRF: st.CSRF, User: held.User})
+}
+
+func (h *Handler) postRecovery(w http.ResponseWriter, r *http.Request) {
+	st, held, ok := h.load(w, r)
+	if !ok || !h.checkForm(w, r, st) {
+		return
+	}
+	ctx, cancel := ctxTimeout(r)
+	defer cancel()
+	n, ok := h.attempt(w, r, held)
+	if !ok {
+		return
+	}
+	code, valid := factor.NormalizeRecoveryCode(r.PostForm.Get("code"))
+	remaining := 0
+	if valid {
+		var err error
+		remaining, err = h.opt.Durable.UseRecoveryCode(ctx, held.User, factor.HashRecoveryCode(code), h.opt.Now())
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			valid = false
+		case err != nil:
+			h.storeFailed(w, r, "using recovery code", err)
+			return
+		}
+	}
+	if !valid {
+		h.rejected(w, r, held, n, "recovery", st, "recovery")
+		return
+	}
+	h.log.Info("recovery code used", "event", "recovery_code_used", "user", held.User, "remaining", remaining, "remote_ip", remoteIP(r))
+	h.verifiedRelease(w, r, held)
+}
+
+func (h *Handler) getEnroll(w http.ResponseWriter, r *http.Request) {
+	st, held, ok := h.load(w, r)
+	if !ok {
+		return
+	}
+	if h.enrolled(w, r, held) {
+		return
+	}
+	var secret string
+	if len(held.EnrollSecret) > 0 {
+		b, err := h.opt.Sealer.Open(held.EnrollSecret, []byte(held.User))
+		if err != nil {
+			h.log.Error("opening enrollment secret", "event", "secret_unreadable", "user", held.User)
+			h.ErrorPage(w, r, http.StatusServiceUnavailable)
+			return
+		}
+		secret = string(b)
+	} else {
+		var err error
+		if secret, err = factor.NewTOTPSecret(h.opt.Random); err != nil {
+			h.log.Error("making TOTP secret", "err", err)
+			h.ErrorPage(w, r, http.StatusServiceUnavailable)
+			return
+		}
+		sealed, err := h.opt.Sealer.Seal([]byte(secret), []byte(held.User))
+		if err != nil {
+			h.log.Error("sealing TOTP secret", "err", err)
+			h.ErrorPage(w, r, http.StatusServiceUnavailable)
+			return
+		}
+		if err := h.opt.Ephemeral.SetHeldEnrollment(r.Context(), held.ID, sealed); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				h.restart(w, r, "Your sign-in has expired. Please sign in again.")
+				return
+			}
+			h.storeFailed(w, r, "storing enrollment secret", err)
+			return
+		}
+	}
+	uri := factor.KeyURI(h.opt.AppName, held.User, secret)
+	png, err := factor.QRCodePNG(uri, 200)
+	if err != nil {
+		h.log.Error("making QR code", "err", err)
+		h.ErrorPage(w, r, http.StatusInternalServerError)
+		return
+	}
+	h.render(w, http.StatusOK, "enroll", pageData{
+		Title:  "Set up two-factor sign-in",
+		CSRF:   st.CSRF,
+		User:   held.User,
+		QR:     template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
+		Secret: groupKey(secret),
+	})
+}
+
+func (h *Handler) postEnroll(w http.ResponseWriter, r *http.Request) {
+	st, held, ok := h.load(w, r)
+	if !ok || !h.checkForm(w, r, st) {
+		return
+	}
+	if h.enrolled(w, r, held) {
+		return
+	}
+	if len(held.EnrollSecret) == 0 {
+		http.Redirect(w, r, h.opt.Prefix+"enroll", http.StatusSeeOther)
+		return
+	}
+	ctx, cancel := ctxTimeout(r)
+	defer cancel()
+	n, ok := h.attempt(w, r, held)
+	if !ok {
+		return
+	}
+	secret, err := h.opt.Sealer.Open(held.EnrollSecret, []byte(held.User))
+	if err != nil {
+		h.log.Error("opening enrollment secret", "event", "secret_unreadable", "user", held.User)
+		h.ErrorPage(w, r, http.StatusServiceUnavailable)
+		return
+	}
+	now := h.opt.Now()
+	step, valid := h.opt.TOTP.Verify(string(secret), r.PostForm.Get("code"), now)
+	if !valid {
+		h.rejected(w, r, held, n, "enroll", st, "totp")
+		return
+	}
+	codes, err := factor.NewRecoveryCodes(h.opt.Random, h.opt.RecoveryCodes)
+	if err != nil {
+		h.log.Error("making recovery codes", "err", err)
+		h.ErrorPage(w, r, http.StatusServiceUnavailable)
+		return
+	}
+	hashes := make([][]byte, len(codes))
+	for i, c := range codes {
+		norm, _ := factor.NormalizeRecoveryCode(c)
+		hashes[i] = factor.HashRecoveryCode(norm)
+	}
+	err = h.opt.Durable.Enroll(ctx, store.Enrollment{
+		User:           held.User,
+		TOTPSecret:     held.EnrollSecret,
+		LastStep:       step,
+		RecoveryHashes: hashes,
+		CreatedAt:      now,
+		LastUsed:       now,
+	})
+	if err != nil {
+		h.storeFailed(w, r, "storing enrollment", err)
+		return
+	}
+	if err := h.opt.Ephemeral.MarkHeldVerified(ctx, held.ID, now); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			h.restart(w, r, "You are enrolled, but this sign-in has expired. Please sign in again.")
+			return
+		}
+		h.storeFailed(w, r, "marking login verified", err)
+		return
+	}
+	h.log.Info("enrolled TOTP", "event", "enrollment", "factor", "totp", "user", held.User, "remote_ip", remoteIP(r))
+	h.render(w, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: held.User, Codes: codes})
+}
+
+func (h *Handler) postRelease(w http.ResponseWriter, r *http.Request) {
+	st, held, ok := h.load(w, r)
+	if !ok || !h.checkForm(w, r, st) {
+		return
+	}
+	if held.Verified.IsZero() {
+		http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
+		return
+	}
+	h.release(w, r, held.ID)
+}
+
+// enrolled redirects to the code page when the user already has a factor:
+// a held login never replaces an existing enrollment.
+func (h *Handler) enrolled(w http.ResponseWriter, r *http.Request, held *store.Held) bool {
+	_, err := h.opt.Durable.Enrollment(r.Context(), held.User)
+	switch {
+	case err == nil:
+		http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
+		return true
+	case errors.Is(err, store.ErrNotFound):
+		return false
+	default:
+		h.storeFailed(w, r, "reading enrollment", err)
+		return true
+	}
+}
+
+// attempt counts one code attempt against the held login before the code is
+// looked at. It returns the attempt number, or false (page written) when the
+// login is gone or its budget is spent.
+func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, held *store.Held) (int, bool) {
+	n, err := h.opt.Ephemeral.HeldAttempt(r.Context(), held.ID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			h.restart(w, r, "Your sign-in has expired. Please sign in again.")
+			return 0, false
+		}
+		h.storeFailed(w, r, "counting attempt", err)
+		return 0, false
+	}
+	if n > h.opt.MaxAttempts {
+		h.discard(w, r, held)
+		return n, false
+	}
+	return n, true
+}
+
+// rejected answers a wrong code: the page again with a generic message, or,
+// when that was the last attempt, the held login is discarded.
+func (h *Handler) rejected(w http.ResponseWriter, r *http.Request, held *store.Held, n int, page string, st pendingState, factorName string) {
+	h.log.Warn("second factor rejected", "event", "code_rejected", "factor", factorName, "user", held.User,
+		"attempt", n, "remote_ip", remoteIP(r), "user_agent", r.UserAgent())
+	if n >= h.opt.MaxAttempts {
+		h.discard(w, r, held)
+		return
+	}
+	d := pageData{CSRF: st.CSRF, User: held.User,
+		Error: fmt.Sprintf("%s %d attempts left.", genericFailure, h.opt.MaxAttempts-n)}
+	switch page {
+	case "verify":
+		d.Title = "Two-factor sign-in"
+	case "recovery":
+		d.Title = "Use a recovery code"
+	case "enroll":
+		// Show the same key again so the user can retry.
+		http.Redirect(w, r, h.opt.Prefix+"enroll?retry=1", http.StatusSeeOther)
+		return
+	}
+	h.render(w, http.StatusUnauthorized, page, d)
+}
+
+func (h *Handler) discard(w http.ResponseWriter, r *http.Request, held *store.Held) {
+	if err := h.opt.Ephemeral.DeleteHeld(r.Context(), held.ID); err != nil {
+		h.log.Error("discarding held login", "event", "store_error", "err", err)
+	}
+	h.log.Warn("held login discarded after too many attempts", "event", "attempts_exhausted", "user", held.User, "remote_ip", remoteIP(r))
+	http.SetCookie(w, h.clearPending())
+	h.render(w, http.StatusTooManyRequests, "message", pageData{
+		Title:    "Too many attempts",
+		Message:  "Too many wrong codes. For your security this sign-in was cancelled. Please sign in again.",
+		LoginURL: h.opt.LoginURL,
+	})
+}
+
+// verifiedRelease marks the held login verified and releases it.
+func (h *Handler) verifiedRelease(w http.ResponseWriter, r *http.Request, held *store.Held) {
+	if err := h.opt.Ephemeral.MarkHeldVerified(r.Context(), held.ID, h.opt.Now()); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			h.restart(w, r, "Your sign-in has expired. Please sign in again.")
+			return
+		}
+		h.storeFailed(w, r, "marking login verified", err)
+		return
+	}
+	h.release(w, r, held.ID)
+}
+
+// release hands the held login answer to the browser, exactly once, with a
+// gate cookie bound to its app session. The held login is taken from the
+// store atomically first: a crash after that leaves nothing half released,
+// only a user who signs in again.
+func (h *Handler) release(w http.ResponseWriter, r *http.Request, id string) {
+	held, err := h.opt.Ephemeral.TakeHeld(r.Context(), id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			h.restart(w, r, "Your sign-in has expired or was already completed. Please sign in again.")
+			return
+		}
+		h.storeFailed(w, r, "releasing held login", err)
+		return
+	}
+	if held.Verified.IsZero() {
+		h.log.Warn("release of an unverified login refused", "event", "release_refused", "user", held.User)
+		h.restart(w, r, "Please sign in again.")
+		return
+	}
+	c, err := h.opt.Cookies.Cookie(held.User, gate.BindingMap(held.Session), held.Verified)
+	if err != nil {
+		h.log.Error("issuing gate cookie", "err", err)
+		h.ErrorPage(w, r, http.StatusInternalServerError)
+		return
+	}
+	hd := w.Header()
+	// The held answer is the app's page, not a gate page.
+	for _, k := range []string{"Content-Security-Policy", "X-Frame-Options", "Referrer-Policy"} {
+		hd.Del(k)
+	}
+	for k, v := range held.Response.Header {
+		hd[k] = append([]string(nil), v...)
+	}
+	hd.Set("Cache-Control", "no-store")
+	http.SetCookie(w, c)
+	http.SetCookie(w, h.clearPending())
+	h.log.Info("login released", "event", "login_released", "user", held.User, "remote_ip", remoteIP(r))
+	w.WriteHeader(held.Response.Status)
+	if r.Method != http.MethodHead {
+		w.Write(held.Response.Body)
+	}
+}
+
+// groupKey shows a base32 key in groups of four for typing by hand.
+func groupKey(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i += 4 {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(s[i:min(i+4, len(s))])
+	}
+	return b.String()
+}

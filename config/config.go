@@ -1,0 +1,137 @@
+package config
+
+import "time"
+
+// Config is the whole gateway configuration, as read from config.yaml.
+// Durations are Go durations ("5m", "12h"); sizes are plain byte counts.
+type Config struct {
+	// Listen is the public address the gateway serves on.
+	Listen string `yaml:"listen"`
+	// PublicURL is how browsers reach the gateway. Its scheme decides whether
+	// cookies are Secure (https) and its host is the gateway's origin.
+	PublicURL string `yaml:"public_url"`
+	// Prefix is the reserved path prefix of the gateway's own pages.
+	Prefix string `yaml:"prefix"`
+	// AppName is shown on the gate pages and used as the TOTP issuer.
+	AppName string `yaml:"app_name"`
+
+	Upstream Upstream `yaml:"upstream"`
+	// SessionCookies names the app's session cookie(s). A trailing "*"
+	// matches by prefix (DokuWiki's "DW*").
+	SessionCookies []string `yaml:"session_cookies"`
+	Login          Login    `yaml:"login"`
+	Logout         Routes   `yaml:"logout"`
+	Bypass         []Bypass `yaml:"bypass"`
+	Gate           Gate     `yaml:"gate"`
+	Secrets        Secrets  `yaml:"secrets"`
+	Store          Store    `yaml:"store"`
+	Server         Server   `yaml:"server"`
+	Log            Log      `yaml:"log"`
+}
+
+// Upstream is the protected app.
+type Upstream struct {
+	// URL of the app, or "demo" for the built-in demo app on loopback.
+	URL string `yaml:"url"`
+	// PreserveHost sends the client's Host header upstream instead of the
+	// upstream URL's host.
+	PreserveHost        bool          `yaml:"preserve_host"`
+	DialTimeout         time.Duration `yaml:"dial_timeout"`
+	ResponseTimeout     time.Duration `yaml:"response_header_timeout"`
+	MaxIdleConnsPerHost int           `yaml:"max_idle_conns_per_host"`
+	IdleConnTimeout     time.Duration `yaml:"idle_conn_timeout"`
+}
+
+// Route is a path and the methods it applies to (empty: the defaults of the
+// list it is in).
+type Route struct {
+	Path    string   `yaml:"path"`
+	Methods []string `yaml:"methods"`
+}
+
+// Routes is a list of routes.
+type Routes struct {
+	Routes []Route `yaml:"routes"`
+}
+
+// Login says how to recognise the app's login and its success.
+type Login struct {
+	Routes []Route `yaml:"routes"`
+	User   User    `yaml:"user"`
+	// Success classifies an upstream answer to a login request as success.
+	Success Success `yaml:"success"`
+	// MaxBodyBytes bounds the login request and held response bodies.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// HoldTTL is how long a held login waits for its second factor.
+	HoldTTL time.Duration `yaml:"hold_ttl"`
+	// MaxAttempts is the number of code attempts per held login.
+	MaxAttempts int `yaml:"max_attempts"`
+}
+
+// User says where the user's identity comes from.
+type User struct {
+	// FormField is the login form's (or JSON body's) username field.
+	FormField string `yaml:"form_field"`
+	// Header, when set, is a response header of the app's successful login
+	// answer naming the user; it wins over FormField.
+	Header string `yaml:"header"`
+}
+
+// Success matches an upstream response; all set parts must hold.
+type Success struct {
+	// Status lists acceptable status codes (empty: any 2xx or 3xx).
+	Status []int `yaml:"status"`
+	// Headers maps a header name to a regular expression its value must match.
+	Headers map[string]string `yaml:"headers"`
+	// SetsSessionCookie requires the response to set an app session cookie.
+	SetsSessionCookie bool `yaml:"sets_session_cookie"`
+}
+
+// Bypass is a public path rule: matching requests need no gate session.
+// Exactly one of Path, Prefix and Pattern is set.
+type Bypass struct {
+	Path    string   `yaml:"path"`
+	Prefix  string   `yaml:"prefix"`
+	Pattern string   `yaml:"pattern"`
+	Methods []string `yaml:"methods"`
+}
+
+// Gate configures the gate cookie.
+type Gate struct {
+	CookieName string        `yaml:"cookie_name"`
+	MaxAge     time.Duration `yaml:"max_age"`
+	// Keys sign and encrypt the gate cookie: the first signs, all verify, so
+	// an old key stays in the list during rotation. Base64, >= 32 bytes.
+	Keys []string `yaml:"keys"`
+	// KeysFile, when set, is read for more keys, one per line.
+	KeysFile string `yaml:"keys_file"`
+}
+
+// Secrets holds the at-rest encryption keys for TOTP secrets.
+type Secrets struct {
+	// EncryptionKeys: base64 32-byte AES-256-GCM keys; the first seals, all open.
+	EncryptionKeys     []string `yaml:"encryption_keys"`
+	EncryptionKeysFile string   `yaml:"encryption_keys_file"`
+}
+
+// Store chooses the backends.
+type Store struct {
+	// SQLite is the path of the embedded durable store.
+	SQLite string `yaml:"sqlite"`
+}
+
+// Server holds the public listener's limits.
+type Server struct {
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
+	ShutdownGrace     time.Duration `yaml:"shutdown_grace"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}

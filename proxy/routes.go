@@ -1,0 +1,131 @@
+package proxy
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Route is a path and the methods it applies to.
+type Route struct {
+	Path    string
+	Methods []string
+}
+
+// BypassRule lets matching requests through without a gate session. One of
+// Path, Prefix and Pattern is set.
+type BypassRule struct {
+	Path    string
+	Prefix  string
+	Pattern *regexp.Regexp
+	Methods []string
+}
+
+// canonical reports whether a (decoded) request path has nothing an upstream
+// might resolve differently from us: no dot segments, no empty segments
+// except a trailing slash, no backslash, semicolon (Tomcat path parameters),
+// NUL or control characters. Only canonical paths can earn an allowance
+// (login route or bypass); anything else gets the strict default.
+func canonical(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c < 0x20 || c == 0x7f || c == '\\' || c == ';':
+			return false
+		case c == '/':
+			rest := p[i+1:]
+			seg, _, _ := strings.Cut(rest, "/")
+			if seg == "." || seg == ".." {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// loginKey normalises a canonical path for matching against login and
+// logout routes: lower case, repeated slashes collapsed, no trailing slash.
+// It widens matching only towards variants an app may treat as the same
+// route (Parse and many legacy apps route case-insensitively); it never
+// narrows what is intercepted.
+func loginKey(p string) string {
+	var b strings.Builder
+	b.Grow(len(p))
+	prevSlash := false
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c == '/' {
+			if prevSlash {
+				continue
+			}
+			prevSlash = true
+		} else {
+			prevSlash = false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	s := b.String()
+	if len(s) > 1 {
+		s = strings.TrimSuffix(s, "/")
+	}
+	return s
+}
+
+type routeSet struct {
+	routes []Route // paths stored as loginKey
+}
+
+func newRouteSet(rs []Route) routeSet {
+	var out routeSet
+	for _, r := range rs {
+		out.routes = append(out.routes, Route{Path: loginKey(r.Path), Methods: r.Methods})
+	}
+	return out
+}
+
+// matchPath reports whether the key matches any route, whatever the method.
+func (s routeSet) matchPath(key string) bool {
+	for _, r := range s.routes {
+		if r.Path == key {
+			return true
+		}
+	}
+	return false
+}
+
+// match reports whether key and method match a route.
+func (s routeSet) match(key, method string) bool {
+	for _, r := range s.routes {
+		if r.Path == key && methodIn(method, r.Methods) {
+			return true
+		}
+	}
+	return false
+}
+
+func methodIn(method string, methods []string) bool {
+	return len(methods) == 0 || slices.Contains(methods, method)
+}
+
+// bypass reports whether a canonical path and method match a bypass rule.
+// Matching is case-sensitive and exact: a variant is simply not public.
+func bypass(rules []BypassRule, p, method string) bool {
+	for i := range rules {
+		r := &rules[i]
+		if !methodIn(method, r.Methods) {
+			continue
+		}
+		switch {
+		case r.Path != "" && p == r.Path,
+			r.Prefix != "" && strings.HasPrefix(p, r.Prefix),
+			r.Pattern != nil && r.Pattern.MatchString(p):
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test of Vestibule on a fresh Debian machine: installs what the
+# tests need (chromium for the browser test), then go vet, the whole test
+# suite with the race detector, a static build as the Dockerfile does it, and
+# each fuzz target for a short, bounded time.
+#
+# Under this script a missing service or browser is a failure, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZTIME="${FUZZTIME:-8s}"
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+export VESTIBULE_REQUIRE_BROWSER=1
+export CHROMIUM="$(command -v chromium)"
+
+echo "== go vet"
+go vet ./...
+
+echo "== static build (as in the Dockerfile)"
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$(mktemp -d)/vestibule" .
+
+echo "== go test"
+go test -race -count=1 ./...
+
+echo "== fuzz (${FUZZTIME} each)"
+# Every Fuzz* function in the module, found by name, each run on its own.
+grep -rl --include='*_test.go' '^func Fuzz' . | while read -r file; do
+  pkg="./$(dirname "${file#./}")"
+  grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | sed 's/^func //' | while read -r target; do
+    echo "-- $pkg $target"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
+  done
+done
+echo "== all tests passed"

@@ -1,0 +1,99 @@
+package seal
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ErrOpen is returned for any sealed value that does not open: unknown key,
+// tampering, wrong owner. The cause is not told apart on purpose.
+var ErrOpen = errors.New("sealed value does not open")
+
+const (
+	version   = 1
+	idLen     = 4
+	nonceLen  = 12
+	headerLen = 1 + idLen + nonceLen
+)
+
+type key struct {
+	id   uint32
+	aead cipher.AEAD
+}
+
+// Sealer seals and opens secrets.
+type Sealer struct {
+	keys   []key
+	random io.Reader
+}
+
+// New returns a Sealer. Each key must be 32 bytes; the first seals. random
+// is the nonce source (nil: crypto/rand).
+func New(keys [][]byte, random io.Reader) (*Sealer, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("no encryption key")
+	}
+	if random == nil {
+		random = rand.Reader
+	}
+	s := &Sealer{random: random}
+	seen := map[uint32]bool{}
+	for i, k := range keys {
+		if len(k) != 32 {
+			return nil, fmt.Errorf("encryption key %d is %d bytes, want 32", i, len(k))
+		}
+		block, err := aes.NewCipher(k)
+		if err != nil {
+			return nil, fmt.Errorf("encryption key %d: %w", i, err)
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, fmt.Errorf("encryption key %d: %w", i, err)
+		}
+		sum := sha256.Sum256(k)
+		id := binary.BigEndian.Uint32(sum[:idLen])
+		if seen[id] {
+			return nil, fmt.Errorf("encryption key %d repeats an earlier key", i)
+		}
+		seen[id] = true
+		s.keys = append(s.keys, key{id: id, aead: aead})
+	}
+	return s, nil
+}
+
+// Seal encrypts plaintext bound to aad (the owner).
+func (s *Sealer) Seal(plaintext, aad []byte) ([]byte, error) {
+	k := s.keys[0]
+	out := make([]byte, headerLen, headerLen+len(plaintext)+k.aead.Overhead())
+	out[0] = version
+	binary.BigEndian.PutUint32(out[1:], k.id)
+	if _, err := io.ReadFull(s.random, out[1+idLen:headerLen]); err != nil {
+		return nil, fmt.Errorf("making nonce: %w", err)
+	}
+	return k.aead.Seal(out, out[1+idLen:headerLen], plaintext, aad), nil
+}
+
+// Open decrypts a sealed value bound to aad.
+func (s *Sealer) Open(sealed, aad []byte) ([]byte, error) {
+	if len(sealed) < headerLen || sealed[0] != version {
+		return nil, ErrOpen
+	}
+	id := binary.BigEndian.Uint32(sealed[1:])
+	for _, k := range s.keys {
+		if k.id != id {
+			continue
+		}
+		pt, err := k.aead.Open(nil, sealed[1+idLen:headerLen], sealed[headerLen:], aad)
+		if err != nil {
+			return nil, ErrOpen
+		}
+		return pt, nil
+	}
+	return nil, ErrOpen
+}

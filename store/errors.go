@@ -1,0 +1,13 @@
+package store
+
+import "errors"
+
+var (
+	// ErrNotFound: the record is unknown, expired or already consumed.
+	ErrNotFound = errors.New("not found")
+	// ErrReplay: a TOTP time step at or before the last one used.
+	ErrReplay = errors.New("totp step already used")
+	// ErrUnavailable wraps backend failures (the store could not be reached
+	// or answered with an error), as opposed to an answer of "no".
+	ErrUnavailable = errors.New("store unavailable")
+)

@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Durable holds what must survive a restart: who is enrolled, their sealed
+// TOTP secret, the last TOTP step they used and their recovery-code hashes.
+// The embedded implementation is SQLite (store/sqlite); a PostgreSQL one can
+// implement the same interface.
+//
+// Every method that consumes something (a TOTP step, a recovery code) is a
+// single atomic check-and-update in the backend, never read-then-write in Go.
+type Durable interface {
+	// Enrollment returns the user's enrollment, or ErrNotFound.
+	Enrollment(ctx context.Context, user string) (Enrollment, error)
+	// Enroll stores a complete enrollment for e.User, replacing any earlier
+	// one (its secret, recovery codes and last step) in one transaction.
+	Enroll(ctx context.Context, e Enrollment) error
+	// UseTOTPStep records that the user just used the TOTP code of time step
+	// step. It fails with ErrReplay unless step is greater than the last step
+	// recorded, and with ErrNotFound when the user is not enrolled.
+	UseTOTPStep(ctx context.Context, user string, step int64, at time.Time) error
+	// UseRecoveryCode consumes the unused recovery code whose hash is hash.
+	// It fails with ErrNotFound when no unused code of the user has that hash.
+	// On success it returns how many unused codes remain.
+	UseRecoveryCode(ctx context.Context, user string, hash []byte, at time.Time) (remaining int, err error)
+	// Reset removes the user's enrollment (factor reset); ErrNotFound if none.
+	Reset(ctx context.Context, user string) error
+	// Ping reports whether the backend is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Enrollment is one user's second-factor state.
+type Enrollment struct {
+	User string
+	// TOTPSecret is the sealed (encrypted) TOTP secret, never plain text.
+	TOTPSecret []byte
+	// LastStep is the last TOTP time step accepted (0: none yet).
+	LastStep int64
+	// RecoveryHashes are the hashes of the unused recovery codes. Enroll
+	// stores them; Enrollment returns only the unused ones.
+	RecoveryHashes [][]byte
+	CreatedAt      time.Time
+	// LastUsed is when a second factor of this user last succeeded (zero: never).
+	LastUsed time.Time
+}
+
+// Ephemeral holds short-lived state: held logins and revocations of released
+// app sessions. The embedded implementation lives in memory (store/memory);
+// a Redis one can implement the same interface.
+type Ephemeral interface {
+	// CreateHeld stores a new held login; it expires at h.Expires.
+	CreateHeld(ctx context.Context, h *Held) error
+	// Held returns the held login with that id, or ErrNotFound when it is
+	// unknown or expired.
+	Held(ctx context.Context, id string) (*Held, error)
+	// HeldAttempt atomically counts one second-factor attempt against the
+	// held login and returns the new count (1 for the first attempt).
+	// ErrNotFound when it is unknown or expired.
+	HeldAttempt(ctx context.Context, id string) (int, error)
+	// SetHeldEnrollment stores the sealed TOTP secret of an enrollment in
+	// progress on the held login. ErrNotFound when it is unknown or expired.
+	SetHeldEnrollment(ctx context.Context, id string, sealedSecret []byte) error
+	// MarkHeldVerified records that the second factor passed for the held
+	// login, so that it may be released. ErrNotFound when unknown or expired.
+	MarkHeldVerified(ctx context.Context, id string, at time.Time) error
+	// TakeHeld atomically removes and returns the held login: exactly one of
+	// several concurrent callers gets it, the others get ErrNotFound.
+	TakeHeld(ctx context.Context, id string) (*Held, error)
+	// DeleteHeld discards the held login; deleting an unknown one is no error.
+	DeleteHeld(ctx context.Context, id string) error
+
+	// Revocations is the in-process view of revoked app sessions; see there.
+	Revocations
+	// Revoke marks every gate cookie bound to the app session with binding
+	// key key and issued before at as no longer valid, until until.
+	Revoke(ctx context.Context, key [32]byte, at, until time.Time) error
+
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Revocations answers, without a network round trip, whether gate cookies
+// bound to an app session issued at a given time have been revoked. It is on
+// the hot path of every verified request, so implementations keep an
+// in-process copy (a network store feeds it by subscription).
+type Revocations interface {
+	// RevokedAt returns when the app session with binding key key was last
+	// revoked, and false when it never was (or the revocation has lapsed).
+	RevokedAt(key [32]byte) (time.Time, bool)
+}
+
+// Held is a held login: the upstream app's successful first-factor answer,
+// kept by the gateway until the second factor passes.
+type Held struct {
+	ID   string
+	User string
+	// Session holds the app session cookies (name to value) as they will be
+	// once the held response is released; the gate cookie is bound to them.
+	Session map[string]string
+	// Response is the upstream's answer to the login, released after 2FA.
+	Response HeldResponse
+	// Next is where the browser should go after release when the held
+	// response is not itself a redirect (informational; may be empty).
+	Next string
+	// RemoteIP and UserAgent describe the client that logged in (audit).
+	RemoteIP  string
+	UserAgent string
+	Created   time.Time
+	Expires   time.Time
+	// Attempts counts second-factor attempts made against this login.
+	Attempts int
+	// EnrollSecret is the sealed TOTP secret of an enrollment in progress.
+	EnrollSecret []byte
+	// Verified is when the second factor passed (zero: not yet).
+	Verified time.Time
+}
+
+// HeldResponse is a complete upstream response.
+type HeldResponse struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
