@@ -180,7 +180,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Referrer-Policy", "same-origin") // "no-referrer" makes Chrome send "Origin: null" on our own form posts
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -302,7 +302,7 @@ func (h *Handler) load(w http.ResponseWriter, r *http.Request) (pendingState, *s
 // checkForm verifies a form post: same origin, CSRF token.
 func (h *Handler) checkForm(w http.ResponseWriter, r *http.Request, st pendingState) bool {
 	if o := r.Header.Get("Origin"); o != "" && h.opt.Origin != "" && o != h.opt.Origin {
-		h.log.Warn("form post from another origin refused", "event", "csrf_rejected", "remote_ip", remoteIP(r))
+		h.log.Warn("form post from another origin refused", "event", "csrf_rejected", "origin", o, "want_origin", h.opt.Origin, "remote_ip", remoteIP(r))
 		h.ErrorPage(w, r, http.StatusForbidden)
 		return false
 	}

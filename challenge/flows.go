@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/vestibule-gw/vestibule/factor"
@@ -371,6 +372,22 @@ func (h *Handler) release(w http.ResponseWriter, r *http.Request, id string) {
 		hd[k] = append([]string(nil), v...)
 	}
 	hd.Set("Cache-Control", "no-store")
+	// The browser must end up with exactly the app session the gate cookie
+	// is bound to. An app that kept its pre-login id (PHP) sets no cookie
+	// on login, and anonymous requests made while the login was held may
+	// have been given a fresh id since: hand the held one back.
+	setByApp := map[string]bool{}
+	for _, sc := range held.Response.Header["Set-Cookie"] {
+		if ck, err := http.ParseSetCookie(sc); err == nil {
+			setByApp[ck.Name] = true
+		}
+	}
+	for _, name := range sortedKeys(held.Session) {
+		if !setByApp[name] {
+			http.SetCookie(w, &http.Cookie{Name: name, Value: held.Session[name], Path: "/", HttpOnly: true,
+				Secure: h.opt.Secure, SameSite: http.SameSiteLaxMode})
+		}
+	}
 	http.SetCookie(w, c)
 	http.SetCookie(w, h.clearPending())
 	h.log.Info("login released", "event", "login_released", "user", held.User, "remote_ip", remoteIP(r))
@@ -378,6 +395,15 @@ func (h *Handler) release(w http.ResponseWriter, r *http.Request, id string) {
 	if r.Method != http.MethodHead {
 		w.Write(held.Response.Body)
 	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }
 
 // groupKey shows a base32 key in groups of four for typing by hand.

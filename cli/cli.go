@@ -23,6 +23,9 @@ import (
 // Env looks up environment variables (os.LookupEnv in production).
 type Env func(string) (string, bool)
 
+// Version is the build's version, set by main.
+var Version = "dev"
+
 // Run executes one vestibule command. demoConfig is the top-level
 // config.yaml, embedded in the binary, which the demo command runs.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, demoConfig []byte) error {
@@ -43,6 +46,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, 
 		if len(args) > 1 && args[1] == "generate" {
 			return keysGenerate(stdout)
 		}
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "vestibule", Version)
+		return nil
 	case "help", "-h", "--help":
 		usage(stdout)
 		return nil
@@ -57,6 +63,7 @@ func usage(w io.Writer) {
   vestibule serve [-config FILE]         run the gateway (default config.yaml)
   vestibule config check [-config FILE]  validate a config and list every problem
   vestibule keys generate                print fresh keys for the config's secrets
+  vestibule version                      print the version
 `)
 }
 

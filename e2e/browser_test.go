@@ -48,10 +48,16 @@ func startBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.WindowSize(1000, 900),
 	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	// The whole test is bounded: the browser dies with this context.
+	root, cancelTimeout := context.WithTimeout(context.Background(), 3*time.Minute)
+	actx, cancelAlloc := chromedp.NewExecAllocator(root, opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	t.Cleanup(func() { cancelCtx(); cancelAlloc(); cancelTimeout() })
+	// The first run starts the browser, which lives as long as the context
+	// of that run: so it must not be a per-step context.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
 	return ctx
 }
 
@@ -62,12 +68,20 @@ func startDemo(t *testing.T) string {
 		t.Fatal(err)
 	}
 	env := func(string) (string, bool) { return "", false }
-	url, stop, err := cli.StartDemo(context.Background(), demoConfig, env, cli.DemoOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir()})
+	url, stop, err := cli.StartDemo(context.Background(), demoConfig, env, cli.DemoOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Log: logWriter{t}})
 	if err != nil {
 		t.Fatalf("starting the demo: %v", err)
 	}
 	t.Cleanup(stop)
 	return url
+}
+
+// logWriter sends the gateway's log to the test log.
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 func screenshot(t *testing.T, ctx context.Context, name string) {
@@ -76,13 +90,51 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if dir == "" {
 		return
 	}
-	var buf []byte
-	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&buf, 90)); err != nil {
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// do runs actions with a per-step time limit; on failure it reports where
+// the browser is and what it shows.
+func do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		body, _ := chromedp.Run(ctx, chromedp.Text("body"))
+		t.Fatalf("%s: %v\nbrowser at %s showing %.400q", what, err, loc, body)
+	}
+}
+
+// page waits (bounded) until the browser is at a URL whose path ends in
+// suffix, and returns the location and the visible text. On timeout it
+// returns wherever the browser is, for the caller's message.
+func page(t *testing.T, ctx context.Context, suffix string) (loc, body string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		l, err := chromedp.Run(ctx, chromedp.Location())
+		if err != nil {
+			t.Fatalf("reading the location: %v", err)
+		}
+		loc = l
+		if strings.HasSuffix(strings.SplitN(loc, "?", 2)[0], suffix) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	do(t, ctx, "waiting for the page", chromedp.WaitVisible("body"))
+	body, err := chromedp.Run(ctx, chromedp.Text("body"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc, body
 }
 
 // TestDemoInBrowser: sign in to the demo app, enroll by reading the manual
@@ -95,104 +147,73 @@ func TestDemoInBrowser(t *testing.T) {
 
 	signIn := func() {
 		t.Helper()
-		err := chromedp.Run(ctx,
+		do(t, ctx, "signing in",
 			chromedp.Navigate(base+"/login"),
-			chromedp.WaitVisible(`input[name="username"]`, chromedp.ByQuery),
-			chromedp.SendKeys(`input[name="username"]`, "alice", chromedp.ByQuery),
-			chromedp.SendKeys(`input[name="password"]`, "wonderland", chromedp.ByQuery),
-			chromedp.Submit(`input[name="password"]`, chromedp.ByQuery),
+			chromedp.WaitVisible(`input[name="username"]`),
+			chromedp.SendKeys(`input[name="username"]`, "alice"),
+			chromedp.SendKeys(`input[name="password"]`, "wonderland"),
+			chromedp.Submit(`input[name="password"]`),
 		)
-		if err != nil {
-			t.Fatalf("signing in: %v", err)
-		}
 	}
 
 	signIn()
-	var secret, loc string
-	err := chromedp.Run(ctx,
-		chromedp.WaitVisible(`#secret`, chromedp.ByID),
-		chromedp.Location(&loc),
-		chromedp.Text(`#secret`, &secret, chromedp.ByID),
-	)
-	if err != nil {
-		t.Fatalf("enroll page: %v", err)
-	}
-	if !strings.HasSuffix(loc, "/.vestibule/enroll") {
+	do(t, ctx, "enroll page", chromedp.WaitVisible(`#secret`))
+	if loc, _ := page(t, ctx, "/.vestibule/enroll"); !strings.HasSuffix(loc, "/.vestibule/enroll") {
 		t.Fatalf("after the password the browser is at %s, want the enroll page", loc)
+	}
+	secret, err := chromedp.Run(ctx, chromedp.Text(`#secret`))
+	if err != nil {
+		t.Fatal(err)
 	}
 	screenshot(t, ctx, "enroll")
 	secret = strings.ReplaceAll(strings.TrimSpace(secret), " ", "")
 	code, err := totp.Code(secret, totp.Step(time.Now()))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the page's manual key %q: %v", secret, err)
 	}
-	var codes string
-	err = chromedp.Run(ctx,
-		chromedp.SendKeys(`#code`, code, chromedp.ByID),
-		chromedp.Click(`#submit`, chromedp.ByID),
-		chromedp.WaitVisible(`#codes`, chromedp.ByID),
-		chromedp.Text(`#codes`, &codes, chromedp.ByID),
+	do(t, ctx, "confirming enrollment",
+		chromedp.SendKeys(`#code`, code),
+		chromedp.Click(`#submit`),
+		chromedp.WaitVisible(`#codes`),
 	)
+	codes, err := chromedp.Run(ctx, chromedp.Text(`#codes`))
 	if err != nil {
-		t.Fatalf("confirming enrollment: %v", err)
+		t.Fatal(err)
 	}
 	if n := strings.Count(codes, "-"); n != 30 {
 		t.Fatalf("recovery codes page shows %d dashes, want 10 codes of 4 groups: %q", n, codes)
 	}
 	screenshot(t, ctx, "codes")
-	var body string
-	err = chromedp.Run(ctx,
-		chromedp.Click(`#continue`, chromedp.ByID),
-		chromedp.WaitVisible(`body`, chromedp.ByQuery),
-		chromedp.Location(&loc),
-		chromedp.Text(`body`, &body, chromedp.ByQuery),
-	)
-	if err != nil {
-		t.Fatalf("continuing to the app: %v", err)
-	}
-	if !strings.HasSuffix(loc, "/account") || !strings.Contains(body, "Welcome, alice") {
+	do(t, ctx, "continuing to the app", chromedp.Click(`#continue`))
+	if loc, body := page(t, ctx, "/account"); !strings.HasSuffix(loc, "/account") || !strings.Contains(body, "Welcome, alice") {
 		t.Fatalf("after enrollment the browser is at %s showing %.200q", loc, body)
 	}
 	screenshot(t, ctx, "account")
 
 	// Log out through the app's link, then the protected page is closed.
-	err = chromedp.Run(ctx,
-		chromedp.Navigate(base+"/logout"),
-		chromedp.WaitVisible(`body`, chromedp.ByQuery),
-		chromedp.Navigate(base+"/account"),
-		chromedp.WaitVisible(`body`, chromedp.ByQuery),
-		chromedp.Location(&loc),
-	)
-	if err != nil {
-		t.Fatalf("logging out: %v", err)
+	do(t, ctx, "logging out", chromedp.Click(`#logout`))
+	if loc, _ := page(t, ctx, "/"); strings.HasSuffix(loc, "/account") {
+		t.Fatalf("logout link left the browser at %s", loc)
 	}
-	if !strings.Contains(loc, "/login") {
+	do(t, ctx, "opening /account", chromedp.Navigate(base+"/account"))
+	if loc, _ := page(t, ctx, "/login"); !strings.HasSuffix(loc, "/login") {
 		t.Fatalf("after logout /account leads to %s, want the login page", loc)
 	}
 
 	// Second sign-in: the code page. The enrollment used this step's code,
 	// which is now refused as a replay, so use the next step's (skew 1).
 	signIn()
-	next, _ := totp.Code(secret, totp.Step(time.Now())+1)
-	err = chromedp.Run(ctx,
-		chromedp.WaitVisible(`#code`, chromedp.ByID),
-		chromedp.Location(&loc),
-	)
-	if err != nil || !strings.HasSuffix(loc, "/.vestibule/verify") {
-		t.Fatalf("second sign-in: at %s, %v", loc, err)
+	do(t, ctx, "code page", chromedp.WaitVisible(`#code`))
+	if loc, body := page(t, ctx, "/.vestibule/verify"); !strings.HasSuffix(loc, "/.vestibule/verify") || !strings.Contains(body, "recovery") {
+		t.Fatalf("second sign-in: at %s showing %.200q", loc, body)
 	}
 	screenshot(t, ctx, "verify")
-	err = chromedp.Run(ctx,
-		chromedp.SendKeys(`#code`, next, chromedp.ByID),
-		chromedp.Click(`#submit`, chromedp.ByID),
-		chromedp.WaitVisible(`body`, chromedp.ByQuery),
-		chromedp.Location(&loc),
-		chromedp.Text(`body`, &body, chromedp.ByQuery),
+	next, _ := totp.Code(secret, totp.Step(time.Now())+1)
+	do(t, ctx, "entering the code",
+		chromedp.SendKeys(`#code`, next),
+		chromedp.Click(`#submit`),
 	)
-	if err != nil {
-		t.Fatalf("entering the code: %v", err)
-	}
-	if !strings.HasSuffix(loc, "/account") || !strings.Contains(body, "Welcome, alice") {
+	if loc, body := page(t, ctx, "/account"); !strings.HasSuffix(loc, "/account") || !strings.Contains(body, "Welcome, alice") {
 		t.Fatalf("after the code the browser is at %s showing %.200q", loc, body)
 	}
 }

@@ -558,9 +558,11 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	b.get("/login")
 	b.login("alice", "wonderland")
 	secret, codes := b.enroll()
-	b.verify("123456")
+	b.get("/logout")
+	b.login("alice", "wonderland")
+	must(t, b.verify("123456"), http.StatusUnauthorized)
 	logs := e.logs.String()
-	if !strings.Contains(logs, "login_held") || !strings.Contains(logs, "login_released") {
+	if !strings.Contains(logs, "login_held") || !strings.Contains(logs, "login_released") || !strings.Contains(logs, "code_rejected") {
 		t.Fatalf("expected audit events missing from the log:\n%s", logs)
 	}
 	for _, s := range []string{secret, codes[0], "wonderland", b.cookie("demo_session"), b.cookie("vestibule_gate"), e.gateKey, testEncKey} {

@@ -95,6 +95,11 @@ type envOpt struct {
 func newEnv(t *testing.T, o envOpt) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}, logs: &strings.Builder{}}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", e.logs.String())
+		}
+	})
 	e.app = demoapp.New(demoapp.Options{Style: o.style, Users: demoapp.DefaultUsers()})
 	e.appSrv = httptest.NewServer(e.app)
 	t.Cleanup(e.appSrv.Close)

@@ -1,0 +1,258 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Validate reports every problem in the config at once, each naming its key.
+// Secret values are never echoed.
+func (c *Config) Validate() error {
+	var p problems
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		p.add("listen", 0, "want host:port such as 127.0.0.1:8080, got %q", c.Listen)
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.add("public_url", 0, "want an absolute http or https URL such as https://app.example.com, got %q", c.PublicURL)
+	} else if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		p.add("public_url", 0, "want scheme and host only (the gateway serves the whole host), got %q", c.PublicURL)
+	}
+	if !strings.HasPrefix(c.Prefix, "/") || !strings.HasSuffix(c.Prefix, "/") || c.Prefix == "/" || strings.Contains(c.Prefix, "//") || strings.ContainsAny(c.Prefix, "\\;?#%") {
+		p.add("prefix", 0, "want a path such as /.vestibule/ that starts and ends with /, got %q", c.Prefix)
+	}
+	if strings.TrimSpace(c.AppName) == "" || len(c.AppName) > 64 {
+		p.add("app_name", 0, "want a name of 1 to 64 characters")
+	}
+
+	if c.Upstream.URL != "demo" {
+		if u, err := url.Parse(c.Upstream.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.add("upstream.url", 0, `want an absolute http or https URL, or "demo", got %q`, c.Upstream.URL)
+		} else if u.User != nil {
+			p.add("upstream.url", 0, "must not carry credentials")
+		}
+	}
+	positive(&p, "upstream.dial_timeout", c.Upstream.DialTimeout)
+	positive(&p, "upstream.response_header_timeout", c.Upstream.ResponseTimeout)
+	positive(&p, "upstream.idle_conn_timeout", c.Upstream.IdleConnTimeout)
+	if c.Upstream.MaxIdleConnsPerHost < 1 {
+		p.add("upstream.max_idle_conns_per_host", 0, "want at least 1, got %d", c.Upstream.MaxIdleConnsPerHost)
+	}
+
+	if len(c.SessionCookies) == 0 {
+		p.add("session_cookies", 0, "name at least one of the app's session cookies (e.g. sessionid, PHPSESSID)")
+	}
+	for i, n := range c.SessionCookies {
+		base := strings.TrimSuffix(n, "*")
+		if !cookieName(base) {
+			p.add(fmt.Sprintf("session_cookies[%d]", i), 0, `want a cookie name (a trailing "*" matches by prefix), got %q`, n)
+		}
+	}
+
+	if len(c.Login.Routes) == 0 {
+		p.add("login.routes", 0, "name at least one login route (path and methods)")
+	}
+	c.checkRoutes(&p, "login.routes", c.Login.Routes)
+	c.checkRoutes(&p, "logout.routes", c.Logout.Routes)
+	if c.Login.User.FormField == "" && c.Login.User.Header == "" {
+		p.add("login.user", 0, "set form_field (the login form's username field) or header")
+	}
+	for i, s := range c.Login.Success.Status {
+		if s < 100 || s > 599 {
+			p.add(fmt.Sprintf("login.success.status[%d]", i), 0, "want an HTTP status code, got %d", s)
+		}
+	}
+	for k, v := range c.Login.Success.Headers {
+		if _, err := regexp.Compile(v); err != nil {
+			p.add("login.success.headers."+k, 0, "not a valid regular expression: %v", err)
+		}
+	}
+	if c.Login.MaxBodyBytes < 1<<10 || c.Login.MaxBodyBytes > 16<<20 {
+		p.add("login.max_body_bytes", 0, "want 1024 to 16777216, got %d", c.Login.MaxBodyBytes)
+	}
+	within(&p, "login.hold_ttl", c.Login.HoldTTL, 30*time.Second, time.Hour)
+	if c.Login.MaxAttempts < 1 || c.Login.MaxAttempts > 20 {
+		p.add("login.max_attempts", 0, "want 1 to 20, got %d", c.Login.MaxAttempts)
+	}
+
+	for i, b := range c.Bypass {
+		key := fmt.Sprintf("bypass[%d]", i)
+		set := 0
+		for _, s := range []string{b.Path, b.Prefix, b.Pattern} {
+			if s != "" {
+				set++
+			}
+		}
+		if set != 1 {
+			p.add(key, 0, "set exactly one of path, prefix and pattern")
+		}
+		for _, s := range []string{b.Path, b.Prefix} {
+			if s != "" && !strings.HasPrefix(s, "/") {
+				p.add(key, 0, "path and prefix must start with /, got %q", s)
+			}
+			if s != "" && strings.HasPrefix(s, c.Prefix) {
+				p.add(key, 0, "must not cover the gateway prefix %s", c.Prefix)
+			}
+		}
+		if b.Prefix == "/" {
+			p.add(key+".prefix", 0, `"/" would make every path public; list the public paths instead`)
+		}
+		if b.Pattern != "" {
+			if !strings.HasPrefix(b.Pattern, "^") {
+				p.add(key+".pattern", 0, "must be anchored with ^ so it can't match inside a longer path")
+			} else if _, err := regexp.Compile(b.Pattern); err != nil {
+				p.add(key+".pattern", 0, "not a valid regular expression: %v", err)
+			}
+		}
+		checkMethods(&p, key+".methods", b.Methods)
+	}
+
+	if !cookieName(c.Gate.CookieName) {
+		p.add("gate.cookie_name", 0, "want a cookie name, got %q", c.Gate.CookieName)
+	}
+	if slices.Contains(c.SessionCookies, c.Gate.CookieName) {
+		p.add("gate.cookie_name", 0, "must differ from the app's session cookies")
+	}
+	within(&p, "gate.max_age", c.Gate.MaxAge, time.Minute, 30*24*time.Hour)
+	if len(c.Gate.Keys) == 0 {
+		p.add("gate.keys", 0, "set at least one key (32+ random bytes, base64; `vestibule keys generate` makes one)")
+	}
+	for i, k := range c.Gate.Keys {
+		if b, err := decodeKey(k); err != nil {
+			p.add(fmt.Sprintf("gate.keys[%d]", i), 0, "not base64 (value hidden)")
+		} else if len(b) < 32 {
+			p.add(fmt.Sprintf("gate.keys[%d]", i), 0, "too short: %d bytes, want at least 32 (value hidden)", len(b))
+		}
+	}
+	if len(c.Secrets.EncryptionKeys) == 0 {
+		p.add("secrets.encryption_keys", 0, "set at least one key (32 random bytes, base64; `vestibule keys generate` makes one)")
+	}
+	for i, k := range c.Secrets.EncryptionKeys {
+		if b, err := decodeKey(k); err != nil {
+			p.add(fmt.Sprintf("secrets.encryption_keys[%d]", i), 0, "not base64 (value hidden)")
+		} else if len(b) != 32 {
+			p.add(fmt.Sprintf("secrets.encryption_keys[%d]", i), 0, "want exactly 32 bytes, got %d (value hidden)", len(b))
+		}
+	}
+	if strings.TrimSpace(c.Store.SQLite) == "" {
+		p.add("store.sqlite", 0, "want the path of the SQLite file")
+	}
+
+	positive(&p, "server.read_header_timeout", c.Server.ReadHeaderTimeout)
+	nonNegative(&p, "server.read_timeout", c.Server.ReadTimeout)
+	nonNegative(&p, "server.write_timeout", c.Server.WriteTimeout)
+	nonNegative(&p, "server.idle_timeout", c.Server.IdleTimeout)
+	nonNegative(&p, "server.shutdown_grace", c.Server.ShutdownGrace)
+	if c.Server.MaxHeaderBytes < 4096 {
+		p.add("server.max_header_bytes", 0, "want at least 4096, got %d", c.Server.MaxHeaderBytes)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		p.add("log.level", 0, "want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		p.add("log.format", 0, "want text or json, got %q", c.Log.Format)
+	}
+	return p.err("")
+}
+
+func (c *Config) checkRoutes(p *problems, key string, rs []Route) {
+	for i, r := range rs {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		if !strings.HasPrefix(r.Path, "/") {
+			p.add(k+".path", 0, "want a path starting with /, got %q", r.Path)
+		} else if strings.HasPrefix(r.Path, c.Prefix) {
+			p.add(k+".path", 0, "must not be under the gateway prefix %s", c.Prefix)
+		}
+		checkMethods(p, k+".methods", r.Methods)
+	}
+}
+
+var methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+func checkMethods(p *problems, key string, ms []string) {
+	for _, m := range ms {
+		if !slices.Contains(methods, m) {
+			p.add(key, 0, "unknown HTTP method %q (want one of %s)", m, strings.Join(methods, ", "))
+		}
+	}
+}
+
+func positive(p *problems, key string, d time.Duration) {
+	if d <= 0 {
+		p.add(key, 0, "want a positive duration, got %s", d)
+	}
+}
+
+func nonNegative(p *problems, key string, d time.Duration) {
+	if d < 0 {
+		p.add(key, 0, "want 0 (no limit) or a positive duration, got %s", d)
+	}
+}
+
+func within(p *problems, key string, d, lo, hi time.Duration) {
+	if d < lo || d > hi {
+		p.add(key, 0, "want %s to %s, got %s", lo, hi, d)
+	}
+}
+
+// cookieName reports whether s is an RFC 6265 token.
+func cookieName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeKey accepts standard or URL base64, padded or not.
+func decodeKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, errors.New("not base64")
+}
+
+// GateKeys decodes gate.keys; the first signs, all verify.
+func (c *Config) GateKeys() ([][]byte, error) {
+	return decodeKeys("gate.keys", c.Gate.Keys)
+}
+
+// EncryptionKeys decodes secrets.encryption_keys; the first seals, all open.
+func (c *Config) EncryptionKeys() ([][]byte, error) {
+	return decodeKeys("secrets.encryption_keys", c.Secrets.EncryptionKeys)
+}
+
+func decodeKeys(key string, ks []string) ([][]byte, error) {
+	if len(ks) == 0 {
+		return nil, fmt.Errorf("%s: no keys set", key)
+	}
+	out := make([][]byte, len(ks))
+	for i, k := range ks {
+		b, err := decodeKey(k)
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d]: not base64 (value hidden)", key, i)
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+// Secure reports whether browsers reach the gateway over TLS, so cookies
+// must be Secure.
+func (c *Config) Secure() bool {
+	return strings.HasPrefix(strings.ToLower(c.PublicURL), "https://")
+}

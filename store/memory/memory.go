@@ -1,0 +1,193 @@
+package memory
+
+import (
+	"context"
+	"maps"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/vestibule-gw/vestibule/store"
+)
+
+// sweepEvery is how many writes pass between sweeps of expired entries.
+const sweepEvery = 256
+
+// Store is an in-memory store.Ephemeral.
+type Store struct {
+	now func() time.Time
+
+	mu     sync.Mutex
+	held   map[string]*store.Held
+	writes int
+
+	rmu     sync.RWMutex
+	revoked map[[32]byte]revocation
+	rwrites int
+}
+
+type revocation struct{ at, until time.Time }
+
+var _ store.Ephemeral = (*Store)(nil)
+
+// New returns an empty store on the clock now (nil: time.Now).
+func New(now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{now: now, held: map[string]*store.Held{}, revoked: map[[32]byte]revocation{}}
+}
+
+func clone(h *store.Held) *store.Held {
+	c := *h
+	c.Session = maps.Clone(h.Session)
+	c.Response.Header = h.Response.Header.Clone()
+	if c.Response.Header == nil {
+		c.Response.Header = http.Header{}
+	}
+	c.Response.Body = append([]byte(nil), h.Response.Body...)
+	c.EnrollSecret = append([]byte(nil), h.EnrollSecret...)
+	return &c
+}
+
+// live returns the held login if present and unexpired; call with mu held.
+func (s *Store) live(id string) (*store.Held, bool) {
+	h, ok := s.held[id]
+	if !ok {
+		return nil, false
+	}
+	if !s.now().Before(h.Expires) {
+		delete(s.held, id)
+		return nil, false
+	}
+	return h, true
+}
+
+func (s *Store) wrote() {
+	s.writes++
+	if s.writes%sweepEvery != 0 {
+		return
+	}
+	now := s.now()
+	for id, h := range s.held {
+		if !now.Before(h.Expires) {
+			delete(s.held, id)
+		}
+	}
+}
+
+func (s *Store) CreateHeld(_ context.Context, h *store.Held) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held[h.ID] = clone(h)
+	s.wrote()
+	return nil
+}
+
+func (s *Store) Held(_ context.Context, id string) (*store.Held, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.live(id)
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return clone(h), nil
+}
+
+func (s *Store) HeldAttempt(_ context.Context, id string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.live(id)
+	if !ok {
+		return 0, store.ErrNotFound
+	}
+	h.Attempts++
+	return h.Attempts, nil
+}
+
+func (s *Store) SetHeldEnrollment(_ context.Context, id string, sealed []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.live(id)
+	if !ok {
+		return store.ErrNotFound
+	}
+	h.EnrollSecret = append([]byte(nil), sealed...)
+	return nil
+}
+
+func (s *Store) MarkHeldVerified(_ context.Context, id string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.live(id)
+	if !ok {
+		return store.ErrNotFound
+	}
+	h.Verified = at
+	return nil
+}
+
+func (s *Store) TakeHeld(_ context.Context, id string) (*store.Held, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.live(id)
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	delete(s.held, id)
+	return h, nil
+}
+
+func (s *Store) DeleteHeld(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.held, id)
+	return nil
+}
+
+func (s *Store) Revoke(_ context.Context, key [32]byte, at, until time.Time) error {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if old, ok := s.revoked[key]; ok && old.at.After(at) {
+		at = old.at
+	}
+	if old, ok := s.revoked[key]; ok && old.until.After(until) {
+		until = old.until
+	}
+	s.revoked[key] = revocation{at: at, until: until}
+	s.rwrites++
+	if s.rwrites%sweepEvery == 0 {
+		now := s.now()
+		for k, r := range s.revoked {
+			if !now.Before(r.until) {
+				delete(s.revoked, k)
+			}
+		}
+	}
+	return nil
+}
+
+// RevokedAt is on the hot path: a read lock and a map lookup.
+func (s *Store) RevokedAt(key [32]byte) (time.Time, bool) {
+	s.rmu.RLock()
+	r, ok := s.revoked[key]
+	s.rmu.RUnlock()
+	if !ok || !s.now().Before(r.until) {
+		return time.Time{}, false
+	}
+	return r.at, true
+}
+
+// Len reports how many held logins and revocations are kept (tests, metrics).
+func (s *Store) Len() (held, revoked int) {
+	s.mu.Lock()
+	held = len(s.held)
+	s.mu.Unlock()
+	s.rmu.RLock()
+	revoked = len(s.revoked)
+	s.rmu.RUnlock()
+	return held, revoked
+}
+
+func (s *Store) Ping(context.Context) error { return nil }
+func (s *Store) Close() error               { return nil }

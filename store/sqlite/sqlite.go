@@ -1,0 +1,279 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/vestibule-gw/vestibule/store"
+)
+
+// migrations are applied in order, each once, recorded in schema_version.
+// Never edit a released migration; append a new one.
+var migrations = []string{
+	`CREATE TABLE enrollments (
+		user        TEXT PRIMARY KEY,
+		totp_secret BLOB NOT NULL,
+		last_step   INTEGER NOT NULL DEFAULT 0,
+		created_at  INTEGER NOT NULL,
+		last_used   INTEGER NOT NULL DEFAULT 0
+	) WITHOUT ROWID;
+	CREATE TABLE recovery_codes (
+		user    TEXT NOT NULL REFERENCES enrollments(user) ON DELETE CASCADE,
+		hash    BLOB NOT NULL,
+		used_at INTEGER,
+		PRIMARY KEY (user, hash)
+	) WITHOUT ROWID;`,
+}
+
+// DB is the SQLite durable store.
+type DB struct {
+	db  *sql.DB
+	now func() time.Time
+}
+
+var _ store.Durable = (*DB)(nil)
+
+// Open opens (creating if needed, mode 0600) the SQLite file at path and
+// brings its schema up to date.
+func Open(ctx context.Context, path string, now func() time.Time) (*DB, error) {
+	if now == nil {
+		now = time.Now
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("sqlite: directory of %s: %w", path, err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	f.Close()
+	if err := os.Chmod(path, 0o600); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(5000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: opening %s: %w: %w", path, store.ErrUnavailable, err)
+	}
+	s := &DB{db: db, now: now}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	// The -wal and -shm files appear on first write; keep them private too.
+	for _, suffix := range []string{"-wal", "-shm"} {
+		os.Chmod(path+suffix, 0o600)
+	}
+	return s, nil
+}
+
+func (s *DB) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable("migrate", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return unavailable("migrate (is this a SQLite file?)", err)
+	}
+	var v int
+	err = tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
+			return unavailable("migrate", err)
+		}
+	case err != nil:
+		return unavailable("migrate", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("sqlite: schema version %d is newer than this build knows (%d); upgrade vestibule", v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return unavailable(fmt.Sprintf("migration %d", i+1), err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(migrations)); err != nil {
+		return unavailable("migrate", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return unavailable("migrate", err)
+	}
+	return nil
+}
+
+func unavailable(op string, err error) error {
+	return fmt.Errorf("sqlite: %s: %w: %w", op, store.ErrUnavailable, err)
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// Enrollment returns the user's enrollment with its unused recovery hashes.
+func (s *DB) Enrollment(ctx context.Context, user string) (store.Enrollment, error) {
+	e := store.Enrollment{User: user}
+	var created, lastUsed int64
+	err := s.db.QueryRowContext(ctx,
+		`SELECT totp_secret, last_step, created_at, last_used FROM enrollments WHERE user = ?`, user).
+		Scan(&e.TOTPSecret, &e.LastStep, &created, &lastUsed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Enrollment{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Enrollment{}, unavailable("reading enrollment", err)
+	}
+	e.CreatedAt, e.LastUsed = fromNanos(created), fromNanos(lastUsed)
+	rows, err := s.db.QueryContext(ctx, `SELECT hash FROM recovery_codes WHERE user = ? AND used_at IS NULL ORDER BY hash`, user)
+	if err != nil {
+		return store.Enrollment{}, unavailable("reading recovery codes", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h []byte
+		if err := rows.Scan(&h); err != nil {
+			return store.Enrollment{}, unavailable("reading recovery codes", err)
+		}
+		e.RecoveryHashes = append(e.RecoveryHashes, h)
+	}
+	if err := rows.Err(); err != nil {
+		return store.Enrollment{}, unavailable("reading recovery codes", err)
+	}
+	return e, nil
+}
+
+// Enroll replaces the user's enrollment in one transaction.
+func (s *DB) Enroll(ctx context.Context, e store.Enrollment) error {
+	if e.User == "" || len(e.TOTPSecret) == 0 {
+		return errors.New("sqlite: enroll: user and sealed secret are required")
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable("enroll", err)
+	}
+	defer tx.Rollback()
+	created := e.CreatedAt
+	if created.IsZero() {
+		created = s.now()
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM enrollments WHERE user = ?`, e.User); err != nil {
+		return unavailable("enroll", err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO enrollments (user, totp_secret, last_step, created_at, last_used) VALUES (?, ?, ?, ?, ?)`,
+		e.User, e.TOTPSecret, e.LastStep, nanos(created), nanos(e.LastUsed)); err != nil {
+		return unavailable("enroll", err)
+	}
+	for _, h := range e.RecoveryHashes {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO recovery_codes (user, hash) VALUES (?, ?)`, e.User, h); err != nil {
+			return unavailable("enroll", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return unavailable("enroll", err)
+	}
+	return nil
+}
+
+// UseTOTPStep records the step if it is later than the last one used, in a
+// single conditional UPDATE.
+func (s *DB) UseTOTPStep(ctx context.Context, user string, step int64, at time.Time) error {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE enrollments SET last_step = ?, last_used = ? WHERE user = ? AND last_step < ?`,
+		step, nanos(at), user, step)
+	if err != nil {
+		return unavailable("using TOTP step", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	var one int
+	err = s.db.QueryRowContext(ctx, `SELECT 1 FROM enrollments WHERE user = ?`, user).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case err != nil:
+		return unavailable("using TOTP step", err)
+	}
+	return store.ErrReplay
+}
+
+// UseRecoveryCode consumes an unused code in a single conditional UPDATE.
+func (s *DB) UseRecoveryCode(ctx context.Context, user string, hash []byte, at time.Time) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, unavailable("using recovery code", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx,
+		`UPDATE recovery_codes SET used_at = ? WHERE user = ? AND hash = ? AND used_at IS NULL`,
+		nanos(at), user, hash)
+	if err != nil {
+		return 0, unavailable("using recovery code", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return 0, store.ErrNotFound
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE enrollments SET last_used = ? WHERE user = ?`, nanos(at), user); err != nil {
+		return 0, unavailable("using recovery code", err)
+	}
+	var remaining int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM recovery_codes WHERE user = ? AND used_at IS NULL`, user).Scan(&remaining); err != nil {
+		return 0, unavailable("using recovery code", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, unavailable("using recovery code", err)
+	}
+	return remaining, nil
+}
+
+// Reset removes the user's enrollment and recovery codes.
+func (s *DB) Reset(ctx context.Context, user string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM enrollments WHERE user = ?`, user)
+	if err != nil {
+		return unavailable("reset", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *DB) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return unavailable("ping", err)
+	}
+	var one int
+	if err := s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return unavailable("ping", err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *DB) Close() error { return s.db.Close() }
