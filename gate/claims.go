@@ -67,9 +67,20 @@ func (serializer) Deserialize(src []byte, dst interface{}) error {
 	c.Verified = time.Unix(0, int64(binary.BigEndian.Uint64(src[17:25])))
 	copy(c.Bind[:], src[25:57])
 	n, k := binary.Uvarint(src[fixedLen:])
-	if k <= 0 || n > maxUserLen || uint64(len(src)-fixedLen-k) != n {
+	// Only the minimal varint is accepted, so a cookie has one encoding.
+	if k <= 0 || n > maxUserLen || k != uvarintLen(n) || uint64(len(src)-fixedLen-k) != n {
 		return errClaims
 	}
 	c.User = string(src[fixedLen+k:])
 	return nil
+}
+
+// uvarintLen is the length of the minimal uvarint encoding of n.
+func uvarintLen(n uint64) int {
+	l := 1
+	for n >= 0x80 {
+		n >>= 7
+		l++
+	}
+	return l
 }
