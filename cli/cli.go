@@ -141,10 +141,10 @@ func StartDemo(ctx context.Context, demoConfig []byte, env Env, o DemoOptions) (
 		return "", nil, err
 	}
 	if o.Listen != "" {
+		// Another address: the public URL follows it, or the gate pages'
+		// same-origin check would refuse the browser's form posts.
 		cfg.Listen = o.Listen
-		if strings.HasSuffix(o.Listen, ":0") {
-			cfg.PublicURL = ""
-		}
+		cfg.PublicURL = ""
 	}
 	dir := o.DataDir
 	if dir == "" {
@@ -160,7 +160,11 @@ func StartDemo(ctx context.Context, demoConfig []byte, env Env, o DemoOptions) (
 	if err != nil {
 		return "", nil, fmt.Errorf("listen: %w", err)
 	}
-	url = "http://" + ln.Addr().String()
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	url = "http://" + net.JoinHostPort(host, port)
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = url
 	}

@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestKeysGenerate(t *testing.T) {
+	var out bytes.Buffer
+	if err := Run(t.Context(), []string{"keys", "generate"}, &out, io.Discard, noEnv, nil); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		name, val, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Fatalf("line %q is not NAME=value", line)
+		}
+		b, err := base64.StdEncoding.DecodeString(val)
+		if err != nil || len(b) != 32 {
+			t.Errorf("%s: not 32 bytes of base64", name)
+		}
+		seen[name] = true
+	}
+	if !seen["VESTIBULE_COOKIE_KEY"] || !seen["VESTIBULE_ENCRYPTION_KEY"] {
+		t.Errorf("keys generate printed %v", seen)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	shipped, err := os.ReadFile("../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, shipped, 0o600)
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, append(append([]byte(nil), shipped...), []byte("\nlog:\n  levle: debug\n")...), 0o600)
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	env := func(k string) (string, bool) {
+		if k == "VESTIBULE_COOKIE_KEY" || k == "VESTIBULE_ENCRYPTION_KEY" {
+			return key, true
+		}
+		return "", false
+	}
+	var out bytes.Buffer
+	if err := Run(t.Context(), []string{"config", "check", "-config", good}, &out, io.Discard, env, nil); err != nil {
+		t.Fatalf("shipped config: %v", err)
+	}
+	if !strings.Contains(out.String(), "ok") {
+		t.Errorf("output %q", out.String())
+	}
+	err = Run(t.Context(), []string{"config", "check", "-config", bad}, io.Discard, io.Discard, env, nil)
+	if err == nil || !strings.Contains(err.Error(), "levle") {
+		t.Errorf("bad key not named: %v", err)
+	}
+	err = Run(t.Context(), []string{"config", "check", "-config", good}, io.Discard, io.Discard, noEnv, nil)
+	if err == nil || !strings.Contains(err.Error(), "VESTIBULE_COOKIE_KEY") || strings.Contains(err.Error(), key) {
+		t.Errorf("missing secret: %v", err)
+	}
+}
+
+func TestUnknownCommandAndVersion(t *testing.T) {
+	if err := Run(t.Context(), []string{"frobnicate"}, io.Discard, io.Discard, noEnv, nil); err == nil {
+		t.Error("unknown command accepted")
+	}
+	if err := Run(t.Context(), nil, io.Discard, io.Discard, noEnv, nil); err == nil {
+		t.Error("no command accepted")
+	}
+	var out bytes.Buffer
+	if err := Run(t.Context(), []string{"version"}, &out, io.Discard, noEnv, nil); err != nil || !strings.Contains(out.String(), Version) {
+		t.Errorf("version: %q %v", out.String(), err)
+	}
+}
+
+// TestDemoStarts: the demo serves the built-in app through the gateway, and
+// an unauthenticated visit to the protected page goes to the app's login.
+func TestDemoStarts(t *testing.T) {
+	shipped, err := os.ReadFile("../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	url, stop, err := StartDemo(ctx, shipped, noEnv, DemoOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(url + "/account")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Fatalf("/account: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, err = c.Get(url + "/.vestibule/static/style.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("gate stylesheet: %d", resp.StatusCode)
+	}
+}
+
+func TestServeRefusesBadConfig(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(p, []byte("upstream: {url: 'ftp://x'}\nsession_cookies: [s]\n"), 0o600)
+	err := Run(t.Context(), []string{"serve", "-config", p}, io.Discard, io.Discard, noEnv, nil)
+	if err == nil || !strings.Contains(err.Error(), "upstream.url") || !strings.Contains(err.Error(), "gate.keys") {
+		t.Errorf("serve with a bad config: %v", err)
+	}
+}
