@@ -1,0 +1,36 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/vestibule-gw/vestibule/store"
+	"github.com/vestibule-gw/vestibule/store/storetest"
+)
+
+func TestEphemeral(t *testing.T) {
+	storetest.Ephemeral(t, func(t *testing.T, now func() time.Time) store.Ephemeral { return New(now) })
+}
+
+// TestSweep: expired held logins and lapsed revocations are dropped from
+// memory, not only hidden.
+func TestSweep(t *testing.T) {
+	c := storetest.NewClock()
+	s := New(c.Now)
+	ctx := context.Background()
+	for i := range 300 {
+		s.CreateHeld(ctx, &store.Held{ID: fmt.Sprint(i), Expires: c.Now().Add(time.Minute)})
+		s.Revoke(ctx, [32]byte{byte(i)}, c.Now(), c.Now().Add(time.Minute))
+	}
+	c.Advance(2 * time.Minute)
+	for i := range 300 {
+		s.CreateHeld(ctx, &store.Held{ID: fmt.Sprint("new", i), Expires: c.Now().Add(time.Minute)})
+		s.Revoke(ctx, [32]byte{byte(i), 1}, c.Now(), c.Now().Add(time.Minute))
+	}
+	held, revoked := s.Len()
+	if held > 300 || revoked > 300 {
+		t.Errorf("after sweeping: %d held, %d revocations (want <= 300 each)", held, revoked)
+	}
+}

@@ -1,0 +1,456 @@
+// Package storetest holds the conformance suites every store.Durable and
+// store.Ephemeral implementation must pass: the embedded ones now, Redis
+// and PostgreSQL ones later, with the same tests.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vestibule-gw/vestibule/store"
+)
+
+// Clock is a settable clock for the suites.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock at a fixed instant.
+func NewClock() *Clock { return &Clock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// concurrency is how many goroutines race in the atomicity tests.
+const concurrency = 50
+
+// Durable runs the conformance suite for a durable store. open returns a
+// fresh, empty store using now as its clock.
+func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.Durable) {
+	ctx := context.Background()
+	hashes := func(n int) [][]byte {
+		var hs [][]byte
+		for i := range n {
+			hs = append(hs, bytes.Repeat([]byte{byte(i + 1)}, 32))
+		}
+		return hs
+	}
+	enroll := func(t *testing.T, s store.Durable, user string, n int) {
+		t.Helper()
+		err := s.Enroll(ctx, store.Enrollment{User: user, TOTPSecret: []byte("sealed-" + user), RecoveryHashes: hashes(n), CreatedAt: NewClock().Now()})
+		if err != nil {
+			t.Fatalf("Enroll: %v", err)
+		}
+	}
+
+	t.Run("enrollment round trip", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		if _, err := s.Enrollment(ctx, "alice"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown user: %v, want ErrNotFound", err)
+		}
+		enroll(t, s, "alice", 10)
+		e, err := s.Enrollment(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.User != "alice" || string(e.TOTPSecret) != "sealed-alice" || e.LastStep != 0 || len(e.RecoveryHashes) != 10 {
+			t.Errorf("got %+v", e)
+		}
+		if !e.CreatedAt.Equal(NewClock().Now()) {
+			t.Errorf("CreatedAt = %v", e.CreatedAt)
+		}
+		if !e.LastUsed.IsZero() {
+			t.Errorf("LastUsed = %v, want zero", e.LastUsed)
+		}
+		if _, err := s.Enrollment(ctx, "bob"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("other user: %v", err)
+		}
+		if err := s.Ping(ctx); err != nil {
+			t.Errorf("Ping: %v", err)
+		}
+	})
+
+	t.Run("enroll replaces", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		enroll(t, s, "alice", 10)
+		if err := s.UseTOTPStep(ctx, "alice", 100, c.Now()); err != nil {
+			t.Fatal(err)
+		}
+		err := s.Enroll(ctx, store.Enrollment{User: "alice", TOTPSecret: []byte("new"), RecoveryHashes: [][]byte{bytes.Repeat([]byte{9}, 32)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := s.Enrollment(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(e.TOTPSecret) != "new" || e.LastStep != 0 || len(e.RecoveryHashes) != 1 {
+			t.Errorf("after re-enroll: secret %q, last step %d, %d codes", e.TOTPSecret, e.LastStep, len(e.RecoveryHashes))
+		}
+		if _, err := s.UseRecoveryCode(ctx, "alice", hashes(1)[0], c.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("old recovery code after re-enroll: %v", err)
+		}
+	})
+
+	t.Run("TOTP steps only move forward", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		if err := s.UseTOTPStep(ctx, "nobody", 5, c.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unenrolled user: %v, want ErrNotFound", err)
+		}
+		enroll(t, s, "alice", 1)
+		steps := []struct {
+			step int64
+			want error
+		}{{100, nil}, {100, store.ErrReplay}, {99, store.ErrReplay}, {101, nil}, {50, store.ErrReplay}, {103, nil}}
+		for _, st := range steps {
+			if err := s.UseTOTPStep(ctx, "alice", st.step, c.Now()); !errors.Is(err, st.want) {
+				t.Errorf("step %d: %v, want %v", st.step, err, st.want)
+			}
+		}
+		e, _ := s.Enrollment(ctx, "alice")
+		if e.LastStep != 103 {
+			t.Errorf("LastStep = %d, want 103", e.LastStep)
+		}
+		if !e.LastUsed.Equal(c.Now()) {
+			t.Errorf("LastUsed = %v", e.LastUsed)
+		}
+	})
+
+	t.Run("recovery codes work once", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		enroll(t, s, "alice", 3)
+		enroll(t, s, "bob", 3)
+		h := hashes(3)
+		if _, err := s.UseRecoveryCode(ctx, "alice", bytes.Repeat([]byte{0xee}, 32), c.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown hash: %v", err)
+		}
+		n, err := s.UseRecoveryCode(ctx, "alice", h[1], c.Now())
+		if err != nil || n != 2 {
+			t.Fatalf("first use: %d, %v", n, err)
+		}
+		if _, err := s.UseRecoveryCode(ctx, "alice", h[1], c.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("second use: %v, want ErrNotFound", err)
+		}
+		e, _ := s.Enrollment(ctx, "alice")
+		if len(e.RecoveryHashes) != 2 {
+			t.Errorf("Enrollment lists %d unused codes, want 2", len(e.RecoveryHashes))
+		}
+		for _, got := range e.RecoveryHashes {
+			if bytes.Equal(got, h[1]) {
+				t.Error("a used code is listed as unused")
+			}
+		}
+		// Bob's identical hash is his own.
+		if n, err := s.UseRecoveryCode(ctx, "bob", h[1], c.Now()); err != nil || n != 2 {
+			t.Errorf("bob's code: %d, %v", n, err)
+		}
+		if _, err := s.UseRecoveryCode(ctx, "carol", h[0], c.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unenrolled user: %v", err)
+		}
+	})
+
+	t.Run("reset", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		if err := s.Reset(ctx, "alice"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("reset of unknown user: %v", err)
+		}
+		enroll(t, s, "alice", 2)
+		if err := s.Reset(ctx, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Enrollment(ctx, "alice"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("after reset: %v", err)
+		}
+		if _, err := s.UseRecoveryCode(ctx, "alice", hashes(1)[0], c.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("recovery code after reset: %v", err)
+		}
+	})
+
+	t.Run("concurrent TOTP step: exactly one wins", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		enroll(t, s, "alice", 1)
+		results := race(func(int) error { return s.UseTOTPStep(ctx, "alice", 42, c.Now()) })
+		expectOneWinner(t, results, store.ErrReplay)
+	})
+
+	t.Run("concurrent recovery code: exactly one wins", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		enroll(t, s, "alice", 5)
+		results := race(func(int) error {
+			_, err := s.UseRecoveryCode(ctx, "alice", hashes(5)[2], c.Now())
+			return err
+		})
+		expectOneWinner(t, results, store.ErrNotFound)
+	})
+}
+
+// race runs f from concurrency goroutines released at once.
+func race(f func(i int) error) []error {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, concurrency)
+	for i := range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = f(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+func expectOneWinner(t *testing.T, errs []error, loser error) {
+	t.Helper()
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case errors.Is(err, loser):
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d of %d concurrent callers succeeded, want exactly 1", wins, len(errs))
+	}
+}
+
+// Ephemeral runs the conformance suite for an ephemeral store. open returns
+// a fresh, empty store using now as its clock.
+func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store.Ephemeral) {
+	ctx := context.Background()
+	newHeld := func(c *Clock, id string) *store.Held {
+		return &store.Held{
+			ID: id, User: "alice",
+			Session:  map[string]string{"sessionid": "s-" + id},
+			Response: store.HeldResponse{Status: 303, Header: http.Header{"Location": {"/account"}, "Set-Cookie": {"sessionid=s-" + id}}, Body: []byte("body")},
+			RemoteIP: "127.0.0.1", UserAgent: "test",
+			Created: c.Now(), Expires: c.Now().Add(5 * time.Minute),
+		}
+	}
+
+	t.Run("held round trip and copies", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		if _, err := s.Held(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown: %v", err)
+		}
+		h := newHeld(c, "h1")
+		if err := s.CreateHeld(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		// The caller's value is not aliased by the store.
+		h.Session["sessionid"] = "changed"
+		h.Response.Header.Set("Location", "/evil")
+		h.Response.Body[0] = 'X'
+		got, err := s.Held(ctx, "h1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.User != "alice" || got.Session["sessionid"] != "s-h1" || got.Response.Status != 303 ||
+			got.Response.Header.Get("Location") != "/account" || string(got.Response.Body) != "body" ||
+			got.RemoteIP != "127.0.0.1" || got.UserAgent != "test" || !got.Expires.Equal(c.Now().Add(5*time.Minute)) {
+			t.Errorf("round trip: %+v", got)
+		}
+		// Nor is a returned value.
+		got.Session["sessionid"] = "changed"
+		got.Response.Header.Set("Location", "/evil")
+		again, _ := s.Held(ctx, "h1")
+		if again.Session["sessionid"] != "s-h1" || again.Response.Header.Get("Location") != "/account" {
+			t.Error("mutating a returned held login changed the store")
+		}
+		if err := s.Ping(ctx); err != nil {
+			t.Errorf("Ping: %v", err)
+		}
+	})
+
+	t.Run("held logins expire", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		if err := s.CreateHeld(ctx, newHeld(c, "h1")); err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(5*time.Minute - time.Second)
+		if _, err := s.Held(ctx, "h1"); err != nil {
+			t.Fatalf("before expiry: %v", err)
+		}
+		c.Advance(2 * time.Second)
+		for name, f := range map[string]func() error{
+			"Held":              func() error { _, err := s.Held(ctx, "h1"); return err },
+			"HeldAttempt":       func() error { _, err := s.HeldAttempt(ctx, "h1"); return err },
+			"SetHeldEnrollment": func() error { return s.SetHeldEnrollment(ctx, "h1", []byte("x")) },
+			"MarkHeldVerified":  func() error { return s.MarkHeldVerified(ctx, "h1", c.Now()) },
+			"TakeHeld":          func() error { _, err := s.TakeHeld(ctx, "h1"); return err },
+		} {
+			if err := f(); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s after expiry: %v, want ErrNotFound", name, err)
+			}
+		}
+	})
+
+	t.Run("attempts, enrollment, verification", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		s.CreateHeld(ctx, newHeld(c, "h1"))
+		for want := 1; want <= 3; want++ {
+			n, err := s.HeldAttempt(ctx, "h1")
+			if err != nil || n != want {
+				t.Fatalf("attempt %d: got %d, %v", want, n, err)
+			}
+		}
+		if err := s.SetHeldEnrollment(ctx, "h1", []byte("sealed")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkHeldVerified(ctx, "h1", c.Now()); err != nil {
+			t.Fatal(err)
+		}
+		h, _ := s.Held(ctx, "h1")
+		if h.Attempts != 3 || string(h.EnrollSecret) != "sealed" || !h.Verified.Equal(c.Now()) {
+			t.Errorf("got attempts %d, secret %q, verified %v", h.Attempts, h.EnrollSecret, h.Verified)
+		}
+		for name, f := range map[string]func() error{
+			"HeldAttempt":       func() error { _, err := s.HeldAttempt(ctx, "x"); return err },
+			"SetHeldEnrollment": func() error { return s.SetHeldEnrollment(ctx, "x", nil) },
+			"MarkHeldVerified":  func() error { return s.MarkHeldVerified(ctx, "x", c.Now()) },
+		} {
+			if err := f(); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s on unknown id: %v", name, err)
+			}
+		}
+	})
+
+	t.Run("take and delete", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		s.CreateHeld(ctx, newHeld(c, "h1"))
+		s.CreateHeld(ctx, newHeld(c, "h2"))
+		h, err := s.TakeHeld(ctx, "h1")
+		if err != nil || h.ID != "h1" || h.Session["sessionid"] != "s-h1" {
+			t.Fatalf("TakeHeld: %+v, %v", h, err)
+		}
+		if _, err := s.TakeHeld(ctx, "h1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("second take: %v", err)
+		}
+		if _, err := s.Held(ctx, "h1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Held after take: %v", err)
+		}
+		if err := s.DeleteHeld(ctx, "h2"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Held(ctx, "h2"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("after delete: %v", err)
+		}
+		if err := s.DeleteHeld(ctx, "never"); err != nil {
+			t.Errorf("deleting an unknown id: %v", err)
+		}
+	})
+
+	t.Run("revocations", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		k1, k2 := [32]byte{1}, [32]byte{2}
+		if _, ok := s.RevokedAt(k1); ok {
+			t.Fatal("fresh store reports a revocation")
+		}
+		at := c.Now()
+		if err := s.Revoke(ctx, k1, at, at.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := s.RevokedAt(k1); !ok || !got.Equal(at) {
+			t.Errorf("RevokedAt = %v %v, want %v", got, ok, at)
+		}
+		if _, ok := s.RevokedAt(k2); ok {
+			t.Error("another key reported revoked")
+		}
+		// A later revocation moves the time forward; an earlier one doesn't
+		// move it back.
+		c.Advance(time.Minute)
+		later := c.Now()
+		s.Revoke(ctx, k1, later, later.Add(time.Hour))
+		s.Revoke(ctx, k1, at, at.Add(time.Hour))
+		if got, _ := s.RevokedAt(k1); !got.Equal(later) {
+			t.Errorf("RevokedAt after re-revoke = %v, want %v", got, later)
+		}
+		c.Advance(2 * time.Hour)
+		if _, ok := s.RevokedAt(k1); ok {
+			t.Error("revocation did not lapse")
+		}
+	})
+
+	t.Run("concurrent take: exactly one wins", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		s.CreateHeld(ctx, newHeld(c, "h1"))
+		results := race(func(int) error { _, err := s.TakeHeld(ctx, "h1"); return err })
+		expectOneWinner(t, results, store.ErrNotFound)
+	})
+
+	t.Run("concurrent attempts are all counted", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		s.CreateHeld(ctx, newHeld(c, "h1"))
+		var mu sync.Mutex
+		var counts []int
+		errs := race(func(int) error {
+			n, err := s.HeldAttempt(ctx, "h1")
+			mu.Lock()
+			counts = append(counts, n)
+			mu.Unlock()
+			return err
+		})
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		sort.Ints(counts)
+		for i, n := range counts {
+			if n != i+1 {
+				t.Fatalf("attempt counts %v, want 1..%d each once", counts, concurrency)
+			}
+		}
+		h, _ := s.Held(ctx, "h1")
+		if h.Attempts != concurrency {
+			t.Errorf("Attempts = %d, want %d", h.Attempts, concurrency)
+		}
+	})
+
+	t.Run("many held logins", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		for i := range 1000 {
+			if err := s.CreateHeld(ctx, newHeld(c, fmt.Sprint("h", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.Advance(10 * time.Minute)
+		// Expired ones are gone whatever the implementation's sweeping.
+		for i := range 1000 {
+			if _, err := s.Held(ctx, fmt.Sprint("h", i)); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("h%d after expiry: %v", i, err)
+			}
+		}
+	})
+}
