@@ -19,9 +19,11 @@ import (
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 
+	"github.com/vestibule-gw/vestibule/clientip"
 	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/gate"
 	"github.com/vestibule-gw/vestibule/proxy"
+	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/store"
 )
 
@@ -72,6 +74,19 @@ type Options struct {
 	Now    func() time.Time // nil: time.Now
 	Random io.Reader        // nil: crypto/rand
 	Logger *slog.Logger     // nil: slog.Default()
+
+	// ClientIP resolves client addresses (nil: the connection's peer).
+	ClientIP *clientip.Resolver
+	// Regulator limits failed attempts per user and client IP across held
+	// logins (nil: only the per-login MaxAttempts).
+	Regulator *regulate.Regulator
+	// OnAbandon, if set, is told of a held login given up before release
+	// (attempts exhausted, banned), e.g. to log it out at the app.
+	OnAbandon func(ctx context.Context, h *store.Held, reason string)
+	// Device, if set, enables "remember this device": it encodes the device
+	// cookie, which lets a browser skip the code for DeviceMaxAge.
+	Device       *gate.Codec
+	DeviceMaxAge time.Duration
 }
 
 // Handler serves the gate pages under the prefix and starts challenges for
@@ -82,6 +97,8 @@ type Handler struct {
 	pages   map[string]*template.Template
 	pending *sessions.CookieStore
 	log     *slog.Logger
+	// stepUpKey makes the step-up form's CSRF token from the gate session.
+	stepUpKey []byte
 }
 
 var _ proxy.Challenger = (*Handler)(nil)
@@ -130,7 +147,7 @@ func New(opts Options) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
-	for _, name := range []string{"verify", "recovery", "enroll", "codes", "message"} {
+	for _, name := range []string{"verify", "recovery", "enroll", "codes", "message", "stepup"} {
 		t, err := template.ParseFS(opts.Templates, "layout.html", name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing template %s: %w", name, err)
@@ -143,6 +160,10 @@ func New(opts Options) (*Handler, error) {
 		pairs = append(pairs, hk, bk)
 	}
 	h.pending = sessions.NewCookieStore(pairs...)
+	h.stepUpKey, _ = gate.DeriveKeys(opts.PendingKeys[0], "step-up")
+	if opts.Device != nil && opts.DeviceMaxAge <= 0 {
+		h.opt.DeviceMaxAge = 30 * 24 * time.Hour
+	}
 	h.pending.Options = &sessions.Options{
 		Path:     "/",
 		MaxAge:   int(opts.HoldTTL / time.Second),
@@ -161,6 +182,8 @@ func New(opts Options) (*Handler, error) {
 	mux.HandleFunc("GET "+p+"enroll", h.getEnroll)
 	mux.HandleFunc("POST "+p+"enroll", h.postEnroll)
 	mux.HandleFunc("POST "+p+"release", h.postRelease)
+	mux.HandleFunc("GET "+p+"step-up", h.getStepUp)
+	mux.HandleFunc("POST "+p+"step-up", h.postStepUp)
 	static, err := fs.Sub(opts.Static, ".")
 	if err != nil {
 		return nil, err
@@ -207,6 +230,11 @@ const (
 // for the held login and answers with a redirect to the code page (or, for
 // API clients, a JSON challenge).
 func (h *Handler) Begin(r *http.Request, held *store.Held) (proxy.Reply, error) {
+	if verified, ok := h.rememberedDevice(r, held.User); ok {
+		if reply, ok := h.releaseRemembered(r, held, verified); ok {
+			return reply, nil
+		}
+	}
 	csrf, err := h.token()
 	if err != nil {
 		return proxy.Reply{}, err
@@ -301,8 +329,13 @@ func (h *Handler) load(w http.ResponseWriter, r *http.Request) (pendingState, *s
 
 // checkForm verifies a form post: same origin, CSRF token.
 func (h *Handler) checkForm(w http.ResponseWriter, r *http.Request, st pendingState) bool {
+	return h.checkToken(w, r, st.CSRF)
+}
+
+// checkToken verifies a form post against an expected CSRF token.
+func (h *Handler) checkToken(w http.ResponseWriter, r *http.Request, want string) bool {
 	if o := r.Header.Get("Origin"); o != "" && h.opt.Origin != "" && o != h.opt.Origin {
-		h.log.Warn("form post from another origin refused", "event", "csrf_rejected", "origin", o, "want_origin", h.opt.Origin, "remote_ip", remoteIP(r))
+		h.log.WarnContext(r.Context(), "form post from another origin refused", "event", "csrf_rejected", "origin", o, "want_origin", h.opt.Origin, "remote_ip", h.ip(r))
 		h.ErrorPage(w, r, http.StatusForbidden)
 		return false
 	}
@@ -311,8 +344,8 @@ func (h *Handler) checkForm(w http.ResponseWriter, r *http.Request, st pendingSt
 		h.ErrorPage(w, r, http.StatusBadRequest)
 		return false
 	}
-	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(st.CSRF)) != 1 {
-		h.log.Warn("form post with a bad CSRF token refused", "event", "csrf_rejected", "remote_ip", remoteIP(r))
+	if want == "" || subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(want)) != 1 {
+		h.log.WarnContext(r.Context(), "form post with a bad CSRF token refused", "event", "csrf_rejected", "remote_ip", h.ip(r))
 		h.ErrorPage(w, r, http.StatusForbidden)
 		return false
 	}
@@ -331,10 +364,15 @@ type pageData struct {
 	QR       template.URL
 	Secret   string
 	Codes    []string
+	// Remember offers "remember this device" on the form.
+	Remember bool
+	// Next is where the step-up page returns to.
+	Next string
 }
 
 func (h *Handler) render(w http.ResponseWriter, status int, name string, d pageData) {
 	d.AppName = h.opt.AppName
+	d.Remember = d.Remember || (h.opt.Device != nil && d.CSRF != "")
 	d.Prefix = h.opt.Prefix
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
@@ -351,7 +389,7 @@ func (h *Handler) restart(w http.ResponseWriter, r *http.Request, msg string) {
 }
 
 func (h *Handler) storeFailed(w http.ResponseWriter, r *http.Request, doing string, err error) {
-	h.log.Error("store failure", "event", "store_error", "doing", doing, "remote_ip", remoteIP(r), "err", err)
+	h.log.ErrorContext(r.Context(), "store failure", "event", "store_error", "doing", doing, "remote_ip", h.ip(r), "err", err)
 	h.ErrorPage(w, r, http.StatusServiceUnavailable)
 }
 
@@ -384,11 +422,26 @@ func (h *Handler) ErrorPage(w http.ResponseWriter, r *http.Request, status int) 
 	h.render(w, status, "message", pageData{Title: http.StatusText(status), Message: msg})
 }
 
-func remoteIP(r *http.Request) string {
-	if i := strings.LastIndexByte(r.RemoteAddr, ':'); i > 0 {
-		return strings.Trim(r.RemoteAddr[:i], "[]")
+func (h *Handler) ip(r *http.Request) string { return h.opt.ClientIP.ClientIP(r) }
+
+// BannedPage answers a request from a banned user or address: 429 with
+// when to try again; the app is not asked.
+func (h *Handler) BannedPage(w http.ResponseWriter, r *http.Request, until time.Time) {
+	wait := until.Sub(h.opt.Now()).Round(time.Minute)
+	if wait < time.Minute {
+		wait = time.Minute
 	}
-	return r.RemoteAddr
+	msg := fmt.Sprintf("Too many failed attempts. For your security, signing in is paused until %s (about %d minutes). Please try again then.",
+		until.UTC().Format("15:04 UTC"), int(wait.Minutes()))
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Retry-After", fmt.Sprint(int(until.Sub(h.opt.Now()).Seconds())+1))
+	if wantsJSON(r) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		json.NewEncoder(w).Encode(map[string]any{"error": "too_many_attempts", "message": msg, "retry_at": until.UTC().Format(time.RFC3339)})
+		return
+	}
+	h.render(w, http.StatusTooManyRequests, "message", pageData{Title: "Too many attempts", Message: msg})
 }
 
 // ctxTimeout bounds store work done for one page.

@@ -1,9 +1,13 @@
 package challenge
 
 import (
+	"net/url"
+	"time"
+
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/vestibule-gw/vestibule/regulate"
 	"html/template"
 	"net/http"
 	"sort"
@@ -49,13 +53,13 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
 		h.storeFailed(w, r, "reading enrollment", err)
 		return
 	}
-	n, ok := h.attempt(w, r, held)
+	n, reg, ok := h.attempt(w, r, held)
 	if !ok {
 		return
 	}
 	secret, err := h.opt.Sealer.Open(enr.TOTPSecret, []byte(held.User))
 	if err != nil {
-		h.log.Error("opening TOTP secret failed (wrong encryption key?)", "event", "secret_unreadable", "user", held.User)
+		h.log.ErrorContext(r.Context(), "opening TOTP secret failed (wrong encryption key?)", "event", "secret_unreadable", "user", held.User)
 		h.ErrorPage(w, r, http.StatusServiceUnavailable)
 		return
 	}
@@ -66,18 +70,18 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, store.ErrReplay):
 			valid = false
-			h.log.Warn("TOTP code replayed", "event", "code_replayed", "user", held.User, "remote_ip", remoteIP(r))
+			h.log.WarnContext(r.Context(), "TOTP code replayed", "event", "code_replayed", "user", held.User, "remote_ip", h.ip(r))
 		case err != nil:
 			h.storeFailed(w, r, "recording TOTP step", err)
 			return
 		}
 	}
 	if !valid {
-		h.rejected(w, r, held, n, "verify", st, "totp")
+		h.rejected(w, r, held, n, reg, "verify", st, "totp")
 		return
 	}
-	h.log.Info("second factor accepted", "event", "code_accepted", "factor", "totp", "user", held.User, "remote_ip", remoteIP(r))
-	h.verifiedRelease(w, r, held)
+	h.log.InfoContext(r.Context(), "second factor accepted", "event", "code_accepted", "factor", "totp", "user", held.User, "remote_ip", h.ip(r))
+	h.verifiedRelease(w, r, held, reg)
 }
 
 func (h *Handler) getRecovery(w http.ResponseWriter, r *http.Request) {
@@ -95,7 +99,7 @@ func (h *Handler) postRecovery(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := ctxTimeout(r)
 	defer cancel()
-	n, ok := h.attempt(w, r, held)
+	n, reg, ok := h.attempt(w, r, held)
 	if !ok {
 		return
 	}
@@ -113,11 +117,11 @@ func (h *Handler) postRecovery(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !valid {
-		h.rejected(w, r, held, n, "recovery", st, "recovery")
+		h.rejected(w, r, held, n, reg, "recovery", st, "recovery")
 		return
 	}
-	h.log.Info("recovery code used", "event", "recovery_code_used", "user", held.User, "remaining", remaining, "remote_ip", remoteIP(r))
-	h.verifiedRelease(w, r, held)
+	h.log.InfoContext(r.Context(), "recovery code used", "event", "recovery_code_used", "user", held.User, "remaining", remaining, "remote_ip", h.ip(r))
+	h.verifiedRelease(w, r, held, reg)
 }
 
 func (h *Handler) getEnroll(w http.ResponseWriter, r *http.Request) {
@@ -132,7 +136,7 @@ func (h *Handler) getEnroll(w http.ResponseWriter, r *http.Request) {
 	if len(held.EnrollSecret) > 0 {
 		b, err := h.opt.Sealer.Open(held.EnrollSecret, []byte(held.User))
 		if err != nil {
-			h.log.Error("opening enrollment secret", "event", "secret_unreadable", "user", held.User)
+			h.log.ErrorContext(r.Context(), "opening enrollment secret", "event", "secret_unreadable", "user", held.User)
 			h.ErrorPage(w, r, http.StatusServiceUnavailable)
 			return
 		}
@@ -140,13 +144,13 @@ func (h *Handler) getEnroll(w http.ResponseWriter, r *http.Request) {
 	} else {
 		var err error
 		if secret, err = factor.NewTOTPSecret(h.opt.Random); err != nil {
-			h.log.Error("making TOTP secret", "err", err)
+			h.log.ErrorContext(r.Context(), "making TOTP secret", "err", err)
 			h.ErrorPage(w, r, http.StatusServiceUnavailable)
 			return
 		}
 		sealed, err := h.opt.Sealer.Seal([]byte(secret), []byte(held.User))
 		if err != nil {
-			h.log.Error("sealing TOTP secret", "err", err)
+			h.log.ErrorContext(r.Context(), "sealing TOTP secret", "err", err)
 			h.ErrorPage(w, r, http.StatusServiceUnavailable)
 			return
 		}
@@ -162,7 +166,7 @@ func (h *Handler) getEnroll(w http.ResponseWriter, r *http.Request) {
 	uri := factor.KeyURI(h.opt.AppName, held.User, secret)
 	png, err := factor.QRCodePNG(uri, 200)
 	if err != nil {
-		h.log.Error("making QR code", "err", err)
+		h.log.ErrorContext(r.Context(), "making QR code", "err", err)
 		h.ErrorPage(w, r, http.StatusInternalServerError)
 		return
 	}
@@ -189,25 +193,28 @@ func (h *Handler) postEnroll(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := ctxTimeout(r)
 	defer cancel()
-	n, ok := h.attempt(w, r, held)
+	n, reg, ok := h.attempt(w, r, held)
 	if !ok {
 		return
 	}
 	secret, err := h.opt.Sealer.Open(held.EnrollSecret, []byte(held.User))
 	if err != nil {
-		h.log.Error("opening enrollment secret", "event", "secret_unreadable", "user", held.User)
+		h.log.ErrorContext(r.Context(), "opening enrollment secret", "event", "secret_unreadable", "user", held.User)
 		h.ErrorPage(w, r, http.StatusServiceUnavailable)
 		return
 	}
 	now := h.opt.Now()
 	step, valid := h.opt.TOTP.Verify(string(secret), r.PostForm.Get("code"), now)
 	if !valid {
-		h.rejected(w, r, held, n, "enroll", st, "totp")
+		h.rejected(w, r, held, n, reg, "enroll", st, "totp")
 		return
+	}
+	if reg != nil {
+		reg.Succeed(ctx)
 	}
 	codes, err := factor.NewRecoveryCodes(h.opt.Random, h.opt.RecoveryCodes)
 	if err != nil {
-		h.log.Error("making recovery codes", "err", err)
+		h.log.ErrorContext(r.Context(), "making recovery codes", "err", err)
 		h.ErrorPage(w, r, http.StatusServiceUnavailable)
 		return
 	}
@@ -236,7 +243,7 @@ func (h *Handler) postEnroll(w http.ResponseWriter, r *http.Request) {
 		h.storeFailed(w, r, "marking login verified", err)
 		return
 	}
-	h.log.Info("enrolled TOTP", "event", "enrollment", "factor", "totp", "user", held.User, "remote_ip", remoteIP(r))
+	h.log.InfoContext(r.Context(), "enrolled TOTP", "event", "enrollment", "factor", "totp", "user", held.User, "remote_ip", h.ip(r))
 	h.render(w, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: held.User, Codes: codes})
 }
 
@@ -271,28 +278,65 @@ func (h *Handler) enrolled(w http.ResponseWriter, r *http.Request, held *store.H
 // attempt counts one code attempt against the held login before the code is
 // looked at. It returns the attempt number, or false (page written) when the
 // login is gone or its budget is spent.
-func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, held *store.Held) (int, bool) {
+func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, held *store.Held) (int, *regulate.Attempt, bool) {
 	n, err := h.opt.Ephemeral.HeldAttempt(r.Context(), held.ID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			h.restart(w, r, "Your sign-in has expired. Please sign in again.")
-			return 0, false
+			return 0, nil, false
 		}
 		h.storeFailed(w, r, "counting attempt", err)
-		return 0, false
+		return 0, nil, false
 	}
 	if n > h.opt.MaxAttempts {
 		h.discard(w, r, held)
-		return n, false
+		return n, nil, false
 	}
-	return n, true
+	if h.opt.Regulator == nil {
+		return n, nil, true
+	}
+	reg, err := h.opt.Regulator.Begin(r.Context(), held.User, h.ip(r))
+	if err != nil {
+		if until, ok := regulate.IsBanned(err); ok {
+			h.banned(w, r, held, until)
+		} else {
+			h.storeFailed(w, r, "counting attempt", err)
+		}
+		return n, nil, false
+	}
+	return n, reg, true
+}
+
+// banned ends the held login of a banned user or address.
+func (h *Handler) banned(w http.ResponseWriter, r *http.Request, held *store.Held, until time.Time) {
+	if err := h.opt.Ephemeral.DeleteHeld(r.Context(), held.ID); err != nil {
+		h.log.ErrorContext(r.Context(), "discarding held login", "event", "store_error", "err", err)
+	}
+	h.abandon(r, held, "banned")
+	http.SetCookie(w, h.clearPending())
+	h.BannedPage(w, r, until)
+}
+
+func (h *Handler) abandon(r *http.Request, held *store.Held, reason string) {
+	if h.opt.OnAbandon != nil {
+		h.opt.OnAbandon(r.Context(), held, reason)
+	}
 }
 
 // rejected answers a wrong code: the page again with a generic message, or,
 // when that was the last attempt, the held login is discarded.
-func (h *Handler) rejected(w http.ResponseWriter, r *http.Request, held *store.Held, n int, page string, st pendingState, factorName string) {
-	h.log.Warn("second factor rejected", "event", "code_rejected", "factor", factorName, "user", held.User,
-		"attempt", n, "remote_ip", remoteIP(r), "user_agent", r.UserAgent())
+func (h *Handler) rejected(w http.ResponseWriter, r *http.Request, held *store.Held, n int, reg *regulate.Attempt, page string, st pendingState, factorName string) {
+	h.log.WarnContext(r.Context(), "second factor rejected", "event", "code_rejected", "factor", factorName, "user", held.User,
+		"attempt", n, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
+	if reg != nil {
+		if err := reg.Fail(r.Context()); err != nil {
+			if until, ok := regulate.IsBanned(err); ok {
+				h.banned(w, r, held, until)
+				return
+			}
+			h.log.ErrorContext(r.Context(), "recording failed attempt", "event", "store_error", "err", err)
+		}
+	}
 	if n >= h.opt.MaxAttempts {
 		h.discard(w, r, held)
 		return
@@ -314,9 +358,10 @@ func (h *Handler) rejected(w http.ResponseWriter, r *http.Request, held *store.H
 
 func (h *Handler) discard(w http.ResponseWriter, r *http.Request, held *store.Held) {
 	if err := h.opt.Ephemeral.DeleteHeld(r.Context(), held.ID); err != nil {
-		h.log.Error("discarding held login", "event", "store_error", "err", err)
+		h.log.ErrorContext(r.Context(), "discarding held login", "event", "store_error", "err", err)
 	}
-	h.log.Warn("held login discarded after too many attempts", "event", "attempts_exhausted", "user", held.User, "remote_ip", remoteIP(r))
+	h.log.WarnContext(r.Context(), "held login discarded after too many attempts", "event", "attempts_exhausted", "user", held.User, "remote_ip", h.ip(r))
+	h.abandon(r, held, "attempts_exhausted")
 	http.SetCookie(w, h.clearPending())
 	h.render(w, http.StatusTooManyRequests, "message", pageData{
 		Title:    "Too many attempts",
@@ -326,7 +371,12 @@ func (h *Handler) discard(w http.ResponseWriter, r *http.Request, held *store.He
 }
 
 // verifiedRelease marks the held login verified and releases it.
-func (h *Handler) verifiedRelease(w http.ResponseWriter, r *http.Request, held *store.Held) {
+func (h *Handler) verifiedRelease(w http.ResponseWriter, r *http.Request, held *store.Held, reg *regulate.Attempt) {
+	if reg != nil {
+		if err := reg.Succeed(r.Context()); err != nil {
+			h.log.ErrorContext(r.Context(), "clearing failed attempts", "event", "store_error", "err", err)
+		}
+	}
 	if err := h.opt.Ephemeral.MarkHeldVerified(r.Context(), held.ID, h.opt.Now()); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			h.restart(w, r, "Your sign-in has expired. Please sign in again.")
@@ -353,23 +403,45 @@ func (h *Handler) release(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	if held.Verified.IsZero() {
-		h.log.Warn("release of an unverified login refused", "event", "release_refused", "user", held.User)
+		h.log.WarnContext(r.Context(), "release of an unverified login refused", "event", "release_refused", "user", held.User)
 		h.restart(w, r, "Please sign in again.")
 		return
 	}
-	c, err := h.opt.Cookies.Cookie(held.User, gate.BindingMap(held.Session), held.Verified)
-	if err != nil {
-		h.log.Error("issuing gate cookie", "err", err)
-		h.ErrorPage(w, r, http.StatusInternalServerError)
-		return
-	}
+	remember := h.opt.Device != nil && r.PostFormValue("remember") != ""
 	hd := w.Header()
 	// The held answer is the app's page, not a gate page.
 	for _, k := range []string{"Content-Security-Policy", "X-Frame-Options", "Referrer-Policy"} {
 		hd.Del(k)
 	}
+	if err := h.released(r, held, held.Verified, remember, hd); err != nil {
+		h.log.ErrorContext(r.Context(), "issuing gate cookie", "err", err)
+		h.ErrorPage(w, r, http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(held.Response.Status)
+	if r.Method != http.MethodHead {
+		w.Write(held.Response.Body)
+	}
+}
+
+// released writes into hd the headers of a released login: the held
+// answer's (its redirect kept on this site), the held app session cookies,
+// the gate cookie bound to them, optionally a remembered-device cookie, and
+// the pending cookie cleared.
+func (h *Handler) released(r *http.Request, held *store.Held, verified time.Time, remember bool, hd http.Header) error {
+	c, err := h.opt.Cookies.Cookie(held.User, gate.BindingMap(held.Session), verified)
+	if err != nil {
+		return err
+	}
 	for k, v := range held.Response.Header {
 		hd[k] = append([]string(nil), v...)
+	}
+	if loc := hd.Get("Location"); loc != "" {
+		if safe := h.safeLocation(loc); safe != loc {
+			h.log.WarnContext(r.Context(), "held answer redirects off this site; sending the user to / instead",
+				"event", "redirect_refused", "user", held.User)
+			hd.Set("Location", safe)
+		}
 	}
 	hd.Set("Cache-Control", "no-store")
 	// The browser must end up with exactly the app session the gate cookie
@@ -384,17 +456,50 @@ func (h *Handler) release(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	for _, name := range sortedKeys(held.Session) {
 		if !setByApp[name] {
-			http.SetCookie(w, &http.Cookie{Name: name, Value: held.Session[name], Path: "/", HttpOnly: true,
-				Secure: h.opt.Secure, SameSite: http.SameSiteLaxMode})
+			hd.Add("Set-Cookie", (&http.Cookie{Name: name, Value: held.Session[name], Path: "/", HttpOnly: true,
+				Secure: h.opt.Secure, SameSite: http.SameSiteLaxMode}).String())
 		}
 	}
-	http.SetCookie(w, c)
-	http.SetCookie(w, h.clearPending())
-	h.log.Info("login released", "event", "login_released", "user", held.User, "remote_ip", remoteIP(r))
-	w.WriteHeader(held.Response.Status)
-	if r.Method != http.MethodHead {
-		w.Write(held.Response.Body)
+	hd.Add("Set-Cookie", c.String())
+	if remember {
+		dc, err := h.deviceCookie(held.User, verified)
+		if err != nil {
+			return err
+		}
+		hd.Add("Set-Cookie", dc.String())
+		h.log.InfoContext(r.Context(), "device remembered", "event", "device_remembered", "user", held.User, "remote_ip", h.ip(r))
 	}
+	hd.Add("Set-Cookie", h.clearPending().String())
+	h.log.InfoContext(r.Context(), "login released", "event", "login_released", "user", held.User, "remote_ip", h.ip(r))
+	return nil
+}
+
+// safeLocation keeps a redirect on this site: a path, or an absolute URL of
+// the gateway's own origin. Anything else (another host, a scheme-relative
+// "//host", backslashes browsers read as slashes) becomes "/".
+func (h *Handler) safeLocation(loc string) string {
+	if strings.ContainsAny(loc, "\\\x00\r\n\t") {
+		return "/"
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return "/"
+	}
+	if u.Scheme != "" || u.Host != "" || u.Opaque != "" {
+		if h.opt.Origin != "" && u.Scheme+"://"+u.Host == h.opt.Origin && u.User == nil && u.Opaque == "" {
+			return loc
+		}
+		return "/"
+	}
+	if strings.HasPrefix(loc, "//") {
+		return "/"
+	}
+	if !strings.HasPrefix(loc, "/") {
+		// Relative to the app's login page, not to the gate page the
+		// browser is on now.
+		return "/" + loc
+	}
+	return loc
 }
 
 func sortedKeys(m map[string]string) []string {

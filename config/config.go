@@ -23,10 +23,15 @@ type Config struct {
 	Logout         Routes   `yaml:"logout"`
 	Bypass         []Bypass `yaml:"bypass"`
 	Gate           Gate     `yaml:"gate"`
-	Secrets        Secrets  `yaml:"secrets"`
-	Store          Store    `yaml:"store"`
-	Server         Server   `yaml:"server"`
-	Log            Log      `yaml:"log"`
+	// StepUp lists sensitive paths that need a recent second factor even
+	// inside a valid gate session.
+	StepUp         []StepUp       `yaml:"step_up"`
+	RememberDevice RememberDevice `yaml:"remember_device"`
+	Regulation     Regulation     `yaml:"regulation"`
+	Secrets        Secrets        `yaml:"secrets"`
+	Store          Store          `yaml:"store"`
+	Server         Server         `yaml:"server"`
+	Log            Log            `yaml:"log"`
 }
 
 // Upstream is the protected app.
@@ -66,6 +71,42 @@ type Login struct {
 	HoldTTL time.Duration `yaml:"hold_ttl"`
 	// MaxAttempts is the number of code attempts per held login.
 	MaxAttempts int `yaml:"max_attempts"`
+	// LogoutAbandoned, when true, logs a held login out at the app (through
+	// the first logout route, with the held session cookies) when it
+	// expires, runs out of attempts or is banned, so no authenticated app
+	// session is left behind unseen.
+	LogoutAbandoned bool `yaml:"logout_abandoned"`
+}
+
+// StepUp is a sensitive-path rule: one of Path, Prefix and Pattern, the
+// methods it covers, and how old the last second factor may be.
+type StepUp struct {
+	Path    string        `yaml:"path"`
+	Prefix  string        `yaml:"prefix"`
+	Pattern string        `yaml:"pattern"`
+	Methods []string      `yaml:"methods"`
+	MaxAge  time.Duration `yaml:"max_age"`
+}
+
+// RememberDevice lets a browser skip the second factor for a while after
+// one success; off by default.
+type RememberDevice struct {
+	Enabled    bool          `yaml:"enabled"`
+	CookieName string        `yaml:"cookie_name"`
+	MaxAge     time.Duration `yaml:"max_age"`
+}
+
+// Regulation limits failed second-factor attempts across held logins.
+type Regulation struct {
+	User Limit `yaml:"user"`
+	IP   Limit `yaml:"ip"`
+}
+
+// Limit is failures per window before a ban; max_failures 0 disables it.
+type Limit struct {
+	MaxFailures int           `yaml:"max_failures"`
+	Window      time.Duration `yaml:"window"`
+	Ban         time.Duration `yaml:"ban"`
 }
 
 // User says where the user's identity comes from.
@@ -127,11 +168,16 @@ type Server struct {
 	WriteTimeout      time.Duration `yaml:"write_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
-	ShutdownGrace     time.Duration `yaml:"shutdown_grace"`
+	// TrustedProxies are the CIDRs of proxies in front of the gateway whose
+	// X-Forwarded-For is believed; from anyone else it is ignored.
+	TrustedProxies []string      `yaml:"trusted_proxies"`
+	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`
 }
 
 // Log configures logging.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
 	Format string `yaml:"format"` // text or json
+	// AuditFile, when set, also receives every security event as JSON lines.
+	AuditFile string `yaml:"audit_file"`
 }

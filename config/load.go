@@ -40,7 +40,12 @@ func Defaults() *Config {
 			HoldTTL:      5 * time.Minute,
 			MaxAttempts:  5,
 		},
-		Gate:  Gate{CookieName: "vestibule_gate", MaxAge: 12 * time.Hour},
+		Gate:           Gate{CookieName: "vestibule_gate", MaxAge: 12 * time.Hour},
+		RememberDevice: RememberDevice{CookieName: "vestibule_device", MaxAge: 30 * 24 * time.Hour},
+		Regulation: Regulation{
+			User: Limit{MaxFailures: 5, Window: 15 * time.Minute, Ban: 15 * time.Minute},
+			IP:   Limit{MaxFailures: 20, Window: 15 * time.Minute, Ban: 15 * time.Minute},
+		},
 		Store: Store{SQLite: "vestibule.db"},
 		Server: Server{
 			ReadHeaderTimeout: 10 * time.Second,
@@ -139,6 +144,9 @@ func nonEmpty(xs []string) []string {
 func (c *Config) applyMethodDefaults() {
 	fill := func(ms []string, def []string) []string {
 		if len(ms) == 0 {
+			if def == nil {
+				return nil
+			}
 			return append([]string(nil), def...)
 		}
 		out := make([]string, len(ms))
@@ -155,6 +163,9 @@ func (c *Config) applyMethodDefaults() {
 	}
 	for i := range c.Bypass {
 		c.Bypass[i].Methods = fill(c.Bypass[i].Methods, defaultBypassMethods)
+	}
+	for i := range c.StepUp {
+		c.StepUp[i].Methods = fill(c.StepUp[i].Methods, nil) // none: every method
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vestibule-gw/vestibule/clientip"
 )
 
 // Validate reports every problem in the config at once, each naming its key.
@@ -83,36 +85,39 @@ func (c *Config) Validate() error {
 
 	for i, b := range c.Bypass {
 		key := fmt.Sprintf("bypass[%d]", i)
-		set := 0
-		for _, s := range []string{b.Path, b.Prefix, b.Pattern} {
-			if s != "" {
-				set++
-			}
-		}
-		if set != 1 {
-			p.add(key, 0, "set exactly one of path, prefix and pattern")
-		}
-		for _, s := range []string{b.Path, b.Prefix} {
-			if s != "" && !strings.HasPrefix(s, "/") {
-				p.add(key, 0, "path and prefix must start with /, got %q", s)
-			}
-			if s != "" && strings.HasPrefix(s, c.Prefix) {
-				p.add(key, 0, "must not cover the gateway prefix %s", c.Prefix)
-			}
-		}
-		if b.Prefix == "/" {
-			p.add(key+".prefix", 0, `"/" would make every path public; list the public paths instead`)
-		}
-		if b.Pattern != "" {
-			if !strings.HasPrefix(b.Pattern, "^") {
-				p.add(key+".pattern", 0, "must be anchored with ^ so it can't match inside a longer path")
-			} else if _, err := regexp.Compile(b.Pattern); err != nil {
-				p.add(key+".pattern", 0, "not a valid regular expression: %v", err)
-			}
-		}
+		checkRule(&p, key, c.Prefix, b.Path, b.Prefix, b.Pattern)
 		checkMethods(&p, key+".methods", b.Methods)
 	}
 
+	for i, su := range c.StepUp {
+		key := fmt.Sprintf("step_up[%d]", i)
+		checkRule(&p, key, c.Prefix, su.Path, su.Prefix, su.Pattern)
+		checkMethods(&p, key+".methods", su.Methods)
+		within(&p, key+".max_age", su.MaxAge, 30*time.Second, 24*time.Hour)
+	}
+	if c.RememberDevice.Enabled {
+		if !cookieName(c.RememberDevice.CookieName) || c.RememberDevice.CookieName == c.Gate.CookieName || slices.Contains(c.SessionCookies, c.RememberDevice.CookieName) {
+			p.add("remember_device.cookie_name", 0, "want a cookie name of its own, got %q", c.RememberDevice.CookieName)
+		}
+		within(&p, "remember_device.max_age", c.RememberDevice.MaxAge, time.Hour, 365*24*time.Hour)
+	}
+	for name, l := range map[string]Limit{"regulation.user": c.Regulation.User, "regulation.ip": c.Regulation.IP} {
+		if l.MaxFailures < 0 {
+			p.add(name+".max_failures", 0, "want 0 (off) or more, got %d", l.MaxFailures)
+		}
+		if l.MaxFailures > 0 {
+			within(&p, name+".window", l.Window, time.Second, 24*time.Hour)
+			within(&p, name+".ban", l.Ban, time.Second, 7*24*time.Hour)
+		}
+	}
+	for i, tp := range c.Server.TrustedProxies {
+		if _, err := clientip.ParsePrefix(tp); err != nil {
+			p.add(fmt.Sprintf("server.trusted_proxies[%d]", i), 0, "%v", err)
+		}
+	}
+	if c.Login.LogoutAbandoned && len(c.Logout.Routes) == 0 {
+		p.add("login.logout_abandoned", 0, "needs logout.routes to know how to log a session out")
+	}
 	if !cookieName(c.Gate.CookieName) {
 		p.add("gate.cookie_name", 0, "want a cookie name, got %q", c.Gate.CookieName)
 	}
@@ -159,6 +164,37 @@ func (c *Config) Validate() error {
 		p.add("log.format", 0, "want text or json, got %q", c.Log.Format)
 	}
 	return p.err("")
+}
+
+// checkRule checks a path rule: exactly one of path, prefix and pattern.
+func checkRule(p *problems, key, gatePrefix, path, prefix, pattern string) {
+	set := 0
+	for _, s := range []string{path, prefix, pattern} {
+		if s != "" {
+			set++
+		}
+	}
+	if set != 1 {
+		p.add(key, 0, "set exactly one of path, prefix and pattern")
+	}
+	for _, s := range []string{path, prefix} {
+		if s != "" && !strings.HasPrefix(s, "/") {
+			p.add(key, 0, "path and prefix must start with /, got %q", s)
+		}
+		if s != "" && strings.HasPrefix(s, gatePrefix) {
+			p.add(key, 0, "must not cover the gateway prefix %s", gatePrefix)
+		}
+	}
+	if prefix == "/" {
+		p.add(key+".prefix", 0, `"/" would cover every path; list the paths instead`)
+	}
+	if pattern != "" {
+		if !strings.HasPrefix(pattern, "^") {
+			p.add(key+".pattern", 0, "must be anchored with ^ so it can't match inside a longer path")
+		} else if _, err := regexp.Compile(pattern); err != nil {
+			p.add(key+".pattern", 0, "not a valid regular expression: %v", err)
+		}
+	}
 }
 
 func (c *Config) checkRoutes(p *problems, key string, rs []Route) {

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vestibule-gw/vestibule/audit"
+	"github.com/vestibule-gw/vestibule/clientip"
 	"github.com/vestibule-gw/vestibule/gate"
 	"github.com/vestibule-gw/vestibule/store"
 )
@@ -94,7 +96,43 @@ type Options struct {
 	Random io.Reader
 	// Logger receives structured events (nil: slog.Default()).
 	Logger *slog.Logger
+
+	// ClientIP resolves client addresses and X-Forwarded-For (nil: the
+	// connection's peer; forwarding headers from clients are ignored).
+	ClientIP *clientip.Resolver
+	// Regulator, if set, refuses a login from a banned user or client IP
+	// before the app is asked; BannedPage answers it (nil: plain 429).
+	Regulator  Regulator
+	BannedPage func(w http.ResponseWriter, r *http.Request, until time.Time)
+	// StepUp rules name sensitive paths that need a recent second factor.
+	StepUp []StepUpRule
 }
+
+// Regulator says whether a user or client address is banned (the regulate
+// package implements it).
+type Regulator interface {
+	Banned(ctx context.Context, user, ip string) error
+}
+
+// StepUpRule is a sensitive path: a request matching Rule whose gate session
+// last passed a second factor more than MaxAge ago is sent to the step-up
+// page first.
+type StepUpRule struct {
+	Rule   BypassRule
+	MaxAge time.Duration
+}
+
+type claimsKey struct{}
+
+// VerifiedClaims returns the gate claims of a gate-page request that carries
+// a valid gate cookie bound to its app session.
+func VerifiedClaims(r *http.Request) (gate.Claims, bool) {
+	c, ok := r.Context().Value(claimsKey{}).(gate.Claims)
+	return c, ok
+}
+
+// Banned reports a ban from a Regulator (regulate.BannedError satisfies it).
+type banned interface{ BannedUntil() time.Time }
 
 // Proxy is the guarded reverse proxy. It is an http.Handler.
 type Proxy struct {
@@ -163,6 +201,16 @@ func New(opts Options) (*Proxy, error) {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(upstream)
 			pr.SetXForwarded()
+			// The gateway writes X-Forwarded-For itself: the client's own
+			// entries count only behind a trusted proxy.
+			pr.Out.Header["X-Forwarded-For"] = []string{opts.ClientIP.ForwardedFor(pr.In)}
+			if opts.ClientIP.TrustedPeer(pr.In) {
+				for _, h := range []string{"X-Forwarded-Proto", "X-Forwarded-Host"} {
+					if v := pr.In.Header.Get(h); v != "" {
+						pr.Out.Header.Set(h, v)
+					}
+				}
+			}
 			if opts.PreserveHost {
 				pr.Out.Host = pr.In.Host
 			}
@@ -193,7 +241,15 @@ type stateKey struct{}
 // ServeHTTP implements the guard; see the package documentation.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, p.opt.Prefix) {
-		p.opt.Gate.ServeHTTP(w, r)
+		_, ctx := audit.EnsureRequestID(r, p.opt.ClientIP.TrustedPeer(r))
+		var sc scan
+		scanCookies(r.Header["Cookie"], p.gateCk, p.names, &sc)
+		if sc.n > 0 && !sc.overflow && sc.gate != "" {
+			if cl, ok := p.verify(&sc); ok {
+				ctx = context.WithValue(ctx, claimsKey{}, cl)
+			}
+		}
+		p.opt.Gate.ServeHTTP(w, r.WithContext(ctx))
 		return
 	}
 	// Identity headers belong to the gateway.
@@ -234,24 +290,49 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if authorized {
+		if len(p.opt.StepUp) > 0 && canon {
+			if maxAge, ok := p.stepUp(path, r.Method); ok && p.now().Sub(claims.Verified) > maxAge {
+				p.requireStepUp(w, r)
+				return
+			}
+		}
 		r.Header[UserHeader] = []string{claims.User}
 	}
 
 	interceptLogin := isLogin && p.login.match(key, r.Method)
 	if interceptLogin || (isLogout && sc.n > 0) {
-		st := &reqState{login: interceptLogin, logout: isLogout, sent: sc, remoteIP: remoteIP(r), userAgent: r.UserAgent()}
+		_, ctx := audit.EnsureRequestID(r, p.opt.ClientIP.TrustedPeer(r))
+		r = r.WithContext(ctx)
+		st := &reqState{login: interceptLogin, logout: isLogout, sent: sc, remoteIP: p.opt.ClientIP.ClientIP(r), userAgent: r.UserAgent()}
 		if interceptLogin {
 			body, err := readLoginBody(r, p.maxBody)
 			if err != nil {
 				if errors.Is(err, errBodyTooLarge) {
 					p.page(w, r, http.StatusRequestEntityTooLarge)
 				} else {
-					p.log.Info("login request body unreadable", "event", "bad_request", "remote_ip", st.remoteIP, "err", err)
+					p.log.InfoContext(ctx, "login request body unreadable", "event", "bad_request", "remote_ip", st.remoteIP, "err", err)
 					p.page(w, r, http.StatusBadRequest)
 				}
 				return
 			}
 			st.user = loginUser(r, body, p.opt.UserField)
+			if p.opt.Regulator != nil {
+				if err := p.opt.Regulator.Banned(ctx, st.user, st.remoteIP); err != nil {
+					var b banned
+					if !errors.As(err, &b) {
+						p.log.ErrorContext(ctx, "reading bans", "event", "store_error", "err", err)
+						p.page(w, r, http.StatusServiceUnavailable)
+						return
+					}
+					p.log.WarnContext(ctx, "login refused: banned", "event", "login_refused_banned", "user", st.user, "remote_ip", st.remoteIP)
+					if p.opt.BannedPage != nil {
+						p.opt.BannedPage(w, r, b.BannedUntil())
+					} else {
+						http.Error(w, "Too many failed attempts. Try again later.", http.StatusTooManyRequests)
+					}
+					return
+				}
+			}
 		}
 		st.orig = r
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
@@ -274,6 +355,32 @@ func (p *Proxy) verify(sc *scan) (gate.Claims, bool) {
 		return cl, false
 	}
 	return cl, true
+}
+
+func (p *Proxy) stepUp(path, method string) (time.Duration, bool) {
+	for i := range p.opt.StepUp {
+		su := &p.opt.StepUp[i]
+		if bypass([]BypassRule{su.Rule}, path, method) {
+			return su.MaxAge, true
+		}
+	}
+	return 0, false
+}
+
+// requireStepUp sends a browser to the step-up page (coming back to this
+// URL afterwards); API clients get a JSON 401 naming the page.
+func (p *Proxy) requireStepUp(w http.ResponseWriter, r *http.Request) {
+	next := r.URL.RequestURI()
+	target := p.opt.Prefix + "step-up?next=" + url.QueryEscape(next)
+	p.log.InfoContext(r.Context(), "step-up required", "event", "step_up_required", "path", r.URL.Path, "remote_ip", p.opt.ClientIP.ClientIP(r))
+	w.Header().Set("Cache-Control", "no-store")
+	if p.wantsPage(r) {
+		http.Redirect(w, r, target, http.StatusSeeOther)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	fmt.Fprintf(w, `{"error":"step_up_required","message":"This action needs a fresh second factor.","verify_url":%q}`, target)
 }
 
 // wantsPage reports whether the request is a browser navigation that can be
@@ -315,13 +422,13 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 		}
 	}
 	if user == "" {
-		p.log.Error("login succeeded but names no user; check login.user in the config",
+		p.log.ErrorContext(resp.Request.Context(), "login succeeded but names no user; check login.user in the config",
 			"event", "login_unattributed", "remote_ip", st.remoteIP, "path", resp.Request.URL.Path)
 		return errUnattributed
 	}
 	session, _ := sessionAfter(&st.sent, cookies, p.names, now)
 	if len(session) == 0 {
-		p.log.Error("login succeeded but no app session cookie is set; check session_cookies in the config",
+		p.log.ErrorContext(resp.Request.Context(), "login succeeded but no app session cookie is set; check session_cookies in the config",
 			"event", "login_unbound", "user", user, "remote_ip", st.remoteIP)
 		return errUnbound
 	}
@@ -331,7 +438,7 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 		return fmt.Errorf("reading login answer: %w", err)
 	}
 	if len(body) > maxHeldBody {
-		p.log.Error("login answer too large to hold", "event", "login_too_large", "user", user, "limit", maxHeldBody)
+		p.log.ErrorContext(resp.Request.Context(), "login answer too large to hold", "event", "login_too_large", "user", user, "limit", maxHeldBody)
 		return errTooLarge
 	}
 	id, err := p.newID()
@@ -381,7 +488,7 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 	resp.Header.Set("Content-Length", fmt.Sprint(len(reply.Body)))
 	resp.Trailer = nil
 	resp.TransferEncoding = nil
-	p.log.Info("login held", "event", "login_held", "user", user, "remote_ip", st.remoteIP, "user_agent", st.userAgent)
+	p.log.InfoContext(resp.Request.Context(), "login held", "event", "login_held", "user", user, "remote_ip", st.remoteIP, "user_agent", st.userAgent)
 	return nil
 }
 
@@ -393,10 +500,10 @@ func (p *Proxy) endSession(resp *http.Response, st *reqState) error {
 	if err := p.opt.Store.Revoke(resp.Request.Context(), bind, now, now.Add(p.opt.Cookies.MaxAge)); err != nil {
 		// The app has logged the session out; the gate cookie is cleared
 		// below. Log loudly, don't fail the logout.
-		p.log.Error("revoking gate session on logout", "event", "store_error", "err", err)
+		p.log.ErrorContext(resp.Request.Context(), "revoking gate session on logout", "event", "store_error", "err", err)
 	}
 	resp.Header.Add("Set-Cookie", p.opt.Cookies.Clear().String())
-	p.log.Info("logout", "event", "logout", "remote_ip", st.remoteIP)
+	p.log.InfoContext(resp.Request.Context(), "logout", "event", "logout", "remote_ip", st.remoteIP)
 	return nil
 }
 
@@ -424,22 +531,22 @@ func (p *Proxy) followRotation(resp *http.Response) {
 	if len(session) == 0 {
 		_ = p.opt.Store.Revoke(resp.Request.Context(), oldBind, now, now.Add(p.opt.Cookies.MaxAge))
 		resp.Header.Add("Set-Cookie", p.opt.Cookies.Clear().String())
-		p.log.Info("app ended the session", "event", "logout", "user", claims.User)
+		p.log.InfoContext(resp.Request.Context(), "app ended the session", "event", "logout", "user", claims.User)
 		return
 	}
 	if p.opt.Success.Match(resp, cookies, p.names) {
-		p.log.Warn("app issued a new session that looks like a login on a route not configured as login; not released",
+		p.log.WarnContext(resp.Request.Context(), "app issued a new session that looks like a login on a route not configured as login; not released",
 			"event", "rotation_refused", "user", claims.User, "path", resp.Request.URL.Path)
 		return
 	}
 	names, values := sessionMapArrays(session)
 	c, err := p.opt.Cookies.Cookie(claims.User, gate.Binding(names, values), claims.Verified)
 	if err != nil {
-		p.log.Error("re-binding gate cookie", "event", "rotation_failed", "err", err)
+		p.log.ErrorContext(resp.Request.Context(), "re-binding gate cookie", "event", "rotation_failed", "err", err)
 		return
 	}
 	resp.Header.Add("Set-Cookie", c.String())
-	p.log.Info("app session rotated; binding follows", "event", "session_rotated", "user", claims.User)
+	p.log.InfoContext(resp.Request.Context(), "app session rotated; binding follows", "event", "session_rotated", "user", claims.User)
 }
 
 func (p *Proxy) newID() (string, error) {
@@ -476,8 +583,8 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		status = http.StatusGatewayTimeout
 	}
-	p.log.Warn("upstream request failed", "event", "upstream_error", "status", status,
-		"method", r.Method, "path", r.URL.Path, "remote_ip", remoteIP(r), "err", err)
+	p.log.WarnContext(r.Context(), "upstream request failed", "event", "upstream_error", "status", status,
+		"method", r.Method, "path", r.URL.Path, "remote_ip", p.opt.ClientIP.ClientIP(r), "err", err)
 	p.page(w, r, status)
 }
 
@@ -487,14 +594,6 @@ func (p *Proxy) page(w http.ResponseWriter, r *http.Request, status int) {
 		return
 	}
 	http.Error(w, http.StatusText(status), status)
-}
-
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // Hop-by-hop headers (RFC 9110 7.6.1) are not part of a held response.

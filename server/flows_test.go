@@ -309,7 +309,9 @@ func TestHeldLoginExpires(t *testing.T) {
 }
 
 func TestAttemptLimitAndReplay(t *testing.T) {
-	e := newEnv(t, envOpt{style: demoapp.StyleRegenerate})
+	// The per-user ban (TestRegulation) would cut in first; this test is
+	// about the budget of one held login.
+	e := newEnv(t, envOpt{style: demoapp.StyleRegenerate, extra: "regulation: {user: {max_failures: 0}}\n"})
 	b := e.browser()
 	b.get("/login")
 	b.login("alice", "wonderland")

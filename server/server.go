@@ -10,13 +10,17 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vestibule-gw/vestibule/challenge"
+	"github.com/vestibule-gw/vestibule/clientip"
 	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/gate"
 	"github.com/vestibule-gw/vestibule/proxy"
+	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/seal"
 	"github.com/vestibule-gw/vestibule/static"
 	"github.com/vestibule-gw/vestibule/store"
@@ -44,6 +48,13 @@ type Server struct {
 	durable   store.Durable
 	ephemeral store.Ephemeral
 	owned     []io.Closer
+
+	upstream  *url.URL
+	transport http.RoundTripper
+	now       func() time.Time
+	stop      chan struct{}
+	stopped   chan struct{}
+	closeOnce sync.Once
 }
 
 // New assembles the gateway from a validated config. The upstream URL must
@@ -94,33 +105,22 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		s.owned = append(s.owned, mem)
 	}
 
-	pub, _ := url.Parse(cfg.PublicURL)
-	origin := pub.Scheme + "://" + pub.Host
-	loginURL := "/"
-	if len(cfg.Login.Routes) > 0 {
-		loginURL = cfg.Login.Routes[0].Path
-	}
-	ch, err := challenge.New(challenge.Options{
-		Prefix:      cfg.Prefix,
-		AppName:     cfg.AppName,
-		LoginURL:    loginURL,
-		Origin:      origin,
-		Secure:      cfg.Secure(),
-		Durable:     s.durable,
-		Ephemeral:   s.ephemeral,
-		Sealer:      sealer,
-		Cookies:     issuer,
-		PendingKeys: gateKeys,
-		MaxAttempts: cfg.Login.MaxAttempts,
-		HoldTTL:     cfg.Login.HoldTTL,
-		Templates:   templates.FS,
-		Static:      static.FS,
-		Now:         d.Now,
-		Random:      d.Random,
-		Logger:      d.Logger,
-	})
+	ips, err := clientip.New(cfg.Server.TrustedProxies)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("server.%w", err)
+	}
+	reg := &regulate.Regulator{
+		Counters: s.ephemeral,
+		User:     regulate.Limit(cfg.Regulation.User),
+		IP:       regulate.Limit(cfg.Regulation.IP),
+		Now:      d.Now,
+		Logger:   d.Logger,
+	}
+	var device *gate.Codec
+	if cfg.RememberDevice.Enabled {
+		if device, err = gate.NewCodec(cfg.RememberDevice.CookieName, deriveAll(gateKeys, "device"), d.Now); err != nil {
+			return nil, fmt.Errorf("remember_device: %w", err)
+		}
 	}
 	transport := d.Transport
 	if transport == nil {
@@ -131,6 +131,41 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 			IdleConnTimeout:       cfg.Upstream.IdleConnTimeout,
 		})
 	}
+	s.upstream, s.transport, s.now = upstream, transport, d.Now
+
+	pub, _ := url.Parse(cfg.PublicURL)
+	origin := pub.Scheme + "://" + pub.Host
+	loginURL := "/"
+	if len(cfg.Login.Routes) > 0 {
+		loginURL = cfg.Login.Routes[0].Path
+	}
+	ch, err := challenge.New(challenge.Options{
+		Prefix:       cfg.Prefix,
+		AppName:      cfg.AppName,
+		LoginURL:     loginURL,
+		Origin:       origin,
+		Secure:       cfg.Secure(),
+		Durable:      s.durable,
+		Ephemeral:    s.ephemeral,
+		Sealer:       sealer,
+		Cookies:      issuer,
+		PendingKeys:  gateKeys,
+		MaxAttempts:  cfg.Login.MaxAttempts,
+		HoldTTL:      cfg.Login.HoldTTL,
+		Templates:    templates.FS,
+		Static:       static.FS,
+		Now:          d.Now,
+		Random:       d.Random,
+		Logger:       d.Logger,
+		ClientIP:     ips,
+		Regulator:    reg,
+		OnAbandon:    s.abandoned,
+		Device:       device,
+		DeviceMaxAge: cfg.RememberDevice.MaxAge,
+	})
+	if err != nil {
+		return nil, err
+	}
 	matcher, err := successMatcher(cfg.Login.Success)
 	if err != nil {
 		return nil, err
@@ -138,6 +173,14 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	bypass, err := bypassRules(cfg.Bypass)
 	if err != nil {
 		return nil, err
+	}
+	var stepUp []proxy.StepUpRule
+	for i, su := range cfg.StepUp {
+		rules, err := bypassRules([]config.Bypass{{Path: su.Path, Prefix: su.Prefix, Pattern: su.Pattern, Methods: su.Methods}})
+		if err != nil {
+			return nil, fmt.Errorf("step_up[%d]: %w", i, err)
+		}
+		stepUp = append(stepUp, proxy.StepUpRule{Rule: rules[0], MaxAge: su.MaxAge})
 	}
 	px, err := proxy.New(proxy.Options{
 		Upstream:       upstream,
@@ -161,12 +204,109 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		Now:            d.Now,
 		Random:         d.Random,
 		Logger:         d.Logger,
+		ClientIP:       ips,
+		Regulator:      reg,
+		BannedPage:     ch.BannedPage,
+		StepUp:         stepUp,
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.handler = px
+	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
+	go s.janitor()
 	return s, nil
+}
+
+// deriveAll gives a second cookie its own keys from each configured key.
+func deriveAll(keys [][]byte, purpose string) [][]byte {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		hk, _ := gate.DeriveKeys(k, purpose)
+		out[i] = hk
+	}
+	return out
+}
+
+// janitor collects expired held logins every few seconds.
+func (s *Server) janitor() {
+	defer close(s.stopped)
+	t := time.NewTicker(15 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.Sweep(context.Background())
+		}
+	}
+}
+
+// Sweep removes expired held logins and, with login.logout_abandoned, logs
+// each out at the app. It returns how many it collected.
+func (s *Server) Sweep(ctx context.Context) int {
+	n := 0
+	for {
+		held, err := s.ephemeral.PopExpiredHeld(ctx, s.now(), 100)
+		if err != nil {
+			s.log.ErrorContext(ctx, "collecting expired held logins", "event", "store_error", "err", err)
+			return n
+		}
+		for _, h := range held {
+			s.abandoned(ctx, h, "expired")
+		}
+		n += len(held)
+		if len(held) < 100 {
+			return n
+		}
+	}
+}
+
+// abandoned is told of a held login given up before release. With
+// login.logout_abandoned it calls the app's logout with the held session,
+// so no authenticated app session is left behind unseen.
+func (s *Server) abandoned(ctx context.Context, h *store.Held, reason string) {
+	if !s.cfg.Login.LogoutAbandoned || len(s.cfg.Logout.Routes) == 0 || len(h.Session) == 0 {
+		s.log.InfoContext(ctx, "held login abandoned", "event", "login_abandoned", "user", h.User, "reason", reason)
+		return
+	}
+	route := s.cfg.Logout.Routes[0]
+	method := http.MethodGet
+	if len(route.Methods) > 0 {
+		method = route.Methods[0]
+	}
+	u := *s.upstream
+	u.Path = strings.TrimSuffix(u.Path, "/") + route.Path
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		s.log.ErrorContext(ctx, "logging out an abandoned login", "event", "upstream_logout_failed", "user", h.User, "err", err)
+		return
+	}
+	for _, name := range sortedNames(h.Session) {
+		req.AddCookie(&http.Cookie{Name: name, Value: h.Session[name]})
+	}
+	resp, err := s.transport.RoundTrip(req)
+	if err != nil {
+		s.log.WarnContext(ctx, "logging out an abandoned login at the app failed", "event", "upstream_logout_failed",
+			"user", h.User, "reason", reason, "err", err)
+		return
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	s.log.InfoContext(ctx, "abandoned login logged out at the app", "event", "upstream_session_revoked",
+		"user", h.User, "reason", reason, "status", resp.StatusCode)
+}
+
+func sortedNames(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Handler is the gateway's public handler.
@@ -176,8 +316,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Durable() store.Durable     { return s.durable }
 func (s *Server) Ephemeral() store.Ephemeral { return s.ephemeral }
 
-// Close releases the stores the server opened itself.
+// Close stops the janitor and releases the stores the server opened itself.
 func (s *Server) Close() error {
+	s.closeOnce.Do(func() { close(s.stop); <-s.stopped })
 	var errs []error
 	for _, c := range s.owned {
 		errs = append(errs, c.Close())

@@ -27,6 +27,9 @@ type Durable interface {
 	// It fails with ErrNotFound when no unused code of the user has that hash.
 	// On success it returns how many unused codes remain.
 	UseRecoveryCode(ctx context.Context, user string, hash []byte, at time.Time) (remaining int, err error)
+	// RevokeDevices voids every remembered-device cookie of the user issued
+	// before at; ErrNotFound when the user is not enrolled.
+	RevokeDevices(ctx context.Context, user string, at time.Time) error
 	// Reset removes the user's enrollment (factor reset); ErrNotFound if none.
 	Reset(ctx context.Context, user string) error
 	// Ping reports whether the backend is reachable.
@@ -47,6 +50,8 @@ type Enrollment struct {
 	CreatedAt      time.Time
 	// LastUsed is when a second factor of this user last succeeded (zero: never).
 	LastUsed time.Time
+	// DevicesRevoked voids remembered-device cookies issued before it.
+	DevicesRevoked time.Time
 }
 
 // Ephemeral holds short-lived state: held logins and revocations of released
@@ -71,17 +76,39 @@ type Ephemeral interface {
 	// TakeHeld atomically removes and returns the held login: exactly one of
 	// several concurrent callers gets it, the others get ErrNotFound.
 	TakeHeld(ctx context.Context, id string) (*Held, error)
+	// PopExpiredHeld atomically removes and returns up to max held logins
+	// that have expired at at, so the gateway can log them out at the app.
+	// Expired logins an implementation has already dropped are not returned.
+	PopExpiredHeld(ctx context.Context, at time.Time, max int) ([]*Held, error)
 	// DeleteHeld discards the held login; deleting an unknown one is no error.
 	DeleteHeld(ctx context.Context, id string) error
 
 	// Revocations is the in-process view of revoked app sessions; see there.
 	Revocations
+	// Counters back the per-user and per-IP failure limits; see there.
+	Counters
 	// Revoke marks every gate cookie bound to the app session with binding
 	// key key and issued before at as no longer valid, until until.
 	Revoke(ctx context.Context, key [32]byte, at, until time.Time) error
 
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Counters are atomic fixed-window counters and bans, keyed by strings
+// such as "user:alice" or "ip:192.0.2.1".
+type Counters interface {
+	// Hit counts one event for key and returns the count in the current
+	// window, 1 for the first. A window starts at the first hit and lasts
+	// window; the hit after it starts a new one.
+	Hit(ctx context.Context, key string, at time.Time, window time.Duration) (int, error)
+	// ResetHits forgets key's count.
+	ResetHits(ctx context.Context, key string) error
+	// Ban bans key until until (a later ban extends, an earlier one doesn't
+	// shorten).
+	Ban(ctx context.Context, key string, until time.Time) error
+	// BannedUntil reports whether key is banned at at, and until when.
+	BannedUntil(ctx context.Context, key string, at time.Time) (time.Time, bool, error)
 }
 
 // Revocations answers, without a network round trip, whether gate cookies

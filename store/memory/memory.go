@@ -24,6 +24,16 @@ type Store struct {
 	rmu     sync.RWMutex
 	revoked map[[32]byte]revocation
 	rwrites int
+
+	cmu     sync.Mutex
+	hits    map[string]window
+	bans    map[string]time.Time
+	cwrites int
+}
+
+type window struct {
+	n   int
+	end time.Time
 }
 
 type revocation struct{ at, until time.Time }
@@ -35,7 +45,8 @@ func New(now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{now: now, held: map[string]*store.Held{}, revoked: map[[32]byte]revocation{}}
+	return &Store{now: now, held: map[string]*store.Held{}, revoked: map[[32]byte]revocation{},
+		hits: map[string]window{}, bans: map[string]time.Time{}}
 }
 
 func clone(h *store.Held) *store.Held {
@@ -57,8 +68,7 @@ func (s *Store) live(id string) (*store.Held, bool) {
 		return nil, false
 	}
 	if !s.now().Before(h.Expires) {
-		delete(s.held, id)
-		return nil, false
+		return nil, false // kept for PopExpiredHeld until swept
 	}
 	return h, true
 }
@@ -68,12 +78,89 @@ func (s *Store) wrote() {
 	if s.writes%sweepEvery != 0 {
 		return
 	}
-	now := s.now()
+	// Expired logins wait a while for PopExpiredHeld (which may log them
+	// out at the app); past that they are dropped so memory stays bounded.
+	cutoff := s.now().Add(-keepExpired)
 	for id, h := range s.held {
-		if !now.Before(h.Expires) {
+		if !cutoff.Before(h.Expires) {
 			delete(s.held, id)
 		}
 	}
+}
+
+// keepExpired is how long an expired held login stays for PopExpiredHeld.
+const keepExpired = 10 * time.Minute
+
+// PopExpiredHeld removes and returns up to max held logins expired at at.
+func (s *Store) PopExpiredHeld(_ context.Context, at time.Time, max int) ([]*store.Held, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*store.Held
+	for id, h := range s.held {
+		if len(out) >= max {
+			break
+		}
+		if !at.Before(h.Expires) {
+			out = append(out, h)
+			delete(s.held, id)
+		}
+	}
+	return out, nil
+}
+
+// Hit counts an event for key in its current fixed window.
+func (s *Store) Hit(_ context.Context, key string, at time.Time, win time.Duration) (int, error) {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	w := s.hits[key]
+	if !at.Before(w.end) {
+		w = window{end: at.Add(win)}
+	}
+	w.n++
+	s.hits[key] = w
+	s.cwrites++
+	if s.cwrites%sweepEvery == 0 {
+		for k, w := range s.hits {
+			if !at.Before(w.end) {
+				delete(s.hits, k)
+			}
+		}
+		for k, until := range s.bans {
+			if !at.Before(until) {
+				delete(s.bans, k)
+			}
+		}
+	}
+	return w.n, nil
+}
+
+// ResetHits forgets key's count.
+func (s *Store) ResetHits(_ context.Context, key string) error {
+	s.cmu.Lock()
+	delete(s.hits, key)
+	s.cmu.Unlock()
+	return nil
+}
+
+// Ban bans key until until, never shortening a ban.
+func (s *Store) Ban(_ context.Context, key string, until time.Time) error {
+	s.cmu.Lock()
+	if until.After(s.bans[key]) {
+		s.bans[key] = until
+	}
+	s.cmu.Unlock()
+	return nil
+}
+
+// BannedUntil reports key's ban at at.
+func (s *Store) BannedUntil(_ context.Context, key string, at time.Time) (time.Time, bool, error) {
+	s.cmu.Lock()
+	until, ok := s.bans[key]
+	s.cmu.Unlock()
+	if !ok || !at.Before(until) {
+		return time.Time{}, false, nil
+	}
+	return until, true, nil
 }
 
 func (s *Store) CreateHeld(_ context.Context, h *store.Held) error {

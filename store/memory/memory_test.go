@@ -24,7 +24,7 @@ func TestSweep(t *testing.T) {
 		s.CreateHeld(ctx, &store.Held{ID: fmt.Sprint(i), Expires: c.Now().Add(time.Minute)})
 		s.Revoke(ctx, [32]byte{byte(i)}, c.Now(), c.Now().Add(time.Minute))
 	}
-	c.Advance(2 * time.Minute)
+	c.Advance(12 * time.Minute) // past expiry and the keep-for-PopExpiredHeld grace
 	for i := range 300 {
 		s.CreateHeld(ctx, &store.Held{ID: fmt.Sprint("new", i), Expires: c.Now().Add(time.Minute)})
 		s.Revoke(ctx, [32]byte{byte(i), 1}, c.Now(), c.Now().Add(time.Minute))

@@ -31,6 +31,7 @@ var migrations = []string{
 		used_at INTEGER,
 		PRIMARY KEY (user, hash)
 	) WITHOUT ROWID;`,
+	`ALTER TABLE enrollments ADD COLUMN devices_revoked INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // DB is the SQLite durable store.
@@ -137,17 +138,17 @@ func fromNanos(n int64) time.Time {
 // Enrollment returns the user's enrollment with its unused recovery hashes.
 func (s *DB) Enrollment(ctx context.Context, user string) (store.Enrollment, error) {
 	e := store.Enrollment{User: user}
-	var created, lastUsed int64
+	var created, lastUsed, devices int64
 	err := s.db.QueryRowContext(ctx,
-		`SELECT totp_secret, last_step, created_at, last_used FROM enrollments WHERE user = ?`, user).
-		Scan(&e.TOTPSecret, &e.LastStep, &created, &lastUsed)
+		`SELECT totp_secret, last_step, created_at, last_used, devices_revoked FROM enrollments WHERE user = ?`, user).
+		Scan(&e.TOTPSecret, &e.LastStep, &created, &lastUsed, &devices)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Enrollment{}, store.ErrNotFound
 	}
 	if err != nil {
 		return store.Enrollment{}, unavailable("reading enrollment", err)
 	}
-	e.CreatedAt, e.LastUsed = fromNanos(created), fromNanos(lastUsed)
+	e.CreatedAt, e.LastUsed, e.DevicesRevoked = fromNanos(created), fromNanos(lastUsed), fromNanos(devices)
 	rows, err := s.db.QueryContext(ctx, `SELECT hash FROM recovery_codes WHERE user = ? AND used_at IS NULL ORDER BY hash`, user)
 	if err != nil {
 		return store.Enrollment{}, unavailable("reading recovery codes", err)
@@ -184,8 +185,8 @@ func (s *DB) Enroll(ctx context.Context, e store.Enrollment) error {
 		return unavailable("enroll", err)
 	}
 	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO enrollments (user, totp_secret, last_step, created_at, last_used) VALUES (?, ?, ?, ?, ?)`,
-		e.User, e.TOTPSecret, e.LastStep, nanos(created), nanos(e.LastUsed)); err != nil {
+		`INSERT INTO enrollments (user, totp_secret, last_step, created_at, last_used, devices_revoked) VALUES (?, ?, ?, ?, ?, ?)`,
+		e.User, e.TOTPSecret, e.LastStep, nanos(created), nanos(e.LastUsed), nanos(e.DevicesRevoked)); err != nil {
 		return unavailable("enroll", err)
 	}
 	for _, h := range e.RecoveryHashes {
@@ -249,6 +250,18 @@ func (s *DB) UseRecoveryCode(ctx context.Context, user string, hash []byte, at t
 		return 0, unavailable("using recovery code", err)
 	}
 	return remaining, nil
+}
+
+// RevokeDevices voids the user's remembered devices issued before at.
+func (s *DB) RevokeDevices(ctx context.Context, user string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE enrollments SET devices_revoked = max(devices_revoked, ?) WHERE user = ?`, nanos(at), user)
+	if err != nil {
+		return unavailable("revoking devices", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
 }
 
 // Reset removes the user's enrollment and recovery codes.

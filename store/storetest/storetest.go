@@ -164,6 +164,24 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 		}
 	})
 
+	t.Run("revoke devices", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		if err := s.RevokeDevices(ctx, "alice", c.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unenrolled: %v", err)
+		}
+		enroll(t, s, "alice", 1)
+		at := c.Now().Add(time.Hour)
+		if err := s.RevokeDevices(ctx, "alice", at); err != nil {
+			t.Fatal(err)
+		}
+		s.RevokeDevices(ctx, "alice", c.Now()) // never moves back
+		e, _ := s.Enrollment(ctx, "alice")
+		if !e.DevicesRevoked.Equal(at) {
+			t.Errorf("DevicesRevoked = %v, want %v", e.DevicesRevoked, at)
+		}
+	})
+
 	t.Run("reset", func(t *testing.T) {
 		c := NewClock()
 		s := open(t, c.Now)
@@ -434,6 +452,96 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 		h, _ := s.Held(ctx, "h1")
 		if h.Attempts != concurrency {
 			t.Errorf("Attempts = %d, want %d", h.Attempts, concurrency)
+		}
+	})
+
+	t.Run("pop expired held logins", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		for i := range 5 {
+			s.CreateHeld(ctx, newHeld(c, fmt.Sprint("old", i)))
+		}
+		c.Advance(4 * time.Minute)
+		s.CreateHeld(ctx, newHeld(c, "young"))
+		if got, err := s.PopExpiredHeld(ctx, c.Now(), 10); err != nil || len(got) != 0 {
+			t.Fatalf("nothing expired yet: %d, %v", len(got), err)
+		}
+		c.Advance(2 * time.Minute)
+		first, err := s.PopExpiredHeld(ctx, c.Now(), 3)
+		if err != nil || len(first) != 3 {
+			t.Fatalf("first pop: %d, %v", len(first), err)
+		}
+		rest, _ := s.PopExpiredHeld(ctx, c.Now(), 10)
+		if len(rest) != 2 {
+			t.Fatalf("second pop: %d, want 2", len(rest))
+		}
+		seen := map[string]bool{}
+		for _, h := range append(first, rest...) {
+			if seen[h.ID] || h.Session["sessionid"] != "s-"+h.ID {
+				t.Errorf("popped %q twice or without its session", h.ID)
+			}
+			seen[h.ID] = true
+		}
+		if _, err := s.Held(ctx, "young"); err != nil {
+			t.Errorf("unexpired login popped: %v", err)
+		}
+	})
+
+	t.Run("counters", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		for want := 1; want <= 3; want++ {
+			if n, err := s.Hit(ctx, "user:alice", c.Now(), time.Minute); err != nil || n != want {
+				t.Fatalf("hit %d: %d, %v", want, n, err)
+			}
+		}
+		if n, _ := s.Hit(ctx, "ip:192.0.2.1", c.Now(), time.Minute); n != 1 {
+			t.Errorf("keys share a count: %d", n)
+		}
+		c.Advance(time.Minute)
+		if n, _ := s.Hit(ctx, "user:alice", c.Now(), time.Minute); n != 1 {
+			t.Errorf("new window starts at %d, want 1", n)
+		}
+		s.Hit(ctx, "user:alice", c.Now(), time.Minute)
+		s.ResetHits(ctx, "user:alice")
+		if n, _ := s.Hit(ctx, "user:alice", c.Now(), time.Minute); n != 1 {
+			t.Errorf("after reset: %d, want 1", n)
+		}
+		if _, banned, err := s.BannedUntil(ctx, "user:alice", c.Now()); banned || err != nil {
+			t.Fatalf("banned before any ban: %v", err)
+		}
+		until := c.Now().Add(10 * time.Minute)
+		s.Ban(ctx, "user:alice", until)
+		s.Ban(ctx, "user:alice", c.Now().Add(time.Minute)) // doesn't shorten
+		if got, banned, _ := s.BannedUntil(ctx, "user:alice", c.Now()); !banned || !got.Equal(until) {
+			t.Errorf("ban = %v %v, want until %v", got, banned, until)
+		}
+		if _, banned, _ := s.BannedUntil(ctx, "user:bob", c.Now()); banned {
+			t.Error("another key banned")
+		}
+		c.Advance(10 * time.Minute)
+		if _, banned, _ := s.BannedUntil(ctx, "user:alice", c.Now()); banned {
+			t.Error("ban did not end")
+		}
+	})
+
+	t.Run("concurrent hits are all counted", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		var mu sync.Mutex
+		var counts []int
+		race(func(int) error {
+			n, err := s.Hit(ctx, "user:alice", c.Now(), time.Minute)
+			mu.Lock()
+			counts = append(counts, n)
+			mu.Unlock()
+			return err
+		})
+		sort.Ints(counts)
+		for i, n := range counts {
+			if n != i+1 {
+				t.Fatalf("hit counts %v, want 1..%d each once", counts, concurrency)
+			}
 		}
 	})
 
