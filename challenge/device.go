@@ -48,7 +48,7 @@ func (h *Handler) rememberedDevice(r *http.Request, user string) (time.Time, boo
 		return time.Time{}, false
 	}
 	enr, err := h.opt.Durable.Enrollment(r.Context(), user)
-	if err != nil || !cl.Issued.After(enr.CreatedAt) || !cl.Issued.After(enr.DevicesRevoked) {
+	if err != nil || cl.Issued.Before(enr.CreatedAt) || !cl.Issued.After(enr.DevicesRevoked) {
 		return time.Time{}, false
 	}
 	return cl.Verified, true

@@ -58,6 +58,14 @@ type App struct {
 	o        Options
 	mu       sync.Mutex
 	sessions map[string]string // id -> user ("" when anonymous)
+	logins   int               // login form posts received
+}
+
+// LoginPosts returns how many login posts the app has received.
+func (a *App) LoginPosts() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.logins
 }
 
 // New returns an App.
@@ -216,6 +224,11 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			user = "anonymous"
 		}
 		io.WriteString(w, user+"\n")
+	case "/echo-headers":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		for _, h := range []string{"X-Forwarded-For", "X-Vestibule-User", "X-Request-Id"} {
+			fmt.Fprintf(w, "%s: %s\n", h, strings.Join(r.Header.Values(h), ","))
+		}
 	case "/echo-cookies":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		var lines []string
@@ -232,6 +245,9 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // login checks a form or JSON login. Success answers 303 to /account (JSON:
 // 200 with the user); failure 303 back to the form (JSON: 401).
 func (a *App) login(w http.ResponseWriter, r *http.Request, id string) {
+	a.mu.Lock()
+	a.logins++
+	a.mu.Unlock()
 	isJSON := strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
 	var user, pass string
 	if isJSON {
@@ -273,6 +289,12 @@ func (a *App) login(w http.ResponseWriter, r *http.Request, id string) {
 	if isJSON {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]string{"user": user})
+		return
+	}
+	// Like many legacy apps, it follows ?next= without checking it: an open
+	// redirect the gateway must not carry out after the second factor.
+	if next := r.URL.Query().Get("next"); next != "" {
+		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/account", http.StatusSeeOther)

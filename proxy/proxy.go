@@ -479,7 +479,9 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 	if reply.Header == nil {
 		reply.Header = http.Header{}
 	}
-	reply.Header.Add("Set-Cookie", p.opt.Cookies.Clear().String())
+	// A gate cookie of an earlier session goes; one the reply sets itself
+	// (a remembered device released at once) comes later and wins.
+	reply.Header["Set-Cookie"] = append([]string{p.opt.Cookies.Clear().String()}, reply.Header["Set-Cookie"]...)
 	resp.StatusCode = reply.Status
 	resp.Status = ""
 	resp.Header = reply.Header

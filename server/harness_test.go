@@ -68,7 +68,7 @@ login:
   success:
     status: [303]
     headers:
-      Location: "^/account"
+      Location: "/account"
 logout:
   routes:
     - path: /logout
@@ -90,6 +90,7 @@ type envOpt struct {
 	gateKeys  []string
 	upstream  string
 	dbPath    string
+	mutate    func(*config.Config) // applied after parsing, before validation
 }
 
 func newEnv(t *testing.T, o envOpt) *env {
@@ -123,6 +124,9 @@ func newEnv(t *testing.T, o envOpt) *env {
 	cfg, err := config.Parse([]byte(yml), "test.yaml")
 	if err != nil {
 		t.Fatalf("parse config: %v", err)
+	}
+	if o.mutate != nil {
+		o.mutate(cfg)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("validate config: %v", err)
