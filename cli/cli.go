@@ -14,10 +14,16 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/demoapp"
+	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/server"
+	"github.com/vestibule-gw/vestibule/store"
+	"github.com/vestibule-gw/vestibule/store/sqlite"
 )
 
 // Env looks up environment variables (os.LookupEnv in production).
@@ -46,6 +52,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, 
 		if len(args) > 1 && args[1] == "generate" {
 			return keysGenerate(stdout)
 		}
+	case "users":
+		if len(args) > 1 && args[1] == "reset" {
+			return adminUser(ctx, args[2:], stdout, stderr, env, "reset")
+		}
+	case "devices":
+		if len(args) > 1 && args[1] == "revoke" {
+			return adminUser(ctx, args[2:], stdout, stderr, env, "revoke-devices")
+		}
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "vestibule", Version)
 		return nil
@@ -63,6 +77,10 @@ func usage(w io.Writer) {
   vestibule serve [-config FILE]         run the gateway (default config.yaml)
   vestibule config check [-config FILE]  validate a config and list every problem
   vestibule keys generate                print fresh keys for the config's secrets
+  vestibule users reset -user NAME [-config FILE]
+                                         remove a user's second factor (they enroll again)
+  vestibule devices revoke -user NAME [-config FILE]
+                                         forget a user's remembered devices
   vestibule version                      print the version
 `)
 }
@@ -81,7 +99,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, env Env) error 
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%s:\n%w", *path, err)
 	}
-	return run(ctx, cfg, newLogger(cfg, stderr), nil)
+	log, closeLog, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	return run(ctx, cfg, log, nil)
 }
 
 // run serves cfg until ctx ends; ready, if set, is told the listening URL.
@@ -176,7 +199,12 @@ func StartDemo(ctx context.Context, demoConfig []byte, env Env, o DemoOptions) (
 	ctx, cancel := context.WithCancel(ctx)
 	readyc := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, newLogger(cfg, o.Log), func(u string) { readyc <- u }) }()
+	log, closeLog, err := newLogger(cfg, o.Log)
+	if err != nil {
+		cancel()
+		return "", nil, err
+	}
+	go func() { defer closeLog(); done <- run(ctx, cfg, log, func(u string) { readyc <- u }) }()
 	select {
 	case <-readyc:
 	case err := <-done:
@@ -252,12 +280,87 @@ func randomKey() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+// newLogger makes the gateway's logger: text or JSON to w, every line with
+// its request id, and security events also to log.audit_file when set.
+func newLogger(cfg *config.Config, w io.Writer) (*slog.Logger, func(), error) {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level))
 	opts := &slog.HandlerOptions{Level: level}
+	var main slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		main = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	closeFn := func() {}
+	var auditOut io.Writer
+	if cfg.Log.AuditFile != "" {
+		f, err := os.OpenFile(cfg.Log.AuditFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, nil, fmt.Errorf("log.audit_file: %w", err)
+		}
+		auditOut, closeFn = &lockedWriter{w: f}, func() { f.Close() }
+	}
+	return slog.New(audit.NewHandler(main, auditOut)), closeFn, nil
+}
+
+// lockedWriter serialises writes so JSON lines never interleave.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// adminUser runs an administrator's action on one user's second factor
+// against the configured durable store (the gateway may be running).
+func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, action string) error {
+	fs := flag.NewFlagSet(action, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "config.yaml", "config file")
+	user := fs.String("user", "", "user name (as the app knows it)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *user == "" {
+		return errors.New("-user is required")
+	}
+	u := proxy.NormalizeUser(*user)
+	cfg, err := config.LoadWith(*path, env)
+	if err != nil {
+		return err
+	}
+	log, closeLog, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	db, err := sqlite.Open(ctx, cfg.Store.SQLite, nil)
+	if err != nil {
+		return fmt.Errorf("store.sqlite: %w", err)
+	}
+	defer db.Close()
+	switch action {
+	case "reset":
+		err = db.Reset(ctx, u)
+	case "revoke-devices":
+		err = db.RevokeDevices(ctx, u, time.Now())
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("user %q has no second factor enrolled", u)
+	}
+	if err != nil {
+		return err
+	}
+	switch action {
+	case "reset":
+		log.Warn("second factor reset by an administrator", "event", "factor_reset", "user", u)
+		fmt.Fprintf(stdout, "%s: second factor removed; they will enroll again at their next sign-in\n", u)
+	case "revoke-devices":
+		log.Warn("remembered devices revoked by an administrator", "event", "devices_revoked", "user", u)
+		fmt.Fprintf(stdout, "%s: remembered devices revoked\n", u)
+	}
+	return nil
 }

@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vestibule-gw/vestibule/store"
+	"github.com/vestibule-gw/vestibule/store/sqlite"
 )
 
 func noEnv(string) (string, bool) { return "", false }
@@ -122,5 +127,63 @@ func TestServeRefusesBadConfig(t *testing.T) {
 	err := Run(t.Context(), []string{"serve", "-config", p}, io.Discard, io.Discard, noEnv, nil)
 	if err == nil || !strings.Contains(err.Error(), "upstream.url") || !strings.Contains(err.Error(), "gate.keys") {
 		t.Errorf("serve with a bad config: %v", err)
+	}
+}
+
+// TestAdminCommandsAndAuditFile: an administrator resets a user's factor
+// and revokes devices; each is an event in the JSON-lines audit file.
+func TestAdminCommandsAndAuditFile(t *testing.T) {
+	dir := t.TempDir()
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	cfgPath := filepath.Join(dir, "c.yaml")
+	auditPath := filepath.Join(dir, "audit.jsonl")
+	dbPath := filepath.Join(dir, "v.db")
+	os.WriteFile(cfgPath, []byte(`
+upstream: {url: "http://127.0.0.1:1"}
+session_cookies: [s]
+gate: {keys: ["`+key+`"]}
+secrets: {encryption_keys: ["`+key+`"]}
+store: {sqlite: "`+dbPath+`"}
+log: {audit_file: "`+auditPath+`"}
+`), 0o600)
+	db, err := sqlite.Open(t.Context(), dbPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Enroll(t.Context(), store.Enrollment{User: "alice", TOTPSecret: []byte("sealed")})
+	db.Close()
+
+	var out bytes.Buffer
+	if err := Run(t.Context(), []string{"devices", "revoke", "-config", cfgPath, "-user", "Alice"}, &out, io.Discard, noEnv, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := Run(t.Context(), []string{"users", "reset", "-config", cfgPath, "-user", "alice"}, &out, io.Discard, noEnv, nil); err != nil {
+		t.Fatal(err)
+	}
+	err = Run(t.Context(), []string{"users", "reset", "-config", cfgPath, "-user", "alice"}, &out, io.Discard, noEnv, nil)
+	if err == nil || !strings.Contains(err.Error(), "no second factor") {
+		t.Errorf("second reset: %v", err)
+	}
+	db, _ = sqlite.Open(t.Context(), dbPath, nil)
+	defer db.Close()
+	if _, err := db.Enrollment(t.Context(), "alice"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after reset: %v", err)
+	}
+	raw, err := os.ReadFile(auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("audit file:\n%s", raw)
+	}
+	for i, want := range []string{"devices_revoked", "factor_reset"} {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(lines[i]), &ev); err != nil || ev["event"] != want || ev["user"] != "alice" {
+			t.Errorf("line %d: %s", i, lines[i])
+		}
+	}
+	if fi, _ := os.Stat(auditPath); fi.Mode().Perm() != 0o600 {
+		t.Errorf("audit file mode %v", fi.Mode().Perm())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -566,6 +567,11 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	logs := e.logs.String()
 	if !strings.Contains(logs, "login_held") || !strings.Contains(logs, "login_released") || !strings.Contains(logs, "code_rejected") {
 		t.Fatalf("expected audit events missing from the log:\n%s", logs)
+	}
+	for _, ev := range []string{"login_held", "code_rejected", "login_released"} {
+		if !regexp.MustCompile(`event=` + ev + `.* request_id=[0-9a-f]{24}`).MatchString(logs) {
+			t.Errorf("event %s has no request id", ev)
+		}
 	}
 	for _, s := range []string{secret, codes[0], "wonderland", b.cookie("demo_session"), b.cookie("vestibule_gate"), e.gateKey, testEncKey} {
 		if s != "" && strings.Contains(logs, s) {

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/demoapp"
 	"github.com/vestibule-gw/vestibule/factor"
@@ -132,7 +133,7 @@ func newEnv(t *testing.T, o envOpt) *env {
 		t.Fatalf("validate config: %v", err)
 	}
 	e.cfg = cfg
-	log := slog.New(slog.NewTextHandler(syncWriter{e.logs, &sync.Mutex{}}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(audit.NewHandler(slog.NewTextHandler(syncWriter{e.logs, &sync.Mutex{}}, &slog.HandlerOptions{Level: slog.LevelDebug}), nil))
 	e.srv, err = New(context.Background(), cfg, Deps{Now: e.clock.Now, Logger: log})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
