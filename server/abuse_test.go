@@ -414,6 +414,18 @@ func TestSlowClientsAndUpstreams(t *testing.T) {
 		t.Fatalf("slow client got %q", buf[:n])
 	}
 
+	// Oversized headers: a clear 431, not a hang.
+	req, _ := http.NewRequest("GET", base+"/", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 200<<10))
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatalf("oversized headers: %v", err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Fatalf("oversized headers: %d, want 431", resp.StatusCode)
+		}
+	}
+
 	// Slow upstream: 504 with the gateway's page, for a burst of clients.
 	var wg sync.WaitGroup
 	statuses := make([]int, 30)
