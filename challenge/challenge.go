@@ -335,7 +335,7 @@ func (h *Handler) checkForm(w http.ResponseWriter, r *http.Request, st pendingSt
 // checkToken verifies a form post against an expected CSRF token.
 func (h *Handler) checkToken(w http.ResponseWriter, r *http.Request, want string) bool {
 	if o := r.Header.Get("Origin"); o != "" && h.opt.Origin != "" && o != h.opt.Origin {
-		h.log.WarnContext(r.Context(), "form post from another origin refused", "event", "csrf_rejected", "origin", o, "want_origin", h.opt.Origin, "remote_ip", h.ip(r))
+		h.log.WarnContext(r.Context(), "form post from another origin refused", "event", "csrf_rejected", "origin", o, "want_origin", h.opt.Origin, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 		h.ErrorPage(w, r, http.StatusForbidden)
 		return false
 	}
@@ -345,7 +345,7 @@ func (h *Handler) checkToken(w http.ResponseWriter, r *http.Request, want string
 		return false
 	}
 	if want == "" || subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(want)) != 1 {
-		h.log.WarnContext(r.Context(), "form post with a bad CSRF token refused", "event", "csrf_rejected", "remote_ip", h.ip(r))
+		h.log.WarnContext(r.Context(), "form post with a bad CSRF token refused", "event", "csrf_rejected", "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 		h.ErrorPage(w, r, http.StatusForbidden)
 		return false
 	}

@@ -65,7 +65,7 @@ func (h *Handler) releaseRemembered(r *http.Request, held *store.Held, verified 
 		h.log.ErrorContext(r.Context(), "releasing for a remembered device", "err", err)
 		return proxy.Reply{}, false
 	}
-	h.log.InfoContext(r.Context(), "second factor skipped for a remembered device", "event", "device_accepted", "user", held.User, "remote_ip", h.ip(r))
+	h.log.InfoContext(r.Context(), "second factor skipped for a remembered device", "event", "device_accepted", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	return proxy.Reply{Status: taken.Response.Status, Header: hd, Body: taken.Response.Body}, true
 }
 

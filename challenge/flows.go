@@ -70,7 +70,7 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, store.ErrReplay):
 			valid = false
-			h.log.WarnContext(r.Context(), "TOTP code replayed", "event", "code_replayed", "user", held.User, "remote_ip", h.ip(r))
+			h.log.WarnContext(r.Context(), "TOTP code replayed", "event", "code_replayed", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 		case err != nil:
 			h.storeFailed(w, r, "recording TOTP step", err)
 			return
@@ -80,7 +80,7 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
 		h.rejected(w, r, held, n, reg, "verify", st, "totp")
 		return
 	}
-	h.log.InfoContext(r.Context(), "second factor accepted", "event", "code_accepted", "factor", "totp", "user", held.User, "remote_ip", h.ip(r))
+	h.log.InfoContext(r.Context(), "second factor accepted", "event", "code_accepted", "factor", "totp", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	h.verifiedRelease(w, r, held, reg)
 }
 
@@ -120,7 +120,7 @@ func (h *Handler) postRecovery(w http.ResponseWriter, r *http.Request) {
 		h.rejected(w, r, held, n, reg, "recovery", st, "recovery")
 		return
 	}
-	h.log.InfoContext(r.Context(), "recovery code used", "event", "recovery_code_used", "user", held.User, "remaining", remaining, "remote_ip", h.ip(r))
+	h.log.InfoContext(r.Context(), "recovery code used", "event", "recovery_code_used", "user", held.User, "remaining", remaining, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	h.verifiedRelease(w, r, held, reg)
 }
 
@@ -243,7 +243,7 @@ func (h *Handler) postEnroll(w http.ResponseWriter, r *http.Request) {
 		h.storeFailed(w, r, "marking login verified", err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "enrolled TOTP", "event", "enrollment", "factor", "totp", "user", held.User, "remote_ip", h.ip(r))
+	h.log.InfoContext(r.Context(), "enrolled TOTP", "event", "enrollment", "factor", "totp", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	h.render(w, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: held.User, Codes: codes})
 }
 
@@ -360,7 +360,7 @@ func (h *Handler) discard(w http.ResponseWriter, r *http.Request, held *store.He
 	if err := h.opt.Ephemeral.DeleteHeld(r.Context(), held.ID); err != nil {
 		h.log.ErrorContext(r.Context(), "discarding held login", "event", "store_error", "err", err)
 	}
-	h.log.WarnContext(r.Context(), "held login discarded after too many attempts", "event", "attempts_exhausted", "user", held.User, "remote_ip", h.ip(r))
+	h.log.WarnContext(r.Context(), "held login discarded after too many attempts", "event", "attempts_exhausted", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	h.abandon(r, held, "attempts_exhausted")
 	http.SetCookie(w, h.clearPending())
 	h.render(w, http.StatusTooManyRequests, "message", pageData{
@@ -467,10 +467,10 @@ func (h *Handler) released(r *http.Request, held *store.Held, verified time.Time
 			return err
 		}
 		hd.Add("Set-Cookie", dc.String())
-		h.log.InfoContext(r.Context(), "device remembered", "event", "device_remembered", "user", held.User, "remote_ip", h.ip(r))
+		h.log.InfoContext(r.Context(), "device remembered", "event", "device_remembered", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	}
 	hd.Add("Set-Cookie", h.clearPending().String())
-	h.log.InfoContext(r.Context(), "login released", "event", "login_released", "user", held.User, "remote_ip", h.ip(r))
+	h.log.InfoContext(r.Context(), "login released", "event", "login_released", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	return nil
 }
 

@@ -99,6 +99,6 @@ func (h *Handler) postStepUp(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, c)
 	h.log.InfoContext(r.Context(), "step-up passed", "event", "code_accepted", "factor", "totp", "step_up", true,
-		"user", cl.User, "remote_ip", h.ip(r))
+		"user", cl.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
