@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Vestibule on a fresh Debian machine: installs what the
-# tests need (chromium for the browser test), then go vet, the whole test
+# tests need (chromium for the browser test, redis-server and postgresql for
+# the fleet stores), starts throwaway Redis and PostgreSQL servers on
+# loopback (stopped at exit), then go vet, the whole test
 # suite with the race detector, a static build as the Dockerfile does it, and
 # each fuzz target for a short, bounded time.
 #
@@ -14,6 +16,8 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing: ${missing[*]}"
   as_root apt-get update -qq
@@ -21,7 +25,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 export VESTIBULE_REQUIRE_BROWSER=1
+export VESTIBULE_REQUIRE_SERVICES=1
 export CHROMIUM="$(command -v chromium)"
+
+# Throwaway PostgreSQL and Redis on loopback, stopped however we exit.
+source scripts/services.sh
+trap services_stop EXIT
+services_start
 
 echo "== go vet"
 go vet ./...

@@ -11,3 +11,6 @@ var (
 	// or answered with an error), as opposed to an answer of "no".
 	ErrUnavailable = errors.New("store unavailable")
 )
+
+// IsUnavailable reports whether err is a backend failure (not an answer).
+func IsUnavailable(err error) bool { return errors.Is(err, ErrUnavailable) }
