@@ -155,10 +155,21 @@ type Secrets struct {
 	EncryptionKeysFile string   `yaml:"encryption_keys_file"`
 }
 
-// Store chooses the backends.
+// Store chooses the backends: SQLite and in-process memory by default;
+// PostgreSQL and Redis for several replicas.
 type Store struct {
 	// SQLite is the path of the embedded durable store.
 	SQLite string `yaml:"sqlite"`
+	// Postgres, when set, is a postgres:// URL of the durable store (it
+	// replaces SQLite). TLS as libpq: sslmode=verify-full&sslrootcert=FILE.
+	Postgres string `yaml:"postgres"`
+	// Redis, when set, is a redis:// or rediss:// (TLS) URL of the
+	// ephemeral store (it replaces process memory).
+	Redis string `yaml:"redis"`
+	// RedisPrefix namespaces the gateway's Redis keys.
+	RedisPrefix string `yaml:"redis_prefix"`
+	// RedisCAFile, when set, is a PEM file of CAs to trust for rediss://.
+	RedisCAFile string `yaml:"redis_ca_file"`
 }
 
 // Server holds the public listener's limits.

@@ -145,8 +145,21 @@ func (c *Config) Validate() error {
 			p.add(fmt.Sprintf("secrets.encryption_keys[%d]", i), 0, "want exactly 32 bytes, got %d (value hidden)", len(b))
 		}
 	}
-	if strings.TrimSpace(c.Store.SQLite) == "" {
-		p.add("store.sqlite", 0, "want the path of the SQLite file")
+	if strings.TrimSpace(c.Store.SQLite) == "" && c.Store.Postgres == "" {
+		p.add("store.sqlite", 0, "want the path of the SQLite file (or set store.postgres)")
+	}
+	if c.Store.Postgres != "" {
+		if u, err := url.Parse(c.Store.Postgres); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			p.add("store.postgres", 0, "want a postgres://user@host:port/db URL (value hidden)")
+		}
+	}
+	if c.Store.Redis != "" {
+		if u, err := url.Parse(c.Store.Redis); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			p.add("store.redis", 0, "want a redis://host:port/db or rediss:// URL (value hidden)")
+		}
+	}
+	if c.Store.RedisCAFile != "" && !strings.HasPrefix(c.Store.Redis, "rediss://") {
+		p.add("store.redis_ca_file", 0, "only applies to a rediss:// (TLS) store.redis URL")
 	}
 
 	positive(&p, "server.read_header_timeout", c.Server.ReadHeaderTimeout)

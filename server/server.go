@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -25,6 +27,8 @@ import (
 	"github.com/vestibule-gw/vestibule/static"
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/store/memory"
+	"github.com/vestibule-gw/vestibule/store/postgres"
+	"github.com/vestibule-gw/vestibule/store/redis"
 	"github.com/vestibule-gw/vestibule/store/sqlite"
 	"github.com/vestibule-gw/vestibule/templates"
 )
@@ -91,18 +95,48 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 
 	s.durable = d.Durable
 	if s.durable == nil {
-		db, err := sqlite.Open(ctx, cfg.Store.SQLite, d.Now)
-		if err != nil {
-			return nil, fmt.Errorf("store.sqlite: opening %q: %w", cfg.Store.SQLite, err)
+		if cfg.Store.Postgres != "" {
+			db, err := postgres.Open(ctx, cfg.Store.Postgres, d.Now)
+			if err != nil {
+				return nil, fmt.Errorf("store.postgres: %w", err)
+			}
+			s.durable = db
+			s.owned = append(s.owned, db)
+		} else {
+			db, err := sqlite.Open(ctx, cfg.Store.SQLite, d.Now)
+			if err != nil {
+				return nil, fmt.Errorf("store.sqlite: opening %q: %w", cfg.Store.SQLite, err)
+			}
+			s.durable = db
+			s.owned = append(s.owned, db)
 		}
-		s.durable = db
-		s.owned = append(s.owned, db)
 	}
 	s.ephemeral = d.Ephemeral
 	if s.ephemeral == nil {
-		mem := memory.New(d.Now)
-		s.ephemeral = mem
-		s.owned = append(s.owned, mem)
+		if cfg.Store.Redis != "" {
+			o := redis.Options{URL: cfg.Store.Redis, Prefix: cfg.Store.RedisPrefix, Now: d.Now, Logger: d.Logger}
+			if cfg.Store.RedisCAFile != "" {
+				pem, err := os.ReadFile(cfg.Store.RedisCAFile)
+				if err != nil {
+					return nil, fmt.Errorf("store.redis_ca_file: %w", err)
+				}
+				o.RootCAs = x509.NewCertPool()
+				if !o.RootCAs.AppendCertsFromPEM(pem) {
+					return nil, fmt.Errorf("store.redis_ca_file: %s holds no PEM certificate", cfg.Store.RedisCAFile)
+				}
+			}
+			rs, err := redis.Open(ctx, o)
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("store.redis: %w", err)
+			}
+			s.ephemeral = rs
+			s.owned = append(s.owned, rs)
+		} else {
+			mem := memory.New(d.Now)
+			s.ephemeral = mem
+			s.owned = append(s.owned, mem)
+		}
 	}
 
 	ips, err := clientip.New(cfg.Server.TrustedProxies)
@@ -318,7 +352,12 @@ func (s *Server) Ephemeral() store.Ephemeral { return s.ephemeral }
 
 // Close stops the janitor and releases the stores the server opened itself.
 func (s *Server) Close() error {
-	s.closeOnce.Do(func() { close(s.stop); <-s.stopped })
+	s.closeOnce.Do(func() {
+		if s.stop != nil {
+			close(s.stop)
+			<-s.stopped
+		}
+	})
 	var errs []error
 	for _, c := range s.owned {
 		errs = append(errs, c.Close())

@@ -13,6 +13,7 @@ package redis
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -39,6 +40,8 @@ type Options struct {
 	Prefix string
 	Now    func() time.Time
 	Logger *slog.Logger
+	// RootCAs, if set, are the CAs trusted for a rediss:// URL.
+	RootCAs *x509.CertPool
 }
 
 // Store is the Redis ephemeral store.
@@ -65,6 +68,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	opts, err := goredis.ParseURL(o.URL)
 	if err != nil {
 		return nil, errors.New("redis: the URL is not a valid redis:// or rediss:// URL")
+	}
+	if opts.TLSConfig != nil && o.RootCAs != nil {
+		opts.TLSConfig.RootCAs = o.RootCAs
 	}
 	opts.DialTimeout = 3 * time.Second
 	opts.ReadTimeout = 3 * time.Second

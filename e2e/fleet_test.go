@@ -1,0 +1,523 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/demoapp"
+	"github.com/vestibule-gw/vestibule/factor"
+	"github.com/vestibule-gw/vestibule/internal/testsvc"
+	"github.com/vestibule-gw/vestibule/server"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds the vestibule command once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "vestibule-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "vestibule")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/vestibule-gw/vestibule").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func randomKey() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// syncBuffer collects a process's log.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// replica is one gateway process.
+type replica struct {
+	name string
+	url  string
+	cmd  *exec.Cmd
+	logs *syncBuffer
+}
+
+func (r *replica) kill() {
+	if r.cmd.Process != nil {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
+	}
+}
+
+// fleet is an upstream app and gateway replicas sharing one PostgreSQL and
+// one Redis.
+type fleet struct {
+	t        *testing.T
+	app      *demoapp.App
+	replicas []*replica
+}
+
+func startFleet(t *testing.T, n int) *fleet {
+	t.Helper()
+	pg, rd := testsvc.Postgres(t), testsvc.Redis(t)
+	bin := binary(t)
+	app := demoapp.New(demoapp.Options{})
+	appSrv := httptest.NewServer(app)
+	t.Cleanup(appSrv.Close)
+	prefix := testsvc.RandomName("fleet") + ":"
+	f := &fleet{t: t, app: app}
+	env := append(os.Environ(), "GATE_KEY="+randomKey(), "ENC_KEY="+randomKey(), "PG_URL="+pg, "REDIS_URL="+rd)
+	for i := range n {
+		port := freePort(t)
+		cfg := fmt.Sprintf(`
+listen: 127.0.0.1:%d
+public_url: http://127.0.0.1
+app_name: Fleet
+upstream: {url: %q}
+session_cookies: [demo_session]
+login:
+  success: {status: [303], headers: {Location: "/account"}}
+logout: {routes: [{path: /logout}]}
+gate: {keys: ["${GATE_KEY}"]}
+secrets: {encryption_keys: ["${ENC_KEY}"]}
+store:
+  postgres: ${PG_URL}
+  redis: ${REDIS_URL}
+  redis_prefix: %q
+log: {level: debug}
+`, port, appSrv.URL, prefix)
+		path := filepath.Join(t.TempDir(), "config.yaml")
+		os.WriteFile(path, []byte(cfg), 0o600)
+		r := &replica{name: string(rune('A' + i)), url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}}
+		r.cmd = exec.Command(bin, "serve", "-config", path)
+		r.cmd.Env = env
+		r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
+		if err := r.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.kill)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if resp, err := http.Get(r.url + "/.vestibule/static/style.css"); err == nil {
+				resp.Body.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %s did not start:\n%s", r.name, r.logs)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		f.replicas = append(f.replicas, r)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, r := range f.replicas {
+				t.Logf("replica %s log:\n%s", r.name, r.logs)
+			}
+		}
+	})
+	return f
+}
+
+// client is a cookie-jar client that doesn't follow redirects. Cookies
+// don't depend on the port, so it is one browser for every replica.
+type client struct {
+	t *testing.T
+	c *http.Client
+}
+
+func newClient(t *testing.T) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+type resp struct {
+	status int
+	loc    string
+	body   string
+}
+
+func (c *client) do(method, u string, form url.Values, accept string) resp {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, u, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if accept == "" {
+		accept = "text/html"
+	}
+	req.Header.Set("Accept", accept)
+	r, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	return resp{r.StatusCode, r.Header.Get("Location"), string(b)}
+}
+
+var (
+	fleetCSRF   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	fleetSecret = regexp.MustCompile(`id="secret">([A-Z2-7 ]+)<`)
+)
+
+func (c *client) csrf(base, page string) string {
+	c.t.Helper()
+	p := c.do("GET", base+page, nil, "")
+	m := fleetCSRF.FindStringSubmatch(p.body)
+	if m == nil {
+		c.t.Fatalf("no CSRF token on %s%s (%d): %.300s", base, page, p.status, p.body)
+	}
+	return m[1]
+}
+
+func (c *client) login(base, user, pass string) resp {
+	c.t.Helper()
+	return c.do("POST", base+"/login", url.Values{"username": {user}, "password": {pass}}, "")
+}
+
+func (c *client) mustHold(base, user, pass string) {
+	c.t.Helper()
+	if p := c.login(base, user, pass); p.status != http.StatusSeeOther || p.loc != "/.vestibule/verify" {
+		c.t.Fatalf("login via %s not held: %d %s %.200s", base, p.status, p.loc, p.body)
+	}
+}
+
+// enroll finishes a first login on base and returns the TOTP secret and
+// the step its code used.
+func (c *client) enroll(base string) (string, int64) {
+	c.t.Helper()
+	p := c.do("GET", base+"/.vestibule/enroll", nil, "")
+	m := fleetSecret.FindStringSubmatch(p.body)
+	if m == nil {
+		c.t.Fatalf("enroll page: %d %.300s", p.status, p.body)
+	}
+	secret := strings.ReplaceAll(m[1], " ", "")
+	token := fleetCSRF.FindStringSubmatch(p.body)[1]
+	totp := factor.DefaultTOTP()
+	step := totp.Step(time.Now())
+	code, _ := totp.Code(secret, step)
+	p = c.do("POST", base+"/.vestibule/enroll", url.Values{"csrf": {token}, "code": {code}}, "")
+	if p.status != http.StatusOK {
+		c.t.Fatalf("confirming enrollment: %d %.300s", p.status, p.body)
+	}
+	token = fleetCSRF.FindStringSubmatch(p.body)[1]
+	p = c.do("POST", base+"/.vestibule/release", url.Values{"csrf": {token}}, "")
+	if p.status != http.StatusSeeOther || p.loc != "/account" {
+		c.t.Fatalf("release: %d %s", p.status, p.loc)
+	}
+	return secret, step
+}
+
+func (c *client) verify(base, code string) resp {
+	c.t.Helper()
+	token := c.csrf(base, "/.vestibule/verify")
+	return c.do("POST", base+"/.vestibule/verify", url.Values{"csrf": {token}, "code": {code}}, "")
+}
+
+func (c *client) whoami(base string) string {
+	c.t.Helper()
+	return strings.TrimSpace(c.do("GET", base+"/whoami", nil, "text/plain").body)
+}
+
+func code(t *testing.T, secret string, step int64) string {
+	c, err := factor.DefaultTOTP().Code(secret, step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestFleetAcrossReplicas: state is shared, so any replica can finish what
+// another began, and limits and replays count across them.
+func TestFleetAcrossReplicas(t *testing.T) {
+	f := startFleet(t, 2)
+	a, b := f.replicas[0].url, f.replicas[1].url
+
+	// Held by A, enrolled and released through B; the session works on both.
+	alice := newClient(t)
+	alice.mustHold(a, "alice", "wonderland")
+	secret, step := alice.enroll(b)
+	for _, base := range []string{a, b} {
+		if got := alice.whoami(base); got != "alice" {
+			t.Fatalf("released session via %s: whoami = %q", base, got)
+		}
+	}
+
+	// A TOTP step used through B is refused through A; the next one works.
+	alice.do("GET", a+"/logout", nil, "")
+	alice.mustHold(a, "alice", "wonderland")
+	if p := alice.verify(a, code(t, secret, step)); p.status != http.StatusUnauthorized {
+		t.Fatalf("replayed step on the other replica: %d", p.status)
+	}
+	if p := alice.verify(b, code(t, secret, step+1)); p.status != http.StatusSeeOther || p.loc != "/account" {
+		t.Fatalf("next step: %d %s", p.status, p.loc)
+	}
+
+	// Logout through B ends the session everywhere, copies included.
+	thief := newClient(t)
+	u, _ := url.Parse(a)
+	thief.c.Jar.SetCookies(u, alice.c.Jar.Cookies(u))
+	alice.do("GET", b+"/logout", nil, "")
+	deadline := time.Now().Add(5 * time.Second)
+	for thief.whoami(a) != "anonymous" {
+		if time.Now().After(deadline) {
+			t.Fatal("a copied session still works on A after logout on B")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// Wrong codes spread over both replicas reach the per-user limit once.
+	bob := newClient(t)
+	bob.mustHold(b, "bob", "builder")
+	bobSecret, _ := bob.enroll(b)
+	_ = bobSecret
+	bob.do("GET", a+"/logout", nil, "")
+	bob.mustHold(a, "bob", "builder")
+	for i := range 3 {
+		base := []string{a, b}[i%2]
+		if p := bob.verify(base, "000000"); p.status != http.StatusUnauthorized {
+			t.Fatalf("wrong code %d: %d", i+1, p.status)
+		}
+	}
+	bob.mustHold(b, "bob", "builder")
+	bob.verify(a, "000000")
+	if p := bob.verify(b, "000000"); p.status != http.StatusTooManyRequests {
+		t.Fatalf("fifth wrong code across replicas: %d, want 429", p.status)
+	}
+	for _, base := range []string{a, b} {
+		if p := bob.login(base, "bob", "builder"); p.status != http.StatusTooManyRequests {
+			t.Fatalf("banned user's login via %s: %d", base, p.status)
+		}
+	}
+	bans := 0
+	for _, r := range f.replicas {
+		bans += strings.Count(r.logs.String(), "event=ban")
+	}
+	if bans != 1 {
+		t.Fatalf("%d ban events across replicas, want exactly 1", bans)
+	}
+}
+
+// TestFleetReplicaKilled: a replica killed in the middle of a login loses
+// nothing; the user finishes on the other.
+func TestFleetReplicaKilled(t *testing.T) {
+	f := startFleet(t, 2)
+	a, b := f.replicas[0], f.replicas[1]
+	c := newClient(t)
+	c.mustHold(a.url, "alice", "wonderland")
+	a.kill()
+	secret, step := c.enroll(b.url)
+	if got := c.whoami(b.url); got != "alice" {
+		t.Fatalf("whoami = %q", got)
+	}
+	c.do("GET", b.url+"/logout", nil, "")
+
+	// And again while verifying a code.
+	c.mustHold(b.url, "alice", "wonderland")
+	token := c.csrf(b.url, "/.vestibule/verify")
+	f2 := startFleetReplica(t, f, b)
+	p := c.do("POST", f2+"/.vestibule/verify", url.Values{"csrf": {token}, "code": {code(t, secret, step+1)}}, "")
+	if p.status != http.StatusSeeOther || p.loc != "/account" {
+		t.Fatalf("finishing on a new replica: %d %s %.200s", p.status, p.loc, p.body)
+	}
+}
+
+// startFleetReplica starts one more replica with the same config as r.
+func startFleetReplica(t *testing.T, f *fleet, r *replica) string {
+	t.Helper()
+	args := r.cmd.Args
+	cfgPath := args[len(args)-1]
+	data, _ := os.ReadFile(cfgPath)
+	port := freePort(t)
+	data = regexp.MustCompile(`listen: 127\.0\.0\.1:\d+`).ReplaceAll(data, []byte(fmt.Sprintf("listen: 127.0.0.1:%d", port)))
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(path, data, 0o600)
+	n := &replica{name: "N", url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}}
+	n.cmd = exec.Command(args[0], "serve", "-config", path)
+	n.cmd.Env = r.cmd.Env
+	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.kill)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if resp, err := http.Get(n.url + "/.vestibule/static/style.css"); err == nil {
+			resp.Body.Close()
+			return n.url
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("new replica did not start:\n%s", n.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// outageGateway is an in-process gateway whose stores can be cut.
+func outageGateway(t *testing.T, mutate func(*config.Config)) (string, *demoapp.App) {
+	t.Helper()
+	app := demoapp.New(demoapp.Options{})
+	appSrv := httptest.NewServer(app)
+	t.Cleanup(appSrv.Close)
+	yml := fmt.Sprintf(`
+public_url: http://127.0.0.1
+upstream: {url: %q}
+session_cookies: [demo_session]
+login: {success: {status: [303], headers: {Location: "/account"}}}
+logout: {routes: [{path: /logout}]}
+gate: {keys: [%q]}
+secrets: {encryption_keys: [%q]}
+store: {sqlite: %q}
+`, appSrv.URL, randomKey(), randomKey(), filepath.Join(t.TempDir(), "v.db"))
+	cfg, err := config.ParseWith([]byte(yml), "outage.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mutate(cfg)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(context.Background(), cfg, server.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	gw := httptest.NewServer(srv.Handler())
+	t.Cleanup(gw.Close)
+	return gw.URL, app
+}
+
+// TestRedisOutageFailsClosed: without Redis no login is released (a clear
+// 503, HTML or JSON); verified traffic keeps flowing; it recovers alone.
+func TestRedisOutageFailsClosed(t *testing.T) {
+	rs := testsvc.StartRedis(t)
+	base, _ := outageGateway(t, func(c *config.Config) { c.Store.Redis = rs.URL() })
+	alice := newClient(t)
+	alice.mustHold(base, "alice", "wonderland")
+	alice.enroll(base)
+
+	rs.Stop()
+	if got := alice.whoami(base); got != "alice" {
+		t.Fatalf("verified traffic stopped with Redis down: %q", got)
+	}
+	bob := newClient(t)
+	p := bob.login(base, "bob", "builder")
+	if p.status != http.StatusServiceUnavailable || !strings.Contains(p.body, "temporarily unavailable") {
+		t.Fatalf("login with Redis down: %d %.300s", p.status, p.body)
+	}
+	p = bob.do("POST", base+"/login", url.Values{"username": {"bob"}, "password": {"builder"}}, "application/json")
+	if p.status != http.StatusServiceUnavailable || !strings.Contains(p.body, `"status":503`) {
+		t.Fatalf("API login with Redis down: %d %.300s", p.status, p.body)
+	}
+	if got := bob.whoami(base); got != "anonymous" {
+		t.Fatalf("a login went through with Redis down: %q", got)
+	}
+
+	rs.Restart()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		p := bob.login(base, "bob", "builder")
+		if p.status == http.StatusSeeOther && p.loc == "/.vestibule/verify" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery after Redis returned: %d", p.status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestPostgresOutageFailsClosed: without PostgreSQL no code is checked and
+// no login released; verified traffic keeps flowing; it recovers alone.
+func TestPostgresOutageFailsClosed(t *testing.T) {
+	pgURL := testsvc.Postgres(t)
+	u, _ := url.Parse(pgURL)
+	cut := testsvc.NewCutter(t, u.Host)
+	u.Host = cut.Addr
+	base, _ := outageGateway(t, func(c *config.Config) { c.Store.Postgres = u.String() })
+	alice := newClient(t)
+	alice.mustHold(base, "alice", "wonderland")
+	secret, step := alice.enroll(base)
+	alice.do("GET", base+"/logout", nil, "")
+	other := newClient(t)
+	other.mustHold(base, "bob", "builder")
+	other.enroll(base)
+
+	cut.Cut()
+	if got := other.whoami(base); got != "bob" {
+		t.Fatalf("verified traffic stopped with PostgreSQL down: %q", got)
+	}
+	alice.mustHold(base, "alice", "wonderland") // held in memory
+	token := alice.csrf(base, "/.vestibule/recovery")
+	p := alice.do("POST", base+"/.vestibule/verify", url.Values{"csrf": {token}, "code": {code(t, secret, step+1)}}, "")
+	if p.status != http.StatusServiceUnavailable {
+		t.Fatalf("code check with PostgreSQL down: %d %.300s", p.status, p.body)
+	}
+	if got := alice.whoami(base); got != "anonymous" {
+		t.Fatalf("released with PostgreSQL down: %q", got)
+	}
+
+	cut.Restore()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		p := alice.do("POST", base+"/.vestibule/verify", url.Values{"csrf": {token}, "code": {code(t, secret, step+1)}}, "")
+		if p.status == http.StatusSeeOther && p.loc == "/account" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery after PostgreSQL returned: %d %.200s", p.status, p.body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
