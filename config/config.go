@@ -166,6 +166,10 @@ type Store struct {
 	// Redis, when set, is a redis:// or rediss:// (TLS) URL of the
 	// ephemeral store (it replaces process memory).
 	Redis string `yaml:"redis"`
+	// PostgresFile and RedisFile, when set, are files holding those URLs
+	// (container secrets), read at load time.
+	PostgresFile string `yaml:"postgres_file"`
+	RedisFile    string `yaml:"redis_file"`
 	// RedisPrefix namespaces the gateway's Redis keys.
 	RedisPrefix string `yaml:"redis_prefix"`
 	// RedisCAFile, when set, is a PEM file of CAs to trust for rediss://.

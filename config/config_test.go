@@ -248,6 +248,14 @@ func TestKeysFilesAndLoad(t *testing.T) {
 	if _, err := LoadWith(write("gate: {keys_file: missing.keys}\n"), env(nil)); err == nil || !strings.Contains(err.Error(), "gate.keys_file") {
 		t.Errorf("missing keys file: %v", err)
 	}
+	os.WriteFile(filepath.Join(dir, "redis.url"), []byte("redis://:pw@127.0.0.1:6379/0\n"), 0o600)
+	c, err = LoadWith(write("gate: {keys_file: gate.keys}\nsecrets: {encryption_keys_file: enc.keys}\nstore: {redis_file: redis.url}\n"), env(nil))
+	if err != nil || c.Store.Redis != "redis://:pw@127.0.0.1:6379/0" {
+		t.Fatalf("redis_file: %v", err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := LoadWith(filepath.Join(dir, "nope.yaml"), env(nil)); err == nil {
 		t.Error("missing config file accepted")
 	}

@@ -211,6 +211,22 @@ func (c *Config) readKeyFiles(dir string) error {
 		return err
 	}
 	c.Secrets.EncryptionKeys = append(c.Secrets.EncryptionKeys, ek...)
+	for _, f := range []struct {
+		key, path string
+		dst       *string
+	}{{"store.postgres_file", c.Store.PostgresFile, &c.Store.Postgres}, {"store.redis_file", c.Store.RedisFile, &c.Store.Redis}} {
+		if f.path == "" {
+			continue
+		}
+		if *f.dst != "" {
+			return fmt.Errorf("%s: set either it or %s, not both", f.key, strings.TrimSuffix(f.key, "_file"))
+		}
+		lines, err := read(f.key, f.path)
+		if err != nil {
+			return err
+		}
+		*f.dst = lines[0]
+	}
 	return nil
 }
 
