@@ -235,3 +235,17 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkTOTPVerify checks a wrong code: all three steps of the window
+// are computed and compared (constant time), the most work a guess costs.
+func BenchmarkTOTPVerify(b *testing.B) {
+	totp := DefaultTOTP()
+	secret := "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := totp.Verify(secret, "000000", now); ok {
+			b.Fatal("accepted")
+		}
+	}
+}

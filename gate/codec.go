@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -23,6 +25,39 @@ type Codec struct {
 	name   string
 	codecs []securecookie.Codec
 	now    func() time.Time
+	cache  *verified
+}
+
+// verified remembers cookie values that already passed securecookie's
+// MAC check and decryption, so a browser's repeat requests skip the crypto:
+// the hot path becomes one map lookup. Only values that verified are ever
+// inserted, keyed by the whole value (MAC included); expiry, binding and
+// revocation are still checked on every request. Bounded: when full it is
+// cleared, and the next requests simply verify again.
+type verified struct {
+	mu  sync.RWMutex
+	m   map[string]Claims
+	max int
+}
+
+// cacheSize bounds the verified-value cache (about 0.5 KB an entry).
+const cacheSize = 16384
+
+func (v *verified) get(value string) (Claims, bool) {
+	v.mu.RLock()
+	cl, ok := v.m[value]
+	v.mu.RUnlock()
+	return cl, ok
+}
+
+func (v *verified) put(value string, cl Claims) {
+	v.mu.Lock()
+	if len(v.m) >= v.max {
+		clear(v.m)
+	}
+	// value may be a slice of a whole Cookie header: keep only itself.
+	v.m[strings.Clone(value)] = cl
+	v.mu.Unlock()
 }
 
 // NewCodec returns a Codec for the cookie called name. Each key (at least 32
@@ -36,7 +71,7 @@ func NewCodec(name string, keys [][]byte, now func() time.Time) (*Codec, error) 
 	if now == nil {
 		now = time.Now
 	}
-	c := &Codec{name: name, now: now}
+	c := &Codec{name: name, now: now, cache: &verified{m: map[string]Claims{}, max: cacheSize}}
 	for i, k := range keys {
 		if len(k) < 32 {
 			return nil, fmt.Errorf("gate: key %d is %d bytes, want at least 32", i, len(k))
@@ -81,21 +116,31 @@ func (c *Codec) Encode(cl Claims) (string, error) {
 // Decode verifies and decrypts a cookie value and checks its expiry against
 // the clock. Any failure is ErrInvalid.
 func (c *Codec) Decode(value string) (Claims, error) {
-	var cl Claims
 	if value == "" || len(value) > maxCookieLen {
-		return cl, ErrInvalid
-	}
-	var err error
-	for _, sc := range c.codecs {
-		if err = sc.Decode(c.name, value, &cl); err == nil {
-			break
-		}
-	}
-	if err != nil {
 		return Claims{}, ErrInvalid
+	}
+	cl, ok := c.cache.get(value)
+	if !ok {
+		var err error
+		if cl, err = c.decode(value); err != nil {
+			return Claims{}, ErrInvalid
+		}
+		c.cache.put(value, cl)
 	}
 	if !c.now().Before(cl.Expires) {
 		return Claims{}, ErrInvalid
 	}
 	return cl, nil
+}
+
+// decode runs securecookie with each key in turn.
+func (c *Codec) decode(value string) (Claims, error) {
+	cl := new(Claims)
+	var err error
+	for _, sc := range c.codecs {
+		if err = sc.Decode(c.name, value, cl); err == nil {
+			return *cl, nil
+		}
+	}
+	return Claims{}, err
 }

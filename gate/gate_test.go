@@ -2,6 +2,7 @@ package gate
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -166,6 +167,7 @@ func FuzzDeserialize(f *testing.F) {
 	})
 }
 
+// BenchmarkDecode is a browser's repeat request: the value verified once.
 func BenchmarkDecode(b *testing.B) {
 	c, _ := NewCodec("vestibule_gate", [][]byte{testKey(1)}, nil)
 	v, _ := c.Encode(Claims{User: "alice@example.com", Expires: time.Now().Add(time.Hour)})
@@ -177,10 +179,66 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeCold is the first request with a cookie value: MAC check
+// and decryption by securecookie, with the compact serializer.
+func BenchmarkDecodeCold(b *testing.B) {
+	c, _ := NewCodec("vestibule_gate", [][]byte{testKey(1)}, nil)
+	v, _ := c.Encode(Claims{User: "alice@example.com", Expires: time.Now().Add(time.Hour)})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.decode(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkBinding(b *testing.B) {
 	names, values := []string{"sessionid"}, []string{"k3j4h5k3j4h5k3j4h5k3j4h5k3j4h5k3"}
 	b.ReportAllocs()
 	for b.Loop() {
 		Binding(names, values)
+	}
+}
+
+// TestVerifiedCacheStillChecksExpiryAndTampering: a cached value is still
+// checked against the clock; a value that never verified is never cached.
+func TestVerifiedCacheStillChecksExpiryAndTampering(t *testing.T) {
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	c, _ := NewCodec("g", [][]byte{testKey(1)}, clock)
+	v, _ := c.Encode(Claims{User: "alice", Expires: now.Add(time.Minute)})
+	if _, err := c.Decode(v); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Decode(v); err != nil {
+		t.Fatalf("cached decode: %v", err)
+	}
+	now = now.Add(time.Minute)
+	if _, err := c.Decode(v); err == nil {
+		t.Fatal("an expired cookie passed from the cache")
+	}
+	tampered := v[:len(v)-2] + "AA"
+	for range 2 {
+		if _, err := c.Decode(tampered); err == nil {
+			t.Fatal("tampered value accepted")
+		}
+	}
+	if _, ok := c.cache.get(tampered); ok {
+		t.Fatal("a value that failed verification was cached")
+	}
+	// Another codec (another key list) has its own cache.
+	c2, _ := NewCodec("g", [][]byte{testKey(2)}, clock)
+	now = now.Add(-time.Minute)
+	if _, err := c2.Decode(v); err == nil {
+		t.Fatal("a codec without the key accepted the value")
+	}
+	// Bounded: a full cache is cleared, not grown.
+	c.cache.max = 2
+	for i := range 5 {
+		w, _ := c.Encode(Claims{User: fmt.Sprint("u", i), Expires: now.Add(time.Hour)})
+		c.Decode(w)
+	}
+	if n := len(c.cache.m); n > 2 {
+		t.Fatalf("cache grew to %d", n)
 	}
 }
