@@ -183,6 +183,10 @@ type Server struct {
 	WriteTimeout      time.Duration `yaml:"write_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
+	// TLSCertFile and TLSKeyFile, when set, make the gateway serve HTTPS
+	// (with HTTP/2) itself.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 	// TrustedProxies are the CIDRs of proxies in front of the gateway whose
 	// X-Forwarded-For is believed; from anyone else it is ignored.
 	TrustedProxies []string      `yaml:"trusted_proxies"`

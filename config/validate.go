@@ -115,6 +115,12 @@ func (c *Config) Validate() error {
 			p.add(fmt.Sprintf("server.trusted_proxies[%d]", i), 0, "%v", err)
 		}
 	}
+	if (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == "") {
+		p.add("server.tls_cert_file", 0, "set both tls_cert_file and tls_key_file, or neither")
+	}
+	if c.Server.TLSCertFile != "" && !c.Secure() {
+		p.add("public_url", 0, "serving TLS (server.tls_cert_file) needs an https:// public_url, so cookies are Secure")
+	}
 	if c.Login.LogoutAbandoned && len(c.Logout.Routes) == 0 {
 		p.add("login.logout_abandoned", 0, "needs logout.routes to know how to log a session out")
 	}

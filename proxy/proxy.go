@@ -276,6 +276,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		isLogout = p.logout.match(key, r.Method)
 	}
 
+	// A protocol upgrade (WebSocket) is a long-lived channel to the app:
+	// it needs a released session, unless its path is public.
+	if !authorized && r.Header.Get("Upgrade") != "" && !(canon && bypass(p.opt.Bypass, path, r.Method)) {
+		p.log.InfoContext(r.Context(), "upgrade without a gate session refused", "event", "upgrade_refused",
+			"path", r.URL.Path, "remote_ip", p.opt.ClientIP.ClientIP(r))
+		p.page(w, r, http.StatusForbidden)
+		return
+	}
 	if sc.n > 0 && !authorized {
 		switch {
 		case isLogin || (canon && bypass(p.opt.Bypass, path, r.Method)):

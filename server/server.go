@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -376,6 +377,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       s.cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    s.cfg.Server.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	if s.cfg.Server.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.Server.TLSCertFile, s.cfg.Server.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("server.tls_cert_file / tls_key_file: %w", err)
+		}
+		// HTTP/2 is offered by ALPN; TLS 1.2 is the floor.
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
