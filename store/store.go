@@ -27,6 +27,9 @@ type Durable interface {
 	// It fails with ErrNotFound when no unused code of the user has that hash.
 	// On success it returns how many unused codes remain.
 	UseRecoveryCode(ctx context.Context, user string, hash []byte, at time.Time) (remaining int, err error)
+	// SetPhone sets the user's verified phone number (E.164) for text
+	// message codes, creating an enrollment without TOTP if there is none.
+	SetPhone(ctx context.Context, user, phone string, at time.Time) error
 	// RevokeDevices voids every remembered-device cookie of the user issued
 	// before at; ErrNotFound when the user is not enrolled.
 	RevokeDevices(ctx context.Context, user string, at time.Time) error
@@ -40,8 +43,11 @@ type Durable interface {
 // Enrollment is one user's second-factor state.
 type Enrollment struct {
 	User string
-	// TOTPSecret is the sealed (encrypted) TOTP secret, never plain text.
+	// TOTPSecret is the sealed (encrypted) TOTP secret, never plain text;
+	// empty for a user who uses text messages only.
 	TOTPSecret []byte
+	// Phone is the verified number for text-message codes (E.164; "": none).
+	Phone string
 	// LastStep is the last TOTP time step accepted (0: none yet).
 	LastStep int64
 	// RecoveryHashes are the hashes of the unused recovery codes. Enroll
@@ -73,6 +79,15 @@ type Ephemeral interface {
 	// MarkHeldVerified records that the second factor passed for the held
 	// login, so that it may be released. ErrNotFound when unknown or expired.
 	MarkHeldVerified(ctx context.Context, id string, at time.Time) error
+	// SetHeldSMS stores the hash of a text-message code just sent for the
+	// held login (to phone, valid until expires), replacing any earlier
+	// code and its attempt count. ErrNotFound when unknown or expired.
+	SetHeldSMS(ctx context.Context, id, phone string, hash []byte, sentAt, expires time.Time) error
+	// UseHeldSMS checks a text-message code's hash against the held login's,
+	// atomically: it counts the attempt, refuses beyond maxAttempts or after
+	// the code expired, and consumes the code when it matches (single use).
+	// ErrNotFound when the held login is unknown or expired.
+	UseHeldSMS(ctx context.Context, id string, hash []byte, at time.Time, maxAttempts int) (SMSResult, error)
 	// TakeHeld atomically removes and returns the held login: exactly one of
 	// several concurrent callers gets it, the others get ErrNotFound.
 	TakeHeld(ctx context.Context, id string) (*Held, error)
@@ -145,7 +160,26 @@ type Held struct {
 	EnrollSecret []byte
 	// Verified is when the second factor passed (zero: not yet).
 	Verified time.Time
+	// Phone is where text-message codes for this login go: from the app's
+	// login answer or the user's enrollment (E.164; may be empty).
+	Phone string
+	// SMSHash, SMSSent, SMSExpires and SMSAttempts describe the last
+	// text-message code sent (its hash only).
+	SMSHash     []byte
+	SMSSent     time.Time
+	SMSExpires  time.Time
+	SMSAttempts int
 }
+
+// SMSResult is the outcome of checking a text-message code.
+type SMSResult int
+
+const (
+	SMSAccepted  SMSResult = iota // the code matched and is now used
+	SMSWrong                      // wrong code; attempts remain
+	SMSExpired                    // no code, or it expired
+	SMSExhausted                  // too many attempts on this code
+)
 
 // HeldResponse is a complete upstream response.
 type HeldResponse struct {

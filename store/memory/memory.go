@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"crypto/subtle"
 	"maps"
 	"net/http"
 	"sync"
@@ -58,6 +59,7 @@ func clone(h *store.Held) *store.Held {
 	}
 	c.Response.Body = append([]byte(nil), h.Response.Body...)
 	c.EnrollSecret = append([]byte(nil), h.EnrollSecret...)
+	c.SMSHash = append([]byte(nil), h.SMSHash...)
 	return &c
 }
 
@@ -278,3 +280,37 @@ func (s *Store) Len() (held, revoked int) {
 
 func (s *Store) Ping(context.Context) error { return nil }
 func (s *Store) Close() error               { return nil }
+
+// SetHeldSMS stores a new text-message code's hash on the held login.
+func (s *Store) SetHeldSMS(_ context.Context, id, phone string, hash []byte, sentAt, expires time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.live(id)
+	if !ok {
+		return store.ErrNotFound
+	}
+	h.Phone, h.SMSHash, h.SMSSent, h.SMSExpires, h.SMSAttempts = phone, append([]byte(nil), hash...), sentAt, expires, 0
+	return nil
+}
+
+// UseHeldSMS checks and consumes a text-message code atomically.
+func (s *Store) UseHeldSMS(_ context.Context, id string, hash []byte, at time.Time, maxAttempts int) (store.SMSResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.live(id)
+	if !ok {
+		return store.SMSExpired, store.ErrNotFound
+	}
+	if len(h.SMSHash) == 0 || !at.Before(h.SMSExpires) {
+		return store.SMSExpired, nil
+	}
+	h.SMSAttempts++
+	if h.SMSAttempts > maxAttempts {
+		return store.SMSExhausted, nil
+	}
+	if subtle.ConstantTimeCompare(h.SMSHash, hash) != 1 {
+		return store.SMSWrong, nil
+	}
+	h.SMSHash = nil
+	return store.SMSAccepted, nil
+}

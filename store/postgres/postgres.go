@@ -36,6 +36,7 @@ var migrations = []string{
 		used_at  BIGINT,
 		PRIMARY KEY (username, hash)
 	);`,
+	`ALTER TABLE vestibule_enrollments ADD COLUMN phone TEXT NOT NULL DEFAULT '';`,
 }
 
 // DB is the PostgreSQL durable store.
@@ -137,8 +138,8 @@ func (s *DB) Enrollment(ctx context.Context, user string) (store.Enrollment, err
 	e := store.Enrollment{User: user}
 	var created, lastUsed, devices int64
 	err := s.pool.QueryRow(ctx,
-		`SELECT totp_secret, last_step, created_at, last_used, devices_revoked FROM vestibule_enrollments WHERE username = $1`, user).
-		Scan(&e.TOTPSecret, &e.LastStep, &created, &lastUsed, &devices)
+		`SELECT totp_secret, last_step, created_at, last_used, devices_revoked, phone FROM vestibule_enrollments WHERE username = $1`, user).
+		Scan(&e.TOTPSecret, &e.LastStep, &created, &lastUsed, &devices, &e.Phone)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Enrollment{}, store.ErrNotFound
 	}
@@ -160,8 +161,8 @@ func (s *DB) Enrollment(ctx context.Context, user string) (store.Enrollment, err
 
 // Enroll replaces the user's enrollment in one transaction.
 func (s *DB) Enroll(ctx context.Context, e store.Enrollment) error {
-	if e.User == "" || len(e.TOTPSecret) == 0 {
-		return errors.New("postgres: enroll: user and sealed secret are required")
+	if e.User == "" || (len(e.TOTPSecret) == 0 && e.Phone == "") {
+		return errors.New("postgres: enroll: user and a sealed secret or a phone are required")
 	}
 	created := e.CreatedAt
 	if created.IsZero() {
@@ -172,8 +173,8 @@ func (s *DB) Enroll(ctx context.Context, e store.Enrollment) error {
 			return unavailable("enroll", err)
 		}
 		if _, err := tx.Exec(ctx,
-			`INSERT INTO vestibule_enrollments (username, totp_secret, last_step, created_at, last_used, devices_revoked) VALUES ($1, $2, $3, $4, $5, $6)`,
-			e.User, e.TOTPSecret, e.LastStep, nanos(created), nanos(e.LastUsed), nanos(e.DevicesRevoked)); err != nil {
+			`INSERT INTO vestibule_enrollments (username, totp_secret, last_step, created_at, last_used, devices_revoked, phone) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			e.User, nonNil(e.TOTPSecret), e.LastStep, nanos(created), nanos(e.LastUsed), nanos(e.DevicesRevoked), e.Phone); err != nil {
 			return unavailable("enroll", err)
 		}
 		for _, h := range e.RecoveryHashes {
@@ -229,6 +230,24 @@ func (s *DB) UseRecoveryCode(ctx context.Context, user string, hash []byte, at t
 		return nil
 	})
 	return remaining, err
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// SetPhone sets the user's phone, creating an SMS-only enrollment if needed.
+func (s *DB) SetPhone(ctx context.Context, user, phone string, at time.Time) error {
+	_, err := s.pool.Exec(ctx,
+		`INSERT INTO vestibule_enrollments (username, totp_secret, created_at, phone) VALUES ($1, '', $2, $3)
+		 ON CONFLICT (username) DO UPDATE SET phone = EXCLUDED.phone`, user, nanos(at), phone)
+	if err != nil {
+		return unavailable("setting phone", err)
+	}
+	return nil
 }
 
 // RevokeDevices voids the user's remembered devices issued before at.

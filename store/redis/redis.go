@@ -161,7 +161,8 @@ func (s *Store) CreateHeld(ctx context.Context, h *store.Held) error {
 	k := s.heldKey(h.ID)
 	_, err = s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.Del(ctx, k)
-		p.HSet(ctx, k, "d", d, "exp", ms(h.Expires), "n", h.Attempts, "enroll", h.EnrollSecret, "ver", stampOrEmpty(h.Verified))
+		p.HSet(ctx, k, "d", d, "exp", ms(h.Expires), "n", h.Attempts, "enroll", h.EnrollSecret, "ver", stampOrEmpty(h.Verified),
+			"phone", h.Phone, "smsh", hex.EncodeToString(h.SMSHash), "smsexp", ms(h.SMSExpires), "smsn", h.SMSAttempts, "smssent", stampOrEmpty(h.SMSSent))
 		p.PExpire(ctx, k, s.ttl(h.Expires)+keepExpired)
 		p.ZAdd(ctx, s.expKey(), goredis.Z{Score: float64(ms(h.Expires)), Member: h.ID})
 		return nil
@@ -200,6 +201,17 @@ func decodeHeld(m map[string]string) (*store.Held, error) {
 	if v := m["ver"]; v != "" {
 		h.Verified, _ = unstamp(v)
 	}
+	h.Phone = m["phone"]
+	if v := m["smsh"]; v != "" {
+		h.SMSHash, _ = hex.DecodeString(v)
+		if e, err := strconv.ParseInt(m["smsexp"], 10, 64); err == nil {
+			h.SMSExpires = time.UnixMilli(e).UTC()
+		}
+	}
+	if v := m["smssent"]; v != "" {
+		h.SMSSent, _ = unstamp(v)
+	}
+	h.SMSAttempts, _ = strconv.Atoi(m["smsn"])
 	return h, nil
 }
 
@@ -237,6 +249,19 @@ local all = redis.call('HGETALL', KEYS[1])
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[2])
 return all`)
+	setSMSScript = goredis.NewScript(live + `
+redis.call('HSET', KEYS[1], 'phone', ARGV[2], 'smsh', ARGV[3], 'smssent', ARGV[4], 'smsexp', ARGV[5], 'smsn', 0)
+return 1`)
+	// useSMSScript: 0 accepted, 1 wrong, 2 expired/none, 3 exhausted.
+	useSMSScript = goredis.NewScript(live + `
+local h = redis.call('HGET', KEYS[1], 'smsh')
+local e = tonumber(redis.call('HGET', KEYS[1], 'smsexp') or '0')
+if (not h) or h == '' or e <= tonumber(ARGV[1]) then return 2 end
+local n = redis.call('HINCRBY', KEYS[1], 'smsn', 1)
+if n > tonumber(ARGV[3]) then return 3 end
+if h ~= ARGV[2] then return 1 end
+redis.call('HSET', KEYS[1], 'smsh', '')
+return 0`)
 	popScript = goredis.NewScript(`
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
@@ -291,6 +316,25 @@ func pairs(v any) map[string]string {
 		m[k] = val
 	}
 	return m
+}
+
+// SetHeldSMS stores a new text-message code's hash on the held login.
+func (s *Store) SetHeldSMS(ctx context.Context, id, phone string, hash []byte, sentAt, expires time.Time) error {
+	err := setSMSScript.Run(ctx, s.c, []string{s.heldKey(id)}, ms(s.now()), phone, hex.EncodeToString(hash), stamp(sentAt), ms(expires)).Err()
+	if err != nil {
+		return notFound(err, "storing text-message code")
+	}
+	return nil
+}
+
+// UseHeldSMS checks and consumes a text-message code in one script. The
+// hashes compared are SHA-256 of the code: equality leaks nothing usable.
+func (s *Store) UseHeldSMS(ctx context.Context, id string, hash []byte, at time.Time, maxAttempts int) (store.SMSResult, error) {
+	n, err := useSMSScript.Run(ctx, s.c, []string{s.heldKey(id)}, ms(at), hex.EncodeToString(hash), maxAttempts).Int()
+	if err != nil {
+		return store.SMSExpired, notFound(err, "checking text-message code")
+	}
+	return [...]store.SMSResult{store.SMSAccepted, store.SMSWrong, store.SMSExpired, store.SMSExhausted}[n], nil
 }
 
 // TakeHeld removes and returns the held login, for exactly one caller.

@@ -32,6 +32,7 @@ var migrations = []string{
 		PRIMARY KEY (user, hash)
 	) WITHOUT ROWID;`,
 	`ALTER TABLE enrollments ADD COLUMN devices_revoked INTEGER NOT NULL DEFAULT 0;`,
+	`ALTER TABLE enrollments ADD COLUMN phone TEXT NOT NULL DEFAULT '';`,
 }
 
 // DB is the SQLite durable store.
@@ -140,8 +141,8 @@ func (s *DB) Enrollment(ctx context.Context, user string) (store.Enrollment, err
 	e := store.Enrollment{User: user}
 	var created, lastUsed, devices int64
 	err := s.db.QueryRowContext(ctx,
-		`SELECT totp_secret, last_step, created_at, last_used, devices_revoked FROM enrollments WHERE user = ?`, user).
-		Scan(&e.TOTPSecret, &e.LastStep, &created, &lastUsed, &devices)
+		`SELECT totp_secret, last_step, created_at, last_used, devices_revoked, phone FROM enrollments WHERE user = ?`, user).
+		Scan(&e.TOTPSecret, &e.LastStep, &created, &lastUsed, &devices, &e.Phone)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Enrollment{}, store.ErrNotFound
 	}
@@ -169,8 +170,8 @@ func (s *DB) Enrollment(ctx context.Context, user string) (store.Enrollment, err
 
 // Enroll replaces the user's enrollment in one transaction.
 func (s *DB) Enroll(ctx context.Context, e store.Enrollment) error {
-	if e.User == "" || len(e.TOTPSecret) == 0 {
-		return errors.New("sqlite: enroll: user and sealed secret are required")
+	if e.User == "" || (len(e.TOTPSecret) == 0 && e.Phone == "") {
+		return errors.New("sqlite: enroll: user and a sealed secret or a phone are required")
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -185,8 +186,8 @@ func (s *DB) Enroll(ctx context.Context, e store.Enrollment) error {
 		return unavailable("enroll", err)
 	}
 	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO enrollments (user, totp_secret, last_step, created_at, last_used, devices_revoked) VALUES (?, ?, ?, ?, ?, ?)`,
-		e.User, e.TOTPSecret, e.LastStep, nanos(created), nanos(e.LastUsed), nanos(e.DevicesRevoked)); err != nil {
+		`INSERT INTO enrollments (user, totp_secret, last_step, created_at, last_used, devices_revoked, phone) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.User, nonNil(e.TOTPSecret), e.LastStep, nanos(created), nanos(e.LastUsed), nanos(e.DevicesRevoked), e.Phone); err != nil {
 		return unavailable("enroll", err)
 	}
 	for _, h := range e.RecoveryHashes {
@@ -250,6 +251,24 @@ func (s *DB) UseRecoveryCode(ctx context.Context, user string, hash []byte, at t
 		return 0, unavailable("using recovery code", err)
 	}
 	return remaining, nil
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// SetPhone sets the user's phone, creating an SMS-only enrollment if needed.
+func (s *DB) SetPhone(ctx context.Context, user, phone string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO enrollments (user, totp_secret, created_at, phone) VALUES (?, x'', ?, ?)
+		 ON CONFLICT(user) DO UPDATE SET phone = excluded.phone`, user, nanos(at), phone)
+	if err != nil {
+		return unavailable("setting phone", err)
+	}
+	return nil
 }
 
 // RevokeDevices voids the user's remembered devices issued before at.

@@ -164,6 +164,36 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 		}
 	})
 
+	t.Run("phone", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		// SMS-only user: created by SetPhone.
+		if err := s.SetPhone(ctx, "carol", "+33612345678", c.Now()); err != nil {
+			t.Fatal(err)
+		}
+		e, err := s.Enrollment(ctx, "carol")
+		if err != nil || e.Phone != "+33612345678" || len(e.TOTPSecret) != 0 {
+			t.Fatalf("SMS-only enrollment: %+v, %v", e, err)
+		}
+		// A TOTP user gets a phone too, keeping the secret.
+		enroll(t, s, "alice", 2)
+		s.SetPhone(ctx, "alice", "+447400123456", c.Now())
+		e, _ = s.Enrollment(ctx, "alice")
+		if e.Phone != "+447400123456" || string(e.TOTPSecret) != "sealed-alice" || len(e.RecoveryHashes) != 2 {
+			t.Errorf("after SetPhone: %+v", e)
+		}
+		// Enroll with a phone and no secret.
+		if err := s.Enroll(ctx, store.Enrollment{User: "dave", Phone: "+14155552671", RecoveryHashes: hashes(3)}); err != nil {
+			t.Fatal(err)
+		}
+		if e, _ := s.Enrollment(ctx, "dave"); e.Phone != "+14155552671" || len(e.RecoveryHashes) != 3 {
+			t.Errorf("phone enrollment: %+v", e)
+		}
+		if err := s.Enroll(ctx, store.Enrollment{User: "eve"}); err == nil {
+			t.Error("an enrollment with neither secret nor phone was accepted")
+		}
+	})
+
 	t.Run("revoke devices", func(t *testing.T) {
 		c := NewClock()
 		s := open(t, c.Now)
@@ -484,6 +514,68 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 		}
 		if _, err := s.Held(ctx, "young"); err != nil {
 			t.Errorf("unexpired login popped: %v", err)
+		}
+	})
+
+	t.Run("text-message codes", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		s.CreateHeld(ctx, newHeld(c, "h1"))
+		code := bytes.Repeat([]byte{1}, 32)
+		wrong := bytes.Repeat([]byte{2}, 32)
+		if r, err := s.UseHeldSMS(ctx, "h1", code, c.Now(), 5); err != nil || r != store.SMSExpired {
+			t.Fatalf("no code sent yet: %v %v", r, err)
+		}
+		if err := s.SetHeldSMS(ctx, "h1", "+33612345678", code, c.Now(), c.Now().Add(5*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		h, _ := s.Held(ctx, "h1")
+		if h.Phone != "+33612345678" || !bytes.Equal(h.SMSHash, code) || !h.SMSSent.Equal(c.Now()) {
+			t.Errorf("held after SetHeldSMS: phone %q sent %v", h.Phone, h.SMSSent)
+		}
+		for range 2 {
+			if r, _ := s.UseHeldSMS(ctx, "h1", wrong, c.Now(), 5); r != store.SMSWrong {
+				t.Fatalf("wrong code: %v", r)
+			}
+		}
+		if r, _ := s.UseHeldSMS(ctx, "h1", code, c.Now(), 5); r != store.SMSAccepted {
+			t.Fatalf("right code: %v", r)
+		}
+		if r, _ := s.UseHeldSMS(ctx, "h1", code, c.Now(), 5); r != store.SMSExpired {
+			t.Fatalf("code used twice: %v", r)
+		}
+		// A new code resets its attempts; too many attempts exhaust it.
+		s.SetHeldSMS(ctx, "h1", "+33612345678", code, c.Now(), c.Now().Add(5*time.Minute))
+		for i := 1; i <= 3; i++ {
+			s.UseHeldSMS(ctx, "h1", wrong, c.Now(), 3)
+		}
+		if r, _ := s.UseHeldSMS(ctx, "h1", code, c.Now(), 3); r != store.SMSExhausted {
+			t.Fatalf("after the attempt budget: %v", r)
+		}
+		// Expiry.
+		s.SetHeldSMS(ctx, "h1", "+33612345678", code, c.Now(), c.Now().Add(time.Minute))
+		c.Advance(time.Minute)
+		if r, _ := s.UseHeldSMS(ctx, "h1", code, c.Now(), 5); r != store.SMSExpired {
+			t.Fatalf("expired code: %v", r)
+		}
+		if _, err := s.UseHeldSMS(ctx, "nope", code, c.Now(), 5); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown held login: %v", err)
+		}
+		// Concurrent: exactly one of 50 right answers wins.
+		s.SetHeldSMS(ctx, "h1", "+33612345678", code, c.Now(), c.Now().Add(5*time.Minute))
+		wins := 0
+		var mu sync.Mutex
+		race(func(int) error {
+			r, err := s.UseHeldSMS(ctx, "h1", code, c.Now(), 100)
+			mu.Lock()
+			if r == store.SMSAccepted {
+				wins++
+			}
+			mu.Unlock()
+			return err
+		})
+		if wins != 1 {
+			t.Errorf("%d concurrent uses of one code accepted", wins)
 		}
 	})
 
