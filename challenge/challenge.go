@@ -87,6 +87,10 @@ type Options struct {
 	// cookie, which lets a browser skip the code for DeviceMaxAge.
 	Device       *gate.Codec
 	DeviceMaxAge time.Duration
+	// SMS, if set, enables text-message codes.
+	SMS *SMSOptions
+	// TOTPForbidden keeps authenticator apps out (text messages only).
+	TOTPForbidden bool
 }
 
 // Handler serves the gate pages under the prefix and starts challenges for
@@ -147,7 +151,7 @@ func New(opts Options) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
-	for _, name := range []string{"verify", "recovery", "enroll", "codes", "message", "stepup"} {
+	for _, name := range []string{"verify", "recovery", "enroll", "codes", "message", "stepup", "sms", "phone"} {
 		t, err := template.ParseFS(opts.Templates, "layout.html", name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing template %s: %w", name, err)
@@ -182,6 +186,11 @@ func New(opts Options) (*Handler, error) {
 	mux.HandleFunc("GET "+p+"enroll", h.getEnroll)
 	mux.HandleFunc("POST "+p+"enroll", h.postEnroll)
 	mux.HandleFunc("POST "+p+"release", h.postRelease)
+	mux.HandleFunc("GET "+p+"sms", h.getSMS)
+	mux.HandleFunc("POST "+p+"sms", h.postSMS)
+	mux.HandleFunc("POST "+p+"sms/send", h.postSMSSend)
+	mux.HandleFunc("GET "+p+"enroll-phone", h.getEnrollPhone)
+	mux.HandleFunc("POST "+p+"enroll-phone", h.postEnrollPhone)
 	mux.HandleFunc("GET "+p+"step-up", h.getStepUp)
 	mux.HandleFunc("POST "+p+"step-up", h.postStepUp)
 	static, err := fs.Sub(opts.Static, ".")
@@ -368,6 +377,14 @@ type pageData struct {
 	Remember bool
 	// Next is where the step-up page returns to.
 	Next string
+	// Text-message pages: the masked number, whether a code was sent, its
+	// length, and whether the user can use an authenticator instead.
+	Phone  string
+	Sent   bool
+	Digits int
+	TOTP   bool
+	// SMS offers text messages as an alternative on the code page.
+	SMS bool
 }
 
 func (h *Handler) render(w http.ResponseWriter, status int, name string, d pageData) {

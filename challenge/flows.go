@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/vestibule-gw/vestibule/phone"
 	"github.com/vestibule-gw/vestibule/regulate"
 	"html/template"
 	"net/http"
@@ -26,15 +27,35 @@ func (h *Handler) getVerify(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, err := h.opt.Durable.Enrollment(r.Context(), held.User); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			http.Redirect(w, r, h.opt.Prefix+"enroll", http.StatusSeeOther)
-			return
-		}
+	enr, err := h.opt.Durable.Enrollment(r.Context(), held.User)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		h.storeFailed(w, r, "reading enrollment", err)
 		return
 	}
-	h.render(w, http.StatusOK, "verify", pageData{Title: "Two-factor sign-in", CSRF: st.CSRF, User: held.User})
+	to, perr := h.smsPhone(r.Context(), held)
+	if perr != nil {
+		h.storeFailed(w, r, "reading enrollment", perr)
+		return
+	}
+	switch {
+	case err != nil && h.onlySMS() && to == "":
+		http.Redirect(w, r, h.opt.Prefix+"enroll-phone", http.StatusSeeOther)
+		return
+	case err != nil && h.onlySMS():
+		http.Redirect(w, r, h.opt.Prefix+"sms", http.StatusSeeOther)
+		return
+	case err != nil:
+		http.Redirect(w, r, h.opt.Prefix+"enroll", http.StatusSeeOther)
+		return
+	case len(enr.TOTPSecret) == 0 || !h.totpOn():
+		if to == "" {
+			h.restart(w, r, "Your account has no way to receive a code. Ask your administrator to set your phone number.")
+			return
+		}
+		http.Redirect(w, r, h.opt.Prefix+"sms", http.StatusSeeOther)
+		return
+	}
+	h.render(w, http.StatusOK, "verify", pageData{Title: "Two-factor sign-in", CSRF: st.CSRF, User: held.User, SMS: to != "", Phone: phone.Mask(to)})
 }
 
 func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
@@ -51,6 +72,10 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.storeFailed(w, r, "reading enrollment", err)
+		return
+	}
+	if len(enr.TOTPSecret) == 0 || !h.totpOn() {
+		http.Redirect(w, r, h.opt.Prefix+"sms", http.StatusSeeOther)
 		return
 	}
 	n, reg, ok := h.attempt(w, r, held)
@@ -132,6 +157,19 @@ func (h *Handler) getEnroll(w http.ResponseWriter, r *http.Request) {
 	if h.enrolled(w, r, held) {
 		return
 	}
+	to, err := h.smsPhone(r.Context(), held)
+	if err != nil {
+		h.storeFailed(w, r, "reading enrollment", err)
+		return
+	}
+	if !h.totpOn() {
+		if to != "" {
+			http.Redirect(w, r, h.opt.Prefix+"sms", http.StatusSeeOther)
+		} else {
+			http.Redirect(w, r, h.opt.Prefix+"enroll-phone", http.StatusSeeOther)
+		}
+		return
+	}
 	var secret string
 	if len(held.EnrollSecret) > 0 {
 		b, err := h.opt.Sealer.Open(held.EnrollSecret, []byte(held.User))
@@ -176,6 +214,8 @@ func (h *Handler) getEnroll(w http.ResponseWriter, r *http.Request) {
 		User:   held.User,
 		QR:     template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
 		Secret: groupKey(secret),
+		SMS:    h.smsOn() && (to != "" || h.opt.SMS.SelfEnroll),
+		Phone:  maskOrEmpty(to),
 	})
 }
 
@@ -212,16 +252,11 @@ func (h *Handler) postEnroll(w http.ResponseWriter, r *http.Request) {
 	if reg != nil {
 		reg.Succeed(ctx)
 	}
-	codes, err := factor.NewRecoveryCodes(h.opt.Random, h.opt.RecoveryCodes)
+	codes, hashes, err := h.newRecoveryCodes()
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "making recovery codes", "err", err)
 		h.ErrorPage(w, r, http.StatusServiceUnavailable)
 		return
-	}
-	hashes := make([][]byte, len(codes))
-	for i, c := range codes {
-		norm, _ := factor.NormalizeRecoveryCode(c)
-		hashes[i] = factor.HashRecoveryCode(norm)
 	}
 	err = h.opt.Durable.Enroll(ctx, store.Enrollment{
 		User:           held.User,
@@ -509,6 +544,27 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+func maskOrEmpty(e164 string) string {
+	if e164 == "" {
+		return ""
+	}
+	return phone.Mask(e164)
+}
+
+// newRecoveryCodes makes a fresh set and their hashes.
+func (h *Handler) newRecoveryCodes() ([]string, [][]byte, error) {
+	codes, err := factor.NewRecoveryCodes(h.opt.Random, h.opt.RecoveryCodes)
+	if err != nil {
+		return nil, nil, err
+	}
+	hashes := make([][]byte, len(codes))
+	for i, c := range codes {
+		norm, _ := factor.NormalizeRecoveryCode(c)
+		hashes[i] = factor.HashRecoveryCode(norm)
+	}
+	return codes, hashes, nil
 }
 
 // groupKey shows a base32 key in groups of four for typing by hand.

@@ -20,9 +20,11 @@ import (
 	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/demoapp"
+	"github.com/vestibule-gw/vestibule/phone"
 	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/server"
 	"github.com/vestibule-gw/vestibule/store"
+	"github.com/vestibule-gw/vestibule/store/postgres"
 	"github.com/vestibule-gw/vestibule/store/sqlite"
 )
 
@@ -56,6 +58,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, 
 		if len(args) > 1 && args[1] == "reset" {
 			return adminUser(ctx, args[2:], stdout, stderr, env, "reset")
 		}
+		if len(args) > 1 && args[1] == "set-phone" {
+			return adminUser(ctx, args[2:], stdout, stderr, env, "set-phone")
+		}
 	case "devices":
 		if len(args) > 1 && args[1] == "revoke" {
 			return adminUser(ctx, args[2:], stdout, stderr, env, "revoke-devices")
@@ -79,6 +84,8 @@ func usage(w io.Writer) {
   vestibule keys generate                print fresh keys for the config's secrets
   vestibule users reset -user NAME [-config FILE]
                                          remove a user's second factor (they enroll again)
+  vestibule users set-phone -user NAME -number +447400123456 [-config FILE]
+                                         set the number for a user's text-message codes
   vestibule devices revoke -user NAME [-config FILE]
                                          forget a user's remembered devices
   vestibule version                      print the version
@@ -321,6 +328,7 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	fs.SetOutput(stderr)
 	path := fs.String("config", "config.yaml", "config file")
 	user := fs.String("user", "", "user name (as the app knows it)")
+	number := fs.String("number", "", "phone number (users set-phone)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -337,9 +345,14 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		return err
 	}
 	defer closeLog()
-	db, err := sqlite.Open(ctx, cfg.Store.SQLite, nil)
+	var db store.Durable
+	if cfg.Store.Postgres != "" {
+		db, err = postgres.Open(ctx, cfg.Store.Postgres, nil)
+	} else {
+		db, err = sqlite.Open(ctx, cfg.Store.SQLite, nil)
+	}
 	if err != nil {
-		return fmt.Errorf("store.sqlite: %w", err)
+		return fmt.Errorf("opening the durable store: %w", err)
 	}
 	defer db.Close()
 	switch action {
@@ -347,6 +360,13 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		err = db.Reset(ctx, u)
 	case "revoke-devices":
 		err = db.RevokeDevices(ctx, u, time.Now())
+	case "set-phone":
+		var p string
+		if p, err = phone.Parse(*number, cfg.SMS.DefaultRegion); err != nil {
+			return fmt.Errorf("-number: %q is not a valid phone number (include the country code)", *number)
+		}
+		*number = p
+		err = db.SetPhone(ctx, u, p, time.Now())
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("user %q has no second factor enrolled", u)
@@ -361,6 +381,9 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	case "revoke-devices":
 		log.Warn("remembered devices revoked by an administrator", "event", "devices_revoked", "user", u)
 		fmt.Fprintf(stdout, "%s: remembered devices revoked\n", u)
+	case "set-phone":
+		log.Warn("phone number set by an administrator", "event", "phone_set", "user", u, "phone", phone.Mask(*number))
+		fmt.Fprintf(stdout, "%s: text-message codes go to %s\n", u, phone.Mask(*number))
 	}
 	return nil
 }

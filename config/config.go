@@ -28,6 +28,8 @@ type Config struct {
 	StepUp         []StepUp       `yaml:"step_up"`
 	RememberDevice RememberDevice `yaml:"remember_device"`
 	Regulation     Regulation     `yaml:"regulation"`
+	SMS            SMS            `yaml:"sms"`
+	Factors        Factors        `yaml:"factors"`
 	Secrets        Secrets        `yaml:"secrets"`
 	Store          Store          `yaml:"store"`
 	Server         Server         `yaml:"server"`
@@ -199,4 +201,64 @@ type Log struct {
 	Format string `yaml:"format"` // text or json
 	// AuditFile, when set, also receives every security event as JSON lines.
 	AuditFile string `yaml:"audit_file"`
+}
+
+// Factors says which second factors users may use: "allowed" (default),
+// "required" (the only one offered) or "forbidden".
+type Factors struct {
+	TOTP string `yaml:"totp"`
+	SMS  string `yaml:"sms"`
+}
+
+// SMS configures text-message codes.
+type SMS struct {
+	Enabled bool `yaml:"enabled"`
+	// Sender is vonage, twilio, webhook or log.
+	Sender string `yaml:"sender"`
+	// AllowLogSender must be true to use the log sender (development only:
+	// the log then holds live codes).
+	AllowLogSender bool `yaml:"allow_log_sender"`
+	// BaseURL replaces the provider's API address (regional endpoints).
+	BaseURL string        `yaml:"base_url"`
+	Timeout time.Duration `yaml:"timeout"`
+	Vonage  struct {
+		APIKey    string `yaml:"api_key"`
+		APISecret string `yaml:"api_secret"`
+		From      string `yaml:"from"`
+	} `yaml:"vonage"`
+	Twilio struct {
+		AccountSID          string `yaml:"account_sid"`
+		AuthToken           string `yaml:"auth_token"`
+		From                string `yaml:"from"`
+		MessagingServiceSID string `yaml:"messaging_service_sid"`
+	} `yaml:"twilio"`
+	Webhook struct {
+		URL    string `yaml:"url"`
+		Secret string `yaml:"secret"`
+	} `yaml:"webhook"`
+
+	CodeLength     int           `yaml:"code_length"`
+	CodeTTL        time.Duration `yaml:"code_ttl"`
+	MaxAttempts    int           `yaml:"max_attempts"`
+	ResendCooldown time.Duration `yaml:"resend_cooldown"`
+	// Caps per hour on sends, against cost and SMS pumping.
+	PerUserPerHour  int `yaml:"per_user_per_hour"`
+	PerPhonePerHour int `yaml:"per_phone_per_hour"`
+	PerIPPerHour    int `yaml:"per_ip_per_hour"`
+	// AllowedCountries lists ISO regions ("GB", "FR") numbers may be in;
+	// empty allows all.
+	AllowedCountries []string `yaml:"allowed_countries"`
+	// Template is the message (Go text/template with .Code and .App).
+	Template string `yaml:"template"`
+	// WebOTP appends the "@host #code" line browsers autofill from.
+	WebOTP bool `yaml:"webotp"`
+	// DefaultRegion reads numbers written without a country code.
+	DefaultRegion string `yaml:"default_region"`
+	// PhoneFrom takes the user's number from the app's login answer.
+	PhoneFrom struct {
+		JSONField string `yaml:"json_field"`
+		Header    string `yaml:"header"`
+	} `yaml:"phone_from"`
+	// SelfEnroll lets users add and confirm their own number.
+	SelfEnroll bool `yaml:"self_enroll"`
 }

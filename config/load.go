@@ -42,6 +42,12 @@ func Defaults() *Config {
 		},
 		Gate:           Gate{CookieName: "vestibule_gate", MaxAge: 12 * time.Hour},
 		RememberDevice: RememberDevice{CookieName: "vestibule_device", MaxAge: 30 * 24 * time.Hour},
+		Factors: Factors{TOTP: "allowed", SMS: "allowed"},
+		SMS: SMS{
+			Timeout: 10 * time.Second, CodeLength: 6, CodeTTL: 5 * time.Minute, MaxAttempts: 5,
+			ResendCooldown: 30 * time.Second, PerUserPerHour: 5, PerPhonePerHour: 5, PerIPPerHour: 20,
+			Template: "{{.Code}} is your {{.App}} sign-in code.", WebOTP: true, DefaultRegion: "US", SelfEnroll: true,
+		},
 		Regulation: Regulation{
 			User: Limit{MaxFailures: 5, Window: 15 * time.Minute, Ban: 15 * time.Minute},
 			IP:   Limit{MaxFailures: 20, Window: 15 * time.Minute, Ban: 15 * time.Minute},

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"text/template"
 	"time"
 
 	"github.com/vestibule-gw/vestibule/clientip"
@@ -124,6 +125,7 @@ func (c *Config) Validate() error {
 	if c.Login.LogoutAbandoned && len(c.Logout.Routes) == 0 {
 		p.add("login.logout_abandoned", 0, "needs logout.routes to know how to log a session out")
 	}
+	c.validateSMS(&p)
 	if !cookieName(c.Gate.CookieName) {
 		p.add("gate.cookie_name", 0, "want a cookie name, got %q", c.Gate.CookieName)
 	}
@@ -310,4 +312,83 @@ func decodeKeys(key string, ks []string) ([][]byte, error) {
 // must be Secure.
 func (c *Config) Secure() bool {
 	return strings.HasPrefix(strings.ToLower(c.PublicURL), "https://")
+}
+
+var factorModes = []string{"allowed", "required", "forbidden"}
+
+func (c *Config) validateSMS(p *problems) {
+	for key, v := range map[string]string{"factors.totp": c.Factors.TOTP, "factors.sms": c.Factors.SMS} {
+		if !slices.Contains(factorModes, v) {
+			p.add(key, 0, "want allowed, required or forbidden, got %q", v)
+		}
+	}
+	if c.Factors.TOTP == "required" && c.Factors.SMS == "required" {
+		p.add("factors", 0, "only one factor can be required")
+	}
+	if c.Factors.TOTP == "forbidden" && (c.Factors.SMS == "forbidden" || !c.SMS.Enabled) {
+		p.add("factors.totp", 0, "forbidding TOTP needs text messages (sms.enabled, factors.sms not forbidden)")
+	}
+	if c.Factors.SMS == "required" && !c.SMS.Enabled {
+		p.add("factors.sms", 0, "requiring text messages needs sms.enabled")
+	}
+	s := c.SMS
+	if !s.Enabled {
+		return
+	}
+	switch s.Sender {
+	case "vonage":
+		if s.Vonage.APIKey == "" || s.Vonage.APISecret == "" || s.Vonage.From == "" {
+			p.add("sms.vonage", 0, "set api_key, api_secret and from")
+		}
+	case "twilio":
+		if s.Twilio.AccountSID == "" || s.Twilio.AuthToken == "" {
+			p.add("sms.twilio", 0, "set account_sid and auth_token")
+		}
+		if (s.Twilio.From == "") == (s.Twilio.MessagingServiceSID == "") {
+			p.add("sms.twilio", 0, "set exactly one of from and messaging_service_sid")
+		}
+	case "webhook":
+		if u, err := url.Parse(s.Webhook.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p.add("sms.webhook.url", 0, "want an http(s) URL, got %q", s.Webhook.URL)
+		}
+		if len(s.Webhook.Secret) < 16 {
+			p.add("sms.webhook.secret", 0, "want at least 16 characters (value hidden)")
+		}
+	case "log":
+		if !s.AllowLogSender {
+			p.add("sms.sender", 0, `"log" writes live codes to the log: for development only, and only with sms.allow_log_sender: true`)
+		}
+	default:
+		p.add("sms.sender", 0, "want vonage, twilio, webhook or log, got %q", s.Sender)
+	}
+	if s.BaseURL != "" {
+		if u, err := url.Parse(s.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p.add("sms.base_url", 0, "want an http(s) URL, got %q", s.BaseURL)
+		}
+	}
+	if s.CodeLength < 6 || s.CodeLength > 10 {
+		p.add("sms.code_length", 0, "want 6 to 10 digits, got %d", s.CodeLength)
+	}
+	within(p, "sms.code_ttl", s.CodeTTL, 30*time.Second, 30*time.Minute)
+	within(p, "sms.timeout", s.Timeout, time.Second, time.Minute)
+	within(p, "sms.resend_cooldown", s.ResendCooldown, 0, time.Hour)
+	if s.MaxAttempts < 1 || s.MaxAttempts > 10 {
+		p.add("sms.max_attempts", 0, "want 1 to 10, got %d", s.MaxAttempts)
+	}
+	for k, v := range map[string]int{"sms.per_user_per_hour": s.PerUserPerHour, "sms.per_phone_per_hour": s.PerPhonePerHour, "sms.per_ip_per_hour": s.PerIPPerHour} {
+		if v < 1 {
+			p.add(k, 0, "want at least 1, got %d", v)
+		}
+	}
+	for i, cc := range s.AllowedCountries {
+		if len(cc) != 2 || strings.ToUpper(cc) != cc {
+			p.add(fmt.Sprintf("sms.allowed_countries[%d]", i), 0, "want a two-letter region code such as GB, got %q", cc)
+		}
+	}
+	if len(s.DefaultRegion) != 2 {
+		p.add("sms.default_region", 0, "want a two-letter region code such as US, got %q", s.DefaultRegion)
+	}
+	if _, err := template.New("sms").Parse(s.Template); err != nil || !strings.Contains(s.Template, "{{.Code}}") {
+		p.add("sms.template", 0, "want a text/template containing {{.Code}}")
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -106,6 +107,11 @@ type Options struct {
 	BannedPage func(w http.ResponseWriter, r *http.Request, until time.Time)
 	// StepUp rules name sensitive paths that need a recent second factor.
 	StepUp []StepUpRule
+	// PhoneJSONField and PhoneHeader, if set, take the user's phone number
+	// from the app's successful login answer (a top-level JSON field of its
+	// body, or a response header), for text-message codes.
+	PhoneJSONField string
+	PhoneHeader    string
 }
 
 // Regulator says whether a user or client address is banned (the regulate
@@ -459,7 +465,11 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 	if p.opt.UserHeader != "" {
 		header.Del(p.opt.UserHeader)
 	}
+	if p.opt.PhoneHeader != "" {
+		header.Del(p.opt.PhoneHeader)
+	}
 	h := &store.Held{
+		Phone:     p.phoneOf(resp.Header, body),
 		ID:        id,
 		User:      user,
 		Session:   session,
@@ -557,6 +567,24 @@ func (p *Proxy) followRotation(resp *http.Response) {
 	}
 	resp.Header.Add("Set-Cookie", c.String())
 	p.log.InfoContext(resp.Request.Context(), "app session rotated; binding follows", "event", "session_rotated", "user", claims.User)
+}
+
+// phoneOf reads the user's number from the login answer, as configured.
+func (p *Proxy) phoneOf(h http.Header, body []byte) string {
+	if p.opt.PhoneHeader != "" {
+		if v := strings.TrimSpace(h.Get(p.opt.PhoneHeader)); v != "" {
+			return v
+		}
+	}
+	if p.opt.PhoneJSONField != "" && len(body) > 0 && body[0] == '{' {
+		var m map[string]any
+		if json.Unmarshal(body, &m) == nil {
+			if v, ok := m[p.opt.PhoneJSONField].(string); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return ""
 }
 
 func (p *Proxy) newID() (string, error) {

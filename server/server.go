@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	texttemplate "text/template"
 	"time"
 
 	"github.com/vestibule-gw/vestibule/challenge"
@@ -25,6 +26,7 @@ import (
 	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/seal"
+	"github.com/vestibule-gw/vestibule/sms"
 	"github.com/vestibule-gw/vestibule/static"
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/store/memory"
@@ -168,7 +170,15 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	}
 	s.upstream, s.transport, s.now = upstream, transport, d.Now
 
+	smsOpts, err := buildSMS(cfg, d)
+	if err != nil {
+		return nil, err
+	}
+
 	pub, _ := url.Parse(cfg.PublicURL)
+	if smsOpts != nil && cfg.SMS.WebOTP {
+		smsOpts.WebOTPHost = pub.Hostname()
+	}
 	origin := pub.Scheme + "://" + pub.Host
 	loginURL := "/"
 	if len(cfg.Login.Routes) > 0 {
@@ -195,8 +205,10 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		ClientIP:     ips,
 		Regulator:    reg,
 		OnAbandon:    s.abandoned,
-		Device:       device,
-		DeviceMaxAge: cfg.RememberDevice.MaxAge,
+		Device:        device,
+		DeviceMaxAge:  cfg.RememberDevice.MaxAge,
+		SMS:           smsOpts,
+		TOTPForbidden: cfg.Factors.TOTP == "forbidden",
 	})
 	if err != nil {
 		return nil, err
@@ -243,6 +255,8 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		Regulator:      reg,
 		BannedPage:     ch.BannedPage,
 		StepUp:         stepUp,
+		PhoneJSONField: cfg.SMS.PhoneFrom.JSONField,
+		PhoneHeader:    cfg.SMS.PhoneFrom.Header,
 	})
 	if err != nil {
 		return nil, err
@@ -251,6 +265,49 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	go s.janitor()
 	return s, nil
+}
+
+// buildSMS makes the text-message options from the config (nil: off).
+func buildSMS(cfg *config.Config, d Deps) (*challenge.SMSOptions, error) {
+	c := cfg.SMS
+	if !c.Enabled || cfg.Factors.SMS == "forbidden" {
+		return nil, nil
+	}
+	var sender sms.Sender
+	var err error
+	switch c.Sender {
+	case "vonage":
+		sender, err = sms.NewVonage(sms.VonageOptions{APIKey: c.Vonage.APIKey, APISecret: c.Vonage.APISecret, From: c.Vonage.From, BaseURL: c.BaseURL, Timeout: c.Timeout})
+	case "twilio":
+		sender, err = sms.NewTwilio(sms.TwilioOptions{AccountSID: c.Twilio.AccountSID, AuthToken: c.Twilio.AuthToken, From: c.Twilio.From,
+			MessagingServiceSID: c.Twilio.MessagingServiceSID, BaseURL: c.BaseURL, Timeout: c.Timeout})
+	case "webhook":
+		u := c.Webhook.URL
+		if c.BaseURL != "" {
+			u = c.BaseURL
+		}
+		sender, err = sms.NewWebhook(u, []byte(c.Webhook.Secret), c.Timeout, d.Now)
+	case "log":
+		if !c.AllowLogSender {
+			return nil, fmt.Errorf("sms.sender: the log sender needs sms.allow_log_sender: true")
+		}
+		d.Logger.Warn("SMS codes go to the log (sms.sender: log): for development only", "event", "sms_log_sender")
+		sender = &sms.Log{Logger: d.Logger}
+	default:
+		return nil, fmt.Errorf("sms.sender: unknown sender %q", c.Sender)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sms.%s: %w", c.Sender, err)
+	}
+	tmpl, err := texttemplate.New("sms").Parse(c.Template)
+	if err != nil {
+		return nil, fmt.Errorf("sms.template: %w", err)
+	}
+	return &challenge.SMSOptions{
+		Sender: sender, CodeLength: c.CodeLength, CodeTTL: c.CodeTTL, MaxAttempts: c.MaxAttempts, Cooldown: c.ResendCooldown,
+		PerUser: c.PerUserPerHour, PerPhone: c.PerPhonePerHour, PerIP: c.PerIPPerHour, AllowedCountries: c.AllowedCountries,
+		Template: tmpl, DefaultRegion: c.DefaultRegion, SelfEnroll: c.SelfEnroll, Required: cfg.Factors.SMS == "required",
+	}, nil
 }
 
 // deriveAll gives a second cookie its own keys from each configured key.

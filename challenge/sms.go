@@ -1,0 +1,362 @@
+package challenge
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/vestibule-gw/vestibule/factor"
+	"github.com/vestibule-gw/vestibule/phone"
+	"github.com/vestibule-gw/vestibule/regulate"
+	"github.com/vestibule-gw/vestibule/sms"
+	"github.com/vestibule-gw/vestibule/store"
+)
+
+// SMSOptions configure text-message codes. A nil *SMSOptions turns them off.
+type SMSOptions struct {
+	Sender      sms.Sender
+	CodeLength  int
+	CodeTTL     time.Duration
+	MaxAttempts int // per code
+	Cooldown    time.Duration
+	// Per-hour send caps.
+	PerUser, PerPhone, PerIP int
+	AllowedCountries         []string
+	Template                 *template.Template // .Code, .App
+	// WebOTPHost, if set, adds the "@host #code" line browsers autofill.
+	WebOTPHost    string
+	DefaultRegion string
+	SelfEnroll    bool
+	// Required makes text messages the only factor; TOTPForbidden keeps
+	// authenticator apps out.
+	Required bool
+}
+
+// Factor policy helpers.
+func (h *Handler) smsOn() bool   { return h.opt.SMS != nil }
+func (h *Handler) totpOn() bool  { return !h.opt.TOTPForbidden && (h.opt.SMS == nil || !h.opt.SMS.Required) }
+func (h *Handler) onlySMS() bool { return h.smsOn() && !h.totpOn() }
+
+// smsPhone is where this login's codes go: the enrolled number, else the
+// one the app gave at login. "" when there is none usable.
+func (h *Handler) smsPhone(ctx context.Context, held *store.Held) (string, error) {
+	if !h.smsOn() {
+		return "", nil
+	}
+	enr, err := h.opt.Durable.Enrollment(ctx, held.User)
+	switch {
+	case err == nil && enr.Phone != "":
+		return enr.Phone, nil
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return "", err
+	}
+	if held.Phone != "" {
+		if p, err := phone.Parse(held.Phone, h.opt.SMS.DefaultRegion); err == nil {
+			return p, nil
+		}
+	}
+	return "", nil
+}
+
+func (h *Handler) smsHash(heldID, code string) []byte {
+	sum := sha256.Sum256([]byte("vestibule-sms:" + heldID + ":" + code))
+	return sum[:]
+}
+
+// smsPage renders the text-message page: a button to send a code, or the
+// code form once one was sent.
+func (h *Handler) smsPage(w http.ResponseWriter, status int, st pendingState, held *store.Held, to, errMsg, info string) {
+	sent := len(held.SMSHash) > 0 && h.opt.Now().Before(held.SMSExpires)
+	h.render(w, status, "sms", pageData{Title: "Sign in with a text message", CSRF: st.CSRF, User: held.User,
+		Phone: phone.Mask(to), Sent: sent, Error: errMsg, Message: info, TOTP: h.totpOn() && h.hasTOTP(held.User),
+		Digits: h.opt.SMS.CodeLength})
+}
+
+func (h *Handler) hasTOTP(user string) bool {
+	enr, err := h.opt.Durable.Enrollment(context.Background(), user)
+	return err == nil && len(enr.TOTPSecret) > 0
+}
+
+func (h *Handler) getSMS(w http.ResponseWriter, r *http.Request) {
+	st, held, ok := h.load(w, r)
+	if !ok {
+		return
+	}
+	if !h.smsOn() {
+		h.ErrorPage(w, r, http.StatusNotFound)
+		return
+	}
+	to, err := h.smsPhone(r.Context(), held)
+	if err != nil {
+		h.storeFailed(w, r, "reading enrollment", err)
+		return
+	}
+	if to == "" {
+		http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
+		return
+	}
+	h.smsPage(w, http.StatusOK, st, held, to, "", "")
+}
+
+// postSMSSend sends a code, within the cooldown and the hourly caps.
+func (h *Handler) postSMSSend(w http.ResponseWriter, r *http.Request) {
+	st, held, ok := h.load(w, r)
+	if !ok || !h.checkForm(w, r, st) {
+		return
+	}
+	if !h.smsOn() {
+		h.ErrorPage(w, r, http.StatusNotFound)
+		return
+	}
+	to, err := h.smsPhone(r.Context(), held)
+	if err != nil {
+		h.storeFailed(w, r, "reading enrollment", err)
+		return
+	}
+	if to == "" {
+		http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
+		return
+	}
+	if msg, status := h.sendCode(r, held, to, "login"); msg != "" {
+		held, _ = h.opt.Ephemeral.Held(r.Context(), held.ID)
+		if held == nil {
+			h.restart(w, r, "Your sign-in has expired. Please sign in again.")
+			return
+		}
+		h.smsPage(w, status, st, held, to, msg, "")
+		return
+	}
+	http.Redirect(w, r, h.opt.Prefix+"sms", http.StatusSeeOther)
+}
+
+// sendCode applies the limits, sends a fresh code to `to` and stores its
+// hash on the held login. It returns a message for the page when it did not
+// send (the held login is untouched then).
+func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string) (string, int) {
+	o := h.opt.SMS
+	ctx := r.Context()
+	now := h.opt.Now()
+	ip := h.ip(r)
+	masked := phone.Mask(to)
+	if !phone.Allowed(to, o.AllowedCountries) {
+		h.log.WarnContext(ctx, "text message to a country not allowed", "event", "sms_refused", "reason", "country",
+			"user", held.User, "phone", masked, "region", phone.Region(to), "remote_ip", ip)
+		return "Text messages can't be sent to numbers in this country. Please use another way to sign in.", http.StatusForbidden
+	}
+	cool := "sms-cooldown:" + held.User
+	if until, banned, err := h.opt.Ephemeral.BannedUntil(ctx, cool, now); err != nil {
+		return "Sign-in is temporarily unavailable. Please try again in a moment.", http.StatusServiceUnavailable
+	} else if banned {
+		return fmt.Sprintf("A code was sent just now. You can ask for another in %d seconds.", int(until.Sub(now).Seconds())+1), http.StatusTooManyRequests
+	}
+	for _, c := range []struct {
+		key   string
+		limit int
+		what  string
+	}{{"sms-user:" + held.User, o.PerUser, "user"}, {"sms-phone:" + to, o.PerPhone, "phone"}, {"sms-ip:" + ip, o.PerIP, "ip"}} {
+		n, err := h.opt.Ephemeral.Hit(ctx, c.key, now, time.Hour)
+		if err != nil {
+			return "Sign-in is temporarily unavailable. Please try again in a moment.", http.StatusServiceUnavailable
+		}
+		if n > c.limit {
+			h.log.WarnContext(ctx, "text message cap reached", "event", "sms_refused", "reason", "cap_"+c.what,
+				"user", held.User, "phone", masked, "remote_ip", ip)
+			return "Too many text messages were sent for this sign-in recently. Please wait an hour or use another way to sign in.", http.StatusTooManyRequests
+		}
+	}
+	code, err := factor.NumericCode(h.opt.Random, o.CodeLength)
+	if err != nil {
+		return "Sign-in is temporarily unavailable. Please try again in a moment.", http.StatusServiceUnavailable
+	}
+	var text strings.Builder
+	o.Template.Execute(&text, map[string]string{"Code": code, "App": h.opt.AppName})
+	if o.WebOTPHost != "" {
+		fmt.Fprintf(&text, "\n\n@%s #%s", o.WebOTPHost, code)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err = o.Sender.Send(sctx, sms.Message{To: to, Text: text.String(), Purpose: purpose})
+	cancel()
+	if err != nil {
+		var se *sms.Error
+		if errors.As(err, &se) {
+			h.log.WarnContext(ctx, "text message not sent", "event", "sms_failed", "provider", se.Provider, "provider_code", se.Code,
+				"permanent", se.Permanent, "detail", se.Detail, "user", held.User, "phone", masked, "remote_ip", ip)
+			return se.UserMessage(), http.StatusBadGateway
+		}
+		h.log.WarnContext(ctx, "text message not sent", "event", "sms_failed", "provider", o.Sender.Name(), "err", err, "user", held.User, "phone", masked)
+		return "We could not send the text message just now. Please try again in a moment, or use another way to sign in.", http.StatusBadGateway
+	}
+	if err := h.opt.Ephemeral.SetHeldSMS(ctx, held.ID, to, h.smsHash(held.ID, code), now, now.Add(o.CodeTTL)); err != nil {
+		return "Your sign-in has expired. Please sign in again.", http.StatusGone
+	}
+	if o.Cooldown > 0 {
+		h.opt.Ephemeral.Ban(ctx, cool, now.Add(o.Cooldown))
+	}
+	h.log.InfoContext(ctx, "text message code sent", "event", "challenge_sent", "factor", "sms", "purpose", purpose,
+		"provider", o.Sender.Name(), "user", held.User, "phone", masked, "remote_ip", ip, "user_agent", r.UserAgent())
+	return "", 0
+}
+
+// postSMS checks a text-message code.
+func (h *Handler) postSMS(w http.ResponseWriter, r *http.Request) {
+	st, held, ok := h.load(w, r)
+	if !ok || !h.checkForm(w, r, st) {
+		return
+	}
+	if !h.smsOn() {
+		h.ErrorPage(w, r, http.StatusNotFound)
+		return
+	}
+	n, reg, ok := h.attempt(w, r, held)
+	if !ok {
+		return
+	}
+	code := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, r.PostForm.Get("code"))
+	res, err := h.opt.Ephemeral.UseHeldSMS(r.Context(), held.ID, h.smsHash(held.ID, code), h.opt.Now(), h.opt.SMS.MaxAttempts)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			h.restart(w, r, "Your sign-in has expired. Please sign in again.")
+			return
+		}
+		h.storeFailed(w, r, "checking text-message code", err)
+		return
+	}
+	if res != store.SMSAccepted {
+		h.log.WarnContext(r.Context(), "second factor rejected", "event", "code_rejected", "factor", "sms", "user", held.User,
+			"attempt", n, "result", [...]string{"accepted", "wrong", "expired", "exhausted"}[res], "remote_ip", h.ip(r), "user_agent", r.UserAgent())
+		if reg != nil {
+			if err := reg.Fail(r.Context()); err != nil {
+				if until, ok := regulate.IsBanned(err); ok {
+					h.banned(w, r, held, until)
+					return
+				}
+			}
+		}
+		if n >= h.opt.MaxAttempts {
+			h.discard(w, r, held)
+			return
+		}
+		msg := fmt.Sprintf("%s %d attempts left.", genericFailure, h.opt.MaxAttempts-n)
+		switch res {
+		case store.SMSExpired:
+			msg = "That code has expired. Send a new one."
+		case store.SMSExhausted:
+			msg = "Too many attempts with this code. Send a new one."
+		}
+		to, _ := h.smsPhone(r.Context(), held)
+		if held.Phone != "" && to == "" {
+			to = held.Phone
+		}
+		fresh, err := h.opt.Ephemeral.Held(r.Context(), held.ID)
+		if err == nil {
+			held = fresh
+		}
+		h.smsPage(w, http.StatusUnauthorized, st, held, to, msg, "")
+		return
+	}
+	h.log.InfoContext(r.Context(), "second factor accepted", "event", "code_accepted", "factor", "sms", "user", held.User,
+		"remote_ip", h.ip(r), "user_agent", r.UserAgent())
+	if h.enrollingPhone(r.Context(), held) {
+		h.finishPhoneEnrollment(w, r, st, held, reg)
+		return
+	}
+	h.verifiedRelease(w, r, held, reg)
+}
+
+// enrollingPhone reports whether the user has no enrollment yet: a first
+// confirmed code then enrolls its number (trust on first use, as with an
+// authenticator), so later codes go to that number even if the app's
+// record of the phone changes.
+func (h *Handler) enrollingPhone(ctx context.Context, held *store.Held) bool {
+	_, err := h.opt.Durable.Enrollment(ctx, held.User)
+	return errors.Is(err, store.ErrNotFound)
+}
+
+// finishPhoneEnrollment stores the confirmed number with fresh recovery
+// codes, marks the login verified and shows the codes once.
+func (h *Handler) finishPhoneEnrollment(w http.ResponseWriter, r *http.Request, st pendingState, held *store.Held, reg *regulate.Attempt) {
+	ctx := r.Context()
+	fresh, err := h.opt.Ephemeral.Held(ctx, held.ID)
+	if err != nil || fresh.Phone == "" {
+		h.restart(w, r, "Your sign-in has expired. Please sign in again.")
+		return
+	}
+	to, err := phone.Parse(fresh.Phone, h.opt.SMS.DefaultRegion)
+	if err != nil {
+		h.restart(w, r, "Please sign in again.")
+		return
+	}
+	codes, hashes, err := h.newRecoveryCodes()
+	if err != nil {
+		h.ErrorPage(w, r, http.StatusServiceUnavailable)
+		return
+	}
+	now := h.opt.Now()
+	if err := h.opt.Durable.Enroll(ctx, store.Enrollment{User: held.User, Phone: to, RecoveryHashes: hashes, CreatedAt: now, LastUsed: now}); err != nil {
+		h.storeFailed(w, r, "storing enrollment", err)
+		return
+	}
+	if reg != nil {
+		reg.Succeed(ctx)
+	}
+	if err := h.opt.Ephemeral.MarkHeldVerified(ctx, held.ID, now); err != nil {
+		h.restart(w, r, "You are enrolled, but this sign-in has expired. Please sign in again.")
+		return
+	}
+	h.log.InfoContext(ctx, "enrolled phone", "event", "enrollment", "factor", "sms", "user", held.User, "phone", phone.Mask(to),
+		"remote_ip", h.ip(r), "user_agent", r.UserAgent())
+	h.render(w, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: held.User, Codes: codes})
+}
+
+func (h *Handler) getEnrollPhone(w http.ResponseWriter, r *http.Request) {
+	st, held, ok := h.load(w, r)
+	if !ok {
+		return
+	}
+	if !h.smsOn() || !h.opt.SMS.SelfEnroll {
+		h.ErrorPage(w, r, http.StatusNotFound)
+		return
+	}
+	if h.enrolled(w, r, held) {
+		return
+	}
+	h.render(w, http.StatusOK, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn()})
+}
+
+// postEnrollPhone takes a number the user typed, validates it and sends a
+// confirmation code to it.
+func (h *Handler) postEnrollPhone(w http.ResponseWriter, r *http.Request) {
+	st, held, ok := h.load(w, r)
+	if !ok || !h.checkForm(w, r, st) {
+		return
+	}
+	if !h.smsOn() || !h.opt.SMS.SelfEnroll {
+		h.ErrorPage(w, r, http.StatusNotFound)
+		return
+	}
+	if h.enrolled(w, r, held) {
+		return
+	}
+	to, err := phone.Parse(r.PostForm.Get("phone"), h.opt.SMS.DefaultRegion)
+	if err != nil || !phone.Mobile(to) {
+		h.render(w, http.StatusBadRequest, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn(),
+			Error: "That is not a mobile number we can send text messages to. Include the country code, e.g. +44 7400 123456."})
+		return
+	}
+	if msg, status := h.sendCode(r, held, to, "enroll"); msg != "" {
+		h.render(w, status, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn(), Error: msg})
+		return
+	}
+	h.log.InfoContext(r.Context(), "phone enrollment started", "event", "enrollment_started", "factor", "sms", "user", held.User, "phone", phone.Mask(to))
+	http.Redirect(w, r, h.opt.Prefix+"sms", http.StatusSeeOther)
+}
