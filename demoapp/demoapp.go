@@ -46,6 +46,9 @@ type Options struct {
 	Name string
 	// Random supplies session ids; nil means crypto/rand.
 	Random io.Reader
+	// Phones, if set, are sent in an X-User-Phone header of a successful
+	// login answer, as apps that know their users' numbers can.
+	Phones map[string]string
 }
 
 // DefaultUsers are the demo's two accounts.
@@ -286,9 +289,12 @@ func (a *App) login(w http.ResponseWriter, r *http.Request, id string) {
 		a.mu.Unlock()
 		a.setCookie(w, nid)
 	}
+	if p := a.o.Phones[user]; p != "" {
+		w.Header().Set("X-User-Phone", p)
+	}
 	if isJSON {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{"user": user})
+		json.NewEncoder(w).Encode(map[string]string{"user": user, "phone": a.o.Phones[user]})
 		return
 	}
 	// Like many legacy apps, it follows ?next= without checking it: an open

@@ -92,6 +92,7 @@ type envOpt struct {
 	upstream  string
 	dbPath    string
 	mutate    func(*config.Config) // applied after parsing, before validation
+	phones    map[string]string    // numbers the demo app reports at login
 }
 
 func newEnv(t *testing.T, o envOpt) *env {
@@ -102,7 +103,7 @@ func newEnv(t *testing.T, o envOpt) *env {
 			t.Logf("gateway log:\n%s", e.logs.String())
 		}
 	})
-	e.app = demoapp.New(demoapp.Options{Style: o.style, Users: demoapp.DefaultUsers()})
+	e.app = demoapp.New(demoapp.Options{Style: o.style, Users: demoapp.DefaultUsers(), Phones: o.phones})
 	e.appSrv = httptest.NewServer(e.app)
 	t.Cleanup(e.appSrv.Close)
 	upstream := e.appSrv.URL
