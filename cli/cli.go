@@ -183,6 +183,11 @@ func StartDemo(ctx context.Context, demoConfig []byte, env Env, o DemoOptions) (
 		}
 	}
 	cfg.Store.SQLite = filepath.Join(dir, "vestibule.db")
+	if !cfg.SMS.Enabled {
+		// The demo shows text-message codes too, without a provider: the
+		// codes are printed to the demo's log. Never outside the demo.
+		cfg.SMS.Enabled, cfg.SMS.Sender, cfg.SMS.AllowLogSender = true, "log", true
+	}
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
@@ -238,7 +243,8 @@ Vestibule demo is running.
 
   Open %s/ in your browser and sign in as
     alice / wonderland   or   bob / builder
-  then set up the second factor with any authenticator app.
+  then set up the second factor with any authenticator app, or choose
+  text messages: the demo prints them to this terminal instead of sending.
 
   Keys and the enrollment database are throwaway: they vanish when you stop (Ctrl-C).
 `, url)

@@ -157,6 +157,17 @@ log: {audit_file: "`+auditPath+`"}
 	if err := Run(t.Context(), []string{"devices", "revoke", "-config", cfgPath, "-user", "Alice"}, &out, io.Discard, noEnv, nil); err != nil {
 		t.Fatal(err)
 	}
+	if err := Run(t.Context(), []string{"users", "set-phone", "-config", cfgPath, "-user", "alice", "-number", "+44 7400 123456"}, &out, io.Discard, noEnv, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := Run(t.Context(), []string{"users", "set-phone", "-config", cfgPath, "-user", "alice", "-number", "12"}, &out, io.Discard, noEnv, nil); err == nil {
+		t.Error("an invalid number was set")
+	}
+	db2, _ := sqlite.Open(t.Context(), dbPath, nil)
+	if e, _ := db2.Enrollment(t.Context(), "alice"); e.Phone != "+447400123456" {
+		t.Errorf("phone after set-phone: %q", e.Phone)
+	}
+	db2.Close()
 	if err := Run(t.Context(), []string{"users", "reset", "-config", cfgPath, "-user", "alice"}, &out, io.Discard, noEnv, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -174,10 +185,10 @@ log: {audit_file: "`+auditPath+`"}
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	if len(lines) != 2 {
+	if len(lines) != 3 {
 		t.Fatalf("audit file:\n%s", raw)
 	}
-	for i, want := range []string{"devices_revoked", "factor_reset"} {
+	for i, want := range []string{"devices_revoked", "phone_set", "factor_reset"} {
 		var ev map[string]any
 		if err := json.Unmarshal([]byte(lines[i]), &ev); err != nil || ev["event"] != want || ev["user"] != "alice" {
 			t.Errorf("line %d: %s", i, lines[i])

@@ -345,3 +345,25 @@ func FuzzLoginUser(f *testing.F) {
 		}
 	})
 }
+
+func TestPhoneFromLoginAnswer(t *testing.T) {
+	p := &Proxy{opt: Options{PhoneJSONField: "phone", PhoneHeader: "X-User-Phone"}}
+	cases := []struct {
+		header, body, want string
+	}{
+		{"+44 7400 123456", `{"phone":"+33612345678"}`, "+44 7400 123456"},
+		{"", `{"objectId":"x","phone":" +33612345678 "}`, "+33612345678"},
+		{"", `{"phone":33612345678}`, ""},
+		{"", `not json`, ""},
+		{"", ``, ""},
+	}
+	for _, tc := range cases {
+		h := http.Header{}
+		if tc.header != "" {
+			h.Set("X-User-Phone", tc.header)
+		}
+		if got := p.phoneOf(h, []byte(tc.body)); got != tc.want {
+			t.Errorf("phoneOf(%q, %q) = %q, want %q", tc.header, tc.body, got, tc.want)
+		}
+	}
+}
