@@ -62,6 +62,7 @@ gate: {keys: ["$key"]}
 secrets: {encryption_keys: ["$key"]}
 store: {sqlite: "$work/v.db"}
 log: {level: warn}
+admin: {listen: ""}
 YAML
 GOMAXPROCS=1 taskset -c 0 "$work/vestibule" serve -config "$work/vestibule.yaml" 2>"$work/vestibule.log" & pids+=($!)
 vest_pid=$!

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -65,6 +66,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, 
 		if len(args) > 1 && args[1] == "revoke" {
 			return adminUser(ctx, args[2:], stdout, stderr, env, "revoke-devices")
 		}
+	case "health":
+		return health(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "vestibule", Version)
 		return nil
@@ -88,6 +91,7 @@ func usage(w io.Writer) {
                                          set the number for a user's text-message codes
   vestibule devices revoke -user NAME [-config FILE]
                                          forget a user's remembered devices
+  vestibule health [-url URL]            exit 0 if the admin /healthz answers (container HEALTHCHECK)
   vestibule version                      print the version
 `)
 }
@@ -134,6 +138,15 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(u
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	if cfg.Admin.Listen != "" {
+		aln, err := net.Listen("tcp", cfg.Admin.Listen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("admin.listen: %w", err)
+		}
+		go srv.ServeAdmin(ctx, aln)
+		log.Info("admin listener (healthz, readyz, metrics)", "addr", aln.Addr().String())
+	}
 	addr := "http://" + ln.Addr().String()
 	log.Info("vestibule listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "upstream", cfg.Upstream.URL)
 	if ready != nil {
@@ -175,6 +188,9 @@ func StartDemo(ctx context.Context, demoConfig []byte, env Env, o DemoOptions) (
 		// same-origin check would refuse the browser's form posts.
 		cfg.Listen = o.Listen
 		cfg.PublicURL = ""
+		if strings.HasSuffix(o.Listen, ":0") {
+			cfg.Admin.Listen = "127.0.0.1:0" // tests run demos side by side
+		}
 	}
 	dir := o.DataDir
 	if dir == "" {
@@ -291,6 +307,27 @@ func randomKey() string {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
 	return base64.StdEncoding.EncodeToString(b)
+}
+
+// health asks the admin listener whether the gateway is alive.
+func health(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("health", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	u := fs.String("url", "http://127.0.0.1:9091/healthz", "health URL")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c := &http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(*u)
+	if err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("health: %s", resp.Status)
+	}
+	fmt.Fprintln(stdout, "ok")
+	return nil
 }
 
 // newLogger makes the gateway's logger: text or JSON to w, every line with

@@ -34,6 +34,7 @@ type Config struct {
 	Store          Store          `yaml:"store"`
 	Server         Server         `yaml:"server"`
 	Log            Log            `yaml:"log"`
+	Admin          Admin          `yaml:"admin"`
 }
 
 // Upstream is the protected app.
@@ -261,4 +262,10 @@ type SMS struct {
 	} `yaml:"phone_from"`
 	// SelfEnroll lets users add and confirm their own number.
 	SelfEnroll bool `yaml:"self_enroll"`
+}
+
+// Admin is the operators' listener: /healthz, /readyz, /metrics.
+type Admin struct {
+	// Listen is its address ("": off). Keep it off the public network.
+	Listen string `yaml:"listen"`
 }

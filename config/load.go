@@ -61,7 +61,8 @@ func Defaults() *Config {
 			MaxHeaderBytes:    64 << 10,
 			ShutdownGrace:     15 * time.Second,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:   Log{Level: "info", Format: "text"},
+		Admin: Admin{Listen: "127.0.0.1:9091"},
 	}
 }
 

@@ -22,6 +22,13 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		p.add("listen", 0, "want host:port such as 127.0.0.1:8080, got %q", c.Listen)
 	}
+	if c.Admin.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
+			p.add("admin.listen", 0, `want host:port such as 127.0.0.1:9091, or "" for none, got %q`, c.Admin.Listen)
+		} else if c.Admin.Listen == c.Listen {
+			p.add("admin.listen", 0, "must differ from listen: keep health and metrics off the public port")
+		}
+	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		p.add("public_url", 0, "want an absolute http or https URL such as https://app.example.com, got %q", c.PublicURL)
 	} else if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {

@@ -131,6 +131,7 @@ store:
   redis: ${REDIS_URL}
   redis_prefix: %q
 log: {level: debug}
+admin: {listen: "127.0.0.1:0"}
 `, port, appSrv.URL, prefix)
 		path := filepath.Join(t.TempDir(), "config.yaml")
 		os.WriteFile(path, []byte(cfg), 0o600)

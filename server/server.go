@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -25,6 +26,7 @@ import (
 	"github.com/vestibule-gw/vestibule/gate"
 	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/regulate"
+	"github.com/vestibule-gw/vestibule/metrics"
 	"github.com/vestibule-gw/vestibule/seal"
 	"github.com/vestibule-gw/vestibule/sms"
 	"github.com/vestibule-gw/vestibule/static"
@@ -58,6 +60,7 @@ type Server struct {
 
 	upstream  *url.URL
 	transport http.RoundTripper
+	metrics   *metrics.Metrics
 	now       func() time.Time
 	stop      chan struct{}
 	stopped   chan struct{}
@@ -74,6 +77,9 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
+	// Every audit event is also counted; see metrics.LogHandler.
+	events := &eventsSink{}
+	d.Logger = slog.New(events.wrap(d.Logger.Handler()))
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -168,6 +174,22 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 			IdleConnTimeout:       cfg.Upstream.IdleConnTimeout,
 		})
 	}
+	s.metrics = metrics.New(func() float64 {
+		if hc, ok := s.ephemeral.(interface {
+			HeldCount(context.Context) (int, error)
+		}); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if n, err := hc.HeldCount(ctx); err == nil {
+				return float64(n)
+			}
+		}
+		return 0
+	})
+	events.mu.Lock()
+	events.m = s.metrics
+	events.mu.Unlock()
+	transport = s.metrics.Transport(transport)
 	s.upstream, s.transport, s.now = upstream, transport, d.Now
 
 	smsOpts, err := buildSMS(cfg, d)
@@ -261,7 +283,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.handler = px
+	s.handler = s.metrics.Observe(px)
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	go s.janitor()
 	return s, nil
@@ -308,6 +330,88 @@ func buildSMS(cfg *config.Config, d Deps) (*challenge.SMSOptions, error) {
 		PerUser: c.PerUserPerHour, PerPhone: c.PerPhonePerHour, PerIP: c.PerIPPerHour, AllowedCountries: c.AllowedCountries,
 		Template: tmpl, DefaultRegion: c.DefaultRegion, SelfEnroll: c.SelfEnroll, Required: cfg.Factors.SMS == "required",
 	}, nil
+}
+
+// eventsSink lets the logger count events into metrics made after it.
+type eventsSink struct {
+	mu sync.Mutex
+	m  *metrics.Metrics
+}
+
+func (e *eventsSink) wrap(h slog.Handler) slog.Handler { return &sinkHandler{h: h, e: e} }
+
+type sinkHandler struct {
+	h slog.Handler
+	e *eventsSink
+}
+
+func (s *sinkHandler) Enabled(ctx context.Context, l slog.Level) bool { return true }
+func (s *sinkHandler) Handle(ctx context.Context, r slog.Record) error {
+	s.e.mu.Lock()
+	m := s.e.m
+	s.e.mu.Unlock()
+	if m != nil {
+		return m.LogHandler(s.h).Handle(ctx, r)
+	}
+	if s.h.Enabled(ctx, r.Level) {
+		return s.h.Handle(ctx, r)
+	}
+	return nil
+}
+func (s *sinkHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &sinkHandler{h: s.h.WithAttrs(as), e: s.e}
+}
+func (s *sinkHandler) WithGroup(n string) slog.Handler { return &sinkHandler{h: s.h.WithGroup(n), e: s.e} }
+
+// AdminHandler serves /healthz (alive), /readyz (stores and upstream
+// reachable) and /metrics, for the admin listener.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		checks := map[string]string{"durable_store": "ok", "ephemeral_store": "ok", "upstream": "ok"}
+		if err := s.durable.Ping(ctx); err != nil {
+			checks["durable_store"] = "unreachable"
+		}
+		if err := s.ephemeral.Ping(ctx); err != nil {
+			checks["ephemeral_store"] = "unreachable"
+		}
+		host := s.upstream.Host
+		if s.upstream.Port() == "" {
+			host = net.JoinHostPort(s.upstream.Hostname(), map[bool]string{true: "443", false: "80"}[s.upstream.Scheme == "https"])
+		}
+		if c, err := (&net.Dialer{}).DialContext(ctx, "tcp", host); err != nil {
+			checks["upstream"] = "unreachable"
+		} else {
+			c.Close()
+		}
+		status := http.StatusOK
+		for _, v := range checks {
+			if v != "ok" {
+				status = http.StatusServiceUnavailable
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(checks)
+	})
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	return mux
+}
+
+// ServeAdmin runs the admin listener until ctx ends.
+func (s *Server) ServeAdmin(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 // deriveAll gives a second cookie its own keys from each configured key.

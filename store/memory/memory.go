@@ -314,3 +314,16 @@ func (s *Store) UseHeldSMS(_ context.Context, id string, hash []byte, at time.Ti
 	h.SMSHash = nil
 	return store.SMSAccepted, nil
 }
+
+// HeldCount reports the held logins waiting now (metrics).
+func (s *Store) HeldCount(context.Context) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now, n := s.now(), 0
+	for _, h := range s.held {
+		if now.Before(h.Expires) {
+			n++
+		}
+	}
+	return n, nil
+}

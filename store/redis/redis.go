@@ -581,3 +581,12 @@ func (s *Store) Close() error {
 	}
 	return s.c.Close()
 }
+
+// HeldCount reports the held logins waiting now (metrics).
+func (s *Store) HeldCount(ctx context.Context) (int, error) {
+	n, err := s.c.ZCount(ctx, s.expKey(), strconv.FormatInt(ms(s.now())+1, 10), "+inf").Result()
+	if err != nil {
+		return 0, unavailable("counting held logins", err)
+	}
+	return int(n), nil
+}

@@ -1,0 +1,208 @@
+// Package metrics exposes the gateway's Prometheus metrics. Security facts
+// are counted from the audit events themselves (a slog handler that counts
+// records carrying an "event" attribute), so every event the gateway logs
+// is also a metric and the two can't drift apart.
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds the collectors of one gateway.
+type Metrics struct {
+	reg        *prometheus.Registry
+	requests   *prometheus.CounterVec
+	upstream   prometheus.Histogram
+	events     *prometheus.CounterVec
+	held       *prometheus.CounterVec
+	challenges *prometheus.CounterVec
+	sms        *prometheus.CounterVec
+}
+
+// New registers the collectors. heldNow, if set, reports the held logins
+// waiting for a second factor right now.
+func New(heldNow func() float64) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vestibule_http_requests_total",
+		Help: "Requests answered, by status class (2xx, 3xx, 4xx, 5xx)."}, []string{"class"})
+	m.upstream = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vestibule_upstream_response_seconds",
+		Help: "Time until the app's response headers.", Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12)})
+	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vestibule_events_total",
+		Help: "Security events, as in the audit log."}, []string{"event"})
+	m.held = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vestibule_logins_total",
+		Help: "Logins by outcome: held, released, abandoned."}, []string{"outcome"})
+	m.challenges = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vestibule_challenges_total",
+		Help: "Second-factor challenges by factor and result: sent, passed, failed."}, []string{"factor", "result"})
+	m.sms = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vestibule_sms_total",
+		Help: "Text messages by provider and result: sent, failed, refused."}, []string{"provider", "result"})
+	m.reg.MustRegister(m.requests, m.upstream, m.events, m.held, m.challenges, m.sms,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if heldNow != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vestibule_held_logins",
+			Help: "Held logins waiting for a second factor now."}, heldNow))
+	}
+	return m
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Gather is for tests.
+func (m *Metrics) Gather() *prometheus.Registry { return m.reg }
+
+// Observe wraps the public handler to count answers by status class. The
+// wrapper unwraps for http.ResponseController, so flushing and upgrades
+// (WebSocket) pass through.
+func (m *Metrics) Observe(next http.Handler) http.Handler {
+	classes := [6]prometheus.Counter{}
+	for i, c := range []string{"1xx", "1xx", "2xx", "3xx", "4xx", "5xx"} {
+		classes[i] = m.requests.WithLabelValues(c)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		next.ServeHTTP(sw, r)
+		if c := sw.status / 100; c >= 1 && c <= 5 {
+			classes[c].Inc()
+		}
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if !s.wrote && code >= 200 {
+		s.status, s.wrote = code, true
+	}
+	if code == http.StatusSwitchingProtocols {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and Hijack.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Flush is called directly by some handlers.
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Transport times the app's answers.
+func (m *Metrics) Transport(next http.RoundTripper) http.RoundTripper {
+	return roundTripper{next, m.upstream}
+}
+
+type roundTripper struct {
+	next http.RoundTripper
+	h    prometheus.Histogram
+}
+
+func (t roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.next.RoundTrip(r)
+	if err == nil {
+		t.h.Observe(time.Since(start).Seconds())
+	}
+	return resp, err
+}
+
+// Handler returns a slog.Handler that counts events and passes every
+// record on to next.
+func (m *Metrics) LogHandler(next slog.Handler) slog.Handler {
+	return &eventCounter{next: next, m: m}
+}
+
+type eventCounter struct {
+	next  slog.Handler
+	m     *Metrics
+	attrs []slog.Attr
+}
+
+func (e *eventCounter) Enabled(ctx context.Context, l slog.Level) bool {
+	return true // events are counted whatever the log level
+}
+
+func (e *eventCounter) Handle(ctx context.Context, r slog.Record) error {
+	var event, factor, provider string
+	get := func(a slog.Attr) bool {
+		switch a.Key {
+		case "event":
+			event = a.Value.String()
+		case "factor":
+			factor = a.Value.String()
+		case "provider":
+			provider = a.Value.String()
+		}
+		return true
+	}
+	for _, a := range e.attrs {
+		get(a)
+	}
+	r.Attrs(get)
+	if event != "" {
+		e.m.count(event, factor, provider)
+	}
+	if e.next.Enabled(ctx, r.Level) {
+		return e.next.Handle(ctx, r)
+	}
+	return nil
+}
+
+func (e *eventCounter) WithAttrs(as []slog.Attr) slog.Handler {
+	return &eventCounter{next: e.next.WithAttrs(as), m: e.m, attrs: append(append([]slog.Attr(nil), e.attrs...), as...)}
+}
+
+func (e *eventCounter) WithGroup(name string) slog.Handler {
+	return &eventCounter{next: e.next.WithGroup(name), m: e.m, attrs: e.attrs}
+}
+
+func (m *Metrics) count(event, factor, provider string) {
+	m.events.WithLabelValues(event).Inc()
+	switch event {
+	case "login_held":
+		m.held.WithLabelValues("held").Inc()
+	case "login_released":
+		m.held.WithLabelValues("released").Inc()
+	case "login_abandoned", "upstream_session_revoked", "attempts_exhausted":
+		m.held.WithLabelValues("abandoned").Inc()
+	case "challenge_sent":
+		m.challenges.WithLabelValues(factor, "sent").Inc()
+		if factor == "sms" {
+			m.sms.WithLabelValues(provider, "sent").Inc()
+		}
+	case "code_accepted", "recovery_code_used":
+		if factor == "" {
+			factor = "recovery"
+		}
+		m.challenges.WithLabelValues(factor, "passed").Inc()
+	case "code_rejected", "code_replayed":
+		if factor == "" {
+			factor = "totp"
+		}
+		m.challenges.WithLabelValues(factor, "failed").Inc()
+	case "sms_failed":
+		m.sms.WithLabelValues(provider, "failed").Inc()
+	case "sms_refused":
+		m.sms.WithLabelValues("", "refused").Inc()
+	}
+}
