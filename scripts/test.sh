@@ -36,8 +36,11 @@ services_start
 echo "== go vet"
 go vet ./...
 
-echo "== static build (as in the Dockerfile)"
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$(mktemp -d)/vestibule" .
+echo "== static build (the Dockerfile's command)"
+bin="$(mktemp -d)/vestibule"
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=ci" -o "$bin" .
+"$bin" version | grep -q "vestibule ci"
+if ldd "$bin" >/dev/null 2>&1; then echo "the binary is not static" >&2; exit 1; fi
 
 echo "== go test"
 go test -race -count=1 ./...
