@@ -21,11 +21,13 @@ import (
 	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/demoapp"
+	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/phone"
 	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/server"
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/store/postgres"
+	"github.com/vestibule-gw/vestibule/store/redis"
 	"github.com/vestibule-gw/vestibule/store/sqlite"
 )
 
@@ -59,8 +61,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, 
 		if len(args) > 1 && args[1] == "reset" {
 			return adminUser(ctx, args[2:], stdout, stderr, env, "reset")
 		}
-		if len(args) > 1 && args[1] == "set-phone" {
-			return adminUser(ctx, args[2:], stdout, stderr, env, "set-phone")
+		if len(args) > 1 {
+			switch args[1] {
+			case "set-phone", "list", "show", "recovery-codes", "unlock":
+				return adminUser(ctx, args[2:], stdout, stderr, env, args[1])
+			}
 		}
 	case "devices":
 		if len(args) > 1 && args[1] == "revoke" {
@@ -87,6 +92,11 @@ func usage(w io.Writer) {
   vestibule keys generate                print fresh keys for the config's secrets
   vestibule users reset -user NAME [-config FILE]
                                          remove a user's second factor (they enroll again)
+  vestibule users list [-config FILE]    who is enrolled, with which factors, last success
+  vestibule users show -user NAME        one user's factors (phone masked)
+  vestibule users recovery-codes -user NAME
+                                         issue a new set of recovery codes, printed once
+  vestibule users unlock -user NAME      lift a ban (needs store.redis)
   vestibule users set-phone -user NAME -number +447400123456 [-config FILE]
                                          set the number for a user's text-message codes
   vestibule devices revoke -user NAME [-config FILE]
@@ -309,6 +319,31 @@ func randomKey() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
+func factorsOf(e store.Enrollment) string {
+	var f []string
+	if len(e.TOTPSecret) > 0 {
+		f = append(f, "totp")
+	}
+	if e.Phone != "" {
+		f = append(f, "sms")
+	}
+	return strings.Join(f, ",")
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+func maskPhone(p string) string {
+	if p == "" {
+		return "none"
+	}
+	return phone.Mask(p)
+}
+
 // health asks the admin listener whether the gateway is alive.
 func health(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("health", flag.ContinueOnError)
@@ -375,7 +410,10 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *user == "" {
+	if *user == "" && fs.NArg() > 0 {
+		*user = fs.Arg(0) // `users show alice` as well as -user alice
+	}
+	if *user == "" && action != "list" {
 		return errors.New("-user is required")
 	}
 	u := proxy.NormalizeUser(*user)
@@ -403,6 +441,60 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		err = db.Reset(ctx, u)
 	case "revoke-devices":
 		err = db.RevokeDevices(ctx, u, time.Now())
+	case "list":
+		l, err := db.Enrollments(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%-30s %-10s %-22s %s\n", "USER", "FACTORS", "LAST SUCCESS", "RECOVERY CODES LEFT")
+		for _, e := range l {
+			fmt.Fprintf(stdout, "%-30s %-10s %-22s %d\n", e.User, factorsOf(e), when(e.LastUsed), len(e.RecoveryHashes))
+		}
+		return nil
+	case "show":
+		e, err := db.Enrollment(ctx, u)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("user %q has no second factor enrolled", u)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "user:                %s\nfactors:             %s\nphone:               %s\nenrolled:            %s\nlast success:        %s\nrecovery codes left: %d\ndevices revoked:     %s\n",
+			e.User, factorsOf(e), maskPhone(e.Phone), when(e.CreatedAt), when(e.LastUsed), len(e.RecoveryHashes), when(e.DevicesRevoked))
+		return nil
+	case "recovery-codes":
+		codes, err := factor.NewRecoveryCodes(rand.Reader, 10)
+		if err != nil {
+			return err
+		}
+		hashes := make([][]byte, len(codes))
+		for i, c := range codes {
+			n, _ := factor.NormalizeRecoveryCode(c)
+			hashes[i] = factor.HashRecoveryCode(n)
+		}
+		if err = db.ReplaceRecoveryCodes(ctx, u, hashes); err == nil {
+			log.Warn("recovery codes replaced by an administrator", "event", "recovery_codes_replaced", "user", u)
+			fmt.Fprintf(stdout, "New recovery codes for %s (shown once; the old ones no longer work):\n", u)
+			for _, c := range codes {
+				fmt.Fprintln(stdout, "  "+c)
+			}
+			return nil
+		}
+	case "unlock":
+		if cfg.Store.Redis == "" {
+			return errors.New("users unlock needs store.redis: with the in-process store, bans live inside the running gateway (they end by themselves, or restart it)")
+		}
+		rs, err := redis.Open(ctx, redis.Options{URL: cfg.Store.Redis, Prefix: cfg.Store.RedisPrefix})
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		if err := rs.Unban(ctx, "user:"+u); err != nil {
+			return err
+		}
+		log.Warn("user unlocked by an administrator", "event", "unlock", "user", u)
+		fmt.Fprintf(stdout, "%s: ban lifted, failed attempts forgotten\n", u)
+		return nil
 	case "set-phone":
 		var p string
 		if p, err = phone.Parse(*number, cfg.SMS.DefaultRegion); err != nil {

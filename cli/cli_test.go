@@ -168,6 +168,25 @@ log: {audit_file: "`+auditPath+`"}
 		t.Errorf("phone after set-phone: %q", e.Phone)
 	}
 	db2.Close()
+	var list, show, codes bytes.Buffer
+	if err := Run(t.Context(), []string{"users", "list", "-config", cfgPath}, &list, io.Discard, noEnv, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(list.String(), "alice") || !strings.Contains(list.String(), "totp,sms") {
+		t.Errorf("users list:\n%s", list.String())
+	}
+	if err := Run(t.Context(), []string{"users", "show", "-config", cfgPath, "alice"}, &show, io.Discard, noEnv, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(show.String(), "+44 •••• ••3456") || strings.Contains(show.String(), "7400123456") {
+		t.Errorf("users show must mask the number:\n%s", show.String())
+	}
+	if err := Run(t.Context(), []string{"users", "recovery-codes", "-config", cfgPath, "-user", "alice"}, &codes, io.Discard, noEnv, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(codes.String(), "\n  "); n != 10 {
+		t.Errorf("recovery-codes printed %d codes:\n%s", n, codes.String())
+	}
 	if err := Run(t.Context(), []string{"users", "reset", "-config", cfgPath, "-user", "alice"}, &out, io.Discard, noEnv, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -185,10 +204,10 @@ log: {audit_file: "`+auditPath+`"}
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	if len(lines) != 3 {
+	if len(lines) != 4 {
 		t.Fatalf("audit file:\n%s", raw)
 	}
-	for i, want := range []string{"devices_revoked", "phone_set", "factor_reset"} {
+	for i, want := range []string{"devices_revoked", "phone_set", "recovery_codes_replaced", "factor_reset"} {
 		var ev map[string]any
 		if err := json.Unmarshal([]byte(lines[i]), &ev); err != nil || ev["event"] != want || ev["user"] != "alice" {
 			t.Errorf("line %d: %s", i, lines[i])

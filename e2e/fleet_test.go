@@ -348,6 +348,17 @@ func TestFleetAcrossReplicas(t *testing.T) {
 	if bans != 1 {
 		t.Fatalf("%d ban events across replicas, want exactly 1", bans)
 	}
+
+	// An administrator lifts the ban for the whole fleet.
+	r := f.replicas[0]
+	unlock := exec.Command(r.cmd.Args[0], "users", "unlock", "-config", r.cmd.Args[len(r.cmd.Args)-1], "-user", "bob")
+	unlock.Env = r.cmd.Env
+	if out, err := unlock.CombinedOutput(); err != nil || !strings.Contains(string(out), "ban lifted") {
+		t.Fatalf("users unlock: %v\n%s", err, out)
+	}
+	for _, base := range []string{a, b} {
+		bob.mustHold(base, "bob", "builder")
+	}
 }
 
 // TestFleetReplicaKilled: a replica killed in the middle of a login loses

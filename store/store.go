@@ -33,6 +33,11 @@ type Durable interface {
 	// RevokeDevices voids every remembered-device cookie of the user issued
 	// before at; ErrNotFound when the user is not enrolled.
 	RevokeDevices(ctx context.Context, user string, at time.Time) error
+	// Enrollments lists every enrollment, by user name (admin listing).
+	Enrollments(ctx context.Context) ([]Enrollment, error)
+	// ReplaceRecoveryCodes replaces the user's recovery-code hashes with a
+	// new set (the old ones stop working); ErrNotFound if not enrolled.
+	ReplaceRecoveryCodes(ctx context.Context, user string, hashes [][]byte) error
 	// Reset removes the user's enrollment (factor reset); ErrNotFound if none.
 	Reset(ctx context.Context, user string) error
 	// Ping reports whether the backend is reachable.
@@ -122,6 +127,8 @@ type Counters interface {
 	// Ban bans key until until (a later ban extends, an earlier one doesn't
 	// shorten).
 	Ban(ctx context.Context, key string, until time.Time) error
+	// Unban lifts key's ban and forgets its count (an administrator's unlock).
+	Unban(ctx context.Context, key string) error
 	// BannedUntil reports whether key is banned at at, and until when.
 	BannedUntil(ctx context.Context, key string, at time.Time) (time.Time, bool, error)
 }

@@ -327,3 +327,12 @@ func (s *Store) HeldCount(context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// Unban lifts key's ban and forgets its count.
+func (s *Store) Unban(_ context.Context, key string) error {
+	s.cmu.Lock()
+	delete(s.bans, key)
+	delete(s.hits, key)
+	s.cmu.Unlock()
+	return nil
+}

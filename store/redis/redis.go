@@ -590,3 +590,11 @@ func (s *Store) HeldCount(ctx context.Context) (int, error) {
 	}
 	return int(n), nil
 }
+
+// Unban lifts key's ban and forgets its count.
+func (s *Store) Unban(ctx context.Context, key string) error {
+	if err := s.c.Del(ctx, s.prefix+"ban:"+key, s.prefix+"hit:"+key).Err(); err != nil {
+		return unavailable("unbanning", err)
+	}
+	return nil
+}

@@ -309,3 +309,57 @@ func (s *DB) Ping(ctx context.Context) error {
 
 // Close closes the database.
 func (s *DB) Close() error { return s.db.Close() }
+
+// Enrollments lists every enrollment with its unused recovery hashes.
+func (s *DB) Enrollments(ctx context.Context) ([]store.Enrollment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT user FROM enrollments ORDER BY user`)
+	if err != nil {
+		return nil, unavailable("listing enrollments", err)
+	}
+	var users []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			rows.Close()
+			return nil, unavailable("listing enrollments", err)
+		}
+		users = append(users, u)
+	}
+	rows.Close()
+	out := make([]store.Enrollment, 0, len(users))
+	for _, u := range users {
+		e, err := s.Enrollment(ctx, u)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // reset meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// ReplaceRecoveryCodes replaces the user's recovery codes in one transaction.
+func (s *DB) ReplaceRecoveryCodes(ctx context.Context, user string, hashes [][]byte) error {
+	if _, err := s.Enrollment(ctx, user); err != nil {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable("replacing recovery codes", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user = ?`, user); err != nil {
+		return unavailable("replacing recovery codes", err)
+	}
+	for _, h := range hashes {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO recovery_codes (user, hash) VALUES (?, ?)`, user, h); err != nil {
+			return unavailable("replacing recovery codes", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return unavailable("replacing recovery codes", err)
+	}
+	return nil
+}

@@ -194,6 +194,33 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 		}
 	})
 
+	t.Run("list and replace recovery codes", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		if l, err := s.Enrollments(ctx); err != nil || len(l) != 0 {
+			t.Fatalf("empty store lists %d, %v", len(l), err)
+		}
+		enroll(t, s, "bob", 2)
+		enroll(t, s, "alice", 3)
+		l, err := s.Enrollments(ctx)
+		if err != nil || len(l) != 2 || l[0].User != "alice" || l[1].User != "bob" || len(l[0].RecoveryHashes) != 3 {
+			t.Fatalf("list: %+v %v", l, err)
+		}
+		fresh := [][]byte{bytes.Repeat([]byte{0xaa}, 32), bytes.Repeat([]byte{0xbb}, 32)}
+		if err := s.ReplaceRecoveryCodes(ctx, "alice", fresh); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.UseRecoveryCode(ctx, "alice", hashes(1)[0], c.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("an old code works after replacement: %v", err)
+		}
+		if n, err := s.UseRecoveryCode(ctx, "alice", fresh[1], c.Now()); err != nil || n != 1 {
+			t.Errorf("a new code: %d %v", n, err)
+		}
+		if err := s.ReplaceRecoveryCodes(ctx, "nobody", fresh); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown user: %v", err)
+		}
+	})
+
 	t.Run("revoke devices", func(t *testing.T) {
 		c := NewClock()
 		s := open(t, c.Now)
@@ -614,6 +641,18 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 		c.Advance(10 * time.Minute)
 		if _, banned, _ := s.BannedUntil(ctx, "user:alice", c.Now()); banned {
 			t.Error("ban did not end")
+		}
+		// An administrator's unlock lifts a ban and its count at once.
+		s.Ban(ctx, "user:bob", c.Now().Add(time.Hour))
+		s.Hit(ctx, "user:bob", c.Now(), time.Hour)
+		if err := s.Unban(ctx, "user:bob"); err != nil {
+			t.Fatal(err)
+		}
+		if _, banned, _ := s.BannedUntil(ctx, "user:bob", c.Now()); banned {
+			t.Error("still banned after Unban")
+		}
+		if n, _ := s.Hit(ctx, "user:bob", c.Now(), time.Hour); n != 1 {
+			t.Errorf("count after Unban: %d, want 1", n)
 		}
 	})
 
