@@ -38,8 +38,10 @@ type SMSOptions struct {
 }
 
 // Factor policy helpers.
-func (h *Handler) smsOn() bool   { return h.opt.SMS != nil }
-func (h *Handler) totpOn() bool  { return !h.opt.TOTPForbidden && (h.opt.SMS == nil || !h.opt.SMS.Required) }
+func (h *Handler) smsOn() bool { return h.opt.SMS != nil }
+func (h *Handler) totpOn() bool {
+	return !h.opt.TOTPForbidden && (h.opt.SMS == nil || !h.opt.SMS.Required)
+}
 func (h *Handler) onlySMS() bool { return h.smsOn() && !h.totpOn() }
 
 // smsPhone is where this login's codes go: the enrolled number, else the

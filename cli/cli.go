@@ -12,10 +12,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/vestibule-gw/vestibule/audit"
@@ -157,6 +159,34 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(u
 		go srv.ServeAdmin(ctx, aln)
 		log.Info("admin listener (healthz, readyz, metrics)", "addr", aln.Addr().String())
 	}
+	if cfg.Server.HTTPRedirectListen != "" {
+		rln, err := net.Listen("tcp", cfg.Server.HTTPRedirectListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("server.http_redirect_listen: %w", err)
+		}
+		rsrv := &http.Server{Handler: srv.RedirectHandler(), ReadHeaderTimeout: 5 * time.Second}
+		go rsrv.Serve(rln)
+		go func() { <-ctx.Done(); rsrv.Close() }()
+	}
+	// SIGHUP reloads the TLS certificate without dropping connections.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := srv.ReloadTLS(); err != nil {
+					log.Error("reloading the TLS certificate failed; keeping the current one", "event", "tls_reload_failed", "err", err)
+				} else if cfg.Server.TLSCertFile != "" {
+					log.Info("TLS certificate reloaded", "event", "tls_reloaded")
+				}
+			}
+		}
+	}()
 	addr := "http://" + ln.Addr().String()
 	log.Info("vestibule listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "upstream", cfg.Upstream.URL)
 	if ready != nil {

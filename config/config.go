@@ -190,6 +190,9 @@ type Server struct {
 	// (with HTTP/2) itself.
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
+	// HTTPRedirectListen, when set with TLS, answers plain HTTP there with
+	// a redirect to the https public URL.
+	HTTPRedirectListen string `yaml:"http_redirect_listen"`
 	// TrustedProxies are the CIDRs of proxies in front of the gateway whose
 	// X-Forwarded-For is believed; from anyone else it is ignored.
 	TrustedProxies []string      `yaml:"trusted_proxies"`

@@ -126,6 +126,9 @@ func (c *Config) Validate() error {
 	if (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == "") {
 		p.add("server.tls_cert_file", 0, "set both tls_cert_file and tls_key_file, or neither")
 	}
+	if c.Server.HTTPRedirectListen != "" && c.Server.TLSCertFile == "" {
+		p.add("server.http_redirect_listen", 0, "only with server.tls_cert_file (the gateway serving HTTPS itself)")
+	}
 	if c.Server.TLSCertFile != "" && !c.Secure() {
 		p.add("public_url", 0, "serving TLS (server.tls_cert_file) needs an https:// public_url, so cookies are Secure")
 	}

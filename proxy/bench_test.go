@@ -35,7 +35,7 @@ func (cannedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 type noChallenger struct{}
 
 func (noChallenger) Begin(*http.Request, *store.Held) (Reply, error) { return Reply{Status: 303}, nil }
-func (noChallenger) Pending(*http.Request) bool                     { return false }
+func (noChallenger) Pending(*http.Request) bool                      { return false }
 
 func benchProxy(b *testing.B) (*Proxy, *http.Request) {
 	b.Helper()
@@ -57,7 +57,7 @@ func benchProxy(b *testing.B) (*Proxy, *http.Request) {
 		Bypass:         []BypassRule{{Prefix: "/static/"}},
 		Success:        Matcher{Status: []int{302}},
 		Cookies:        issuer, Store: memory.New(nil),
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		b.Fatal(err)

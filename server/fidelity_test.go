@@ -321,12 +321,69 @@ func TestHTTP2OverTLS(t *testing.T) {
 	if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
 		t.Fatalf("over TLS: %d %s, want 200 over HTTP/2", resp.StatusCode, resp.Proto)
 	}
+	oldSerial := resp.TLS.PeerCertificates[0].SerialNumber
+
+	// A renewed certificate is picked up on reload (SIGHUP in the command),
+	// while the open HTTP/2 connection keeps working.
+	newCert, newKey := selfSignedSerial(t, t.TempDir(), 2)
+	data, _ := os.ReadFile(newCert)
+	os.WriteFile(certFile, data, 0o600)
+	data, _ = os.ReadFile(newKey)
+	os.WriteFile(keyFile, data, 0o600)
+	if err := e.srv.ReloadTLS(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = (&http.Client{Transport: tr}).Get("https://" + ln.Addr().String() + "/healthz")
+	if err != nil {
+		t.Fatalf("the open connection after reload: %v", err)
+	}
+	resp.Body.Close()
+	pool.AppendCertsFromPEM(data0(t, newCert))
+	tr2 := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	defer tr2.CloseIdleConnections()
+	resp, err = (&http.Client{Transport: tr2}).Get("https://" + ln.Addr().String() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.TLS.PeerCertificates[0].SerialNumber.Cmp(oldSerial) == 0 {
+		t.Fatal("new connections still get the old certificate")
+	}
+	// A broken file keeps the current certificate.
+	os.WriteFile(keyFile, []byte("garbage"), 0o600)
+	if err := e.srv.ReloadTLS(); err == nil {
+		t.Fatal("a broken key was accepted")
+	}
+	if resp, err := (&http.Client{Transport: tr2}).Get("https://" + ln.Addr().String() + "/healthz"); err != nil {
+		t.Fatalf("after a failed reload: %v", err)
+	} else {
+		resp.Body.Close()
+	}
+
+	// The plain-HTTP redirect listener.
+	rr := httptest.NewRecorder()
+	e.srv.RedirectHandler().ServeHTTP(rr, httptest.NewRequest("GET", "http://127.0.0.1/account?x=1", nil))
+	if rr.Code != http.StatusPermanentRedirect || rr.Header().Get("Location") != "https://127.0.0.1/account?x=1" {
+		t.Fatalf("redirect: %d %s", rr.Code, rr.Header().Get("Location"))
+	}
+}
+
+func data0(t *testing.T, f string) []byte {
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func selfSigned(t *testing.T, dir string) (string, string) {
+	return selfSignedSerial(t, dir, 1)
+}
+
+func selfSignedSerial(t *testing.T, dir string, serial int64) (string, string) {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "127.0.0.1"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}

@@ -2,9 +2,9 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	texttemplate "text/template"
 	"time"
 
@@ -24,9 +25,9 @@ import (
 	"github.com/vestibule-gw/vestibule/clientip"
 	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/metrics"
 	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/regulate"
-	"github.com/vestibule-gw/vestibule/metrics"
 	"github.com/vestibule-gw/vestibule/seal"
 	"github.com/vestibule-gw/vestibule/sms"
 	"github.com/vestibule-gw/vestibule/static"
@@ -64,6 +65,7 @@ type Server struct {
 	now       func() time.Time
 	stop      chan struct{}
 	stopped   chan struct{}
+	cert      atomic.Pointer[tls.Certificate]
 	closeOnce sync.Once
 }
 
@@ -207,26 +209,26 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		loginURL = cfg.Login.Routes[0].Path
 	}
 	ch, err := challenge.New(challenge.Options{
-		Prefix:       cfg.Prefix,
-		AppName:      cfg.AppName,
-		LoginURL:     loginURL,
-		Origin:       origin,
-		Secure:       cfg.Secure(),
-		Durable:      s.durable,
-		Ephemeral:    s.ephemeral,
-		Sealer:       sealer,
-		Cookies:      issuer,
-		PendingKeys:  gateKeys,
-		MaxAttempts:  cfg.Login.MaxAttempts,
-		HoldTTL:      cfg.Login.HoldTTL,
-		Templates:    templates.FS,
-		Static:       static.FS,
-		Now:          d.Now,
-		Random:       d.Random,
-		Logger:       d.Logger,
-		ClientIP:     ips,
-		Regulator:    reg,
-		OnAbandon:    s.abandoned,
+		Prefix:        cfg.Prefix,
+		AppName:       cfg.AppName,
+		LoginURL:      loginURL,
+		Origin:        origin,
+		Secure:        cfg.Secure(),
+		Durable:       s.durable,
+		Ephemeral:     s.ephemeral,
+		Sealer:        sealer,
+		Cookies:       issuer,
+		PendingKeys:   gateKeys,
+		MaxAttempts:   cfg.Login.MaxAttempts,
+		HoldTTL:       cfg.Login.HoldTTL,
+		Templates:     templates.FS,
+		Static:        static.FS,
+		Now:           d.Now,
+		Random:        d.Random,
+		Logger:        d.Logger,
+		ClientIP:      ips,
+		Regulator:     reg,
+		OnAbandon:     s.abandoned,
 		Device:        device,
 		DeviceMaxAge:  cfg.RememberDevice.MaxAge,
 		SMS:           smsOpts,
@@ -361,7 +363,9 @@ func (s *sinkHandler) Handle(ctx context.Context, r slog.Record) error {
 func (s *sinkHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	return &sinkHandler{h: s.h.WithAttrs(as), e: s.e}
 }
-func (s *sinkHandler) WithGroup(n string) slog.Handler { return &sinkHandler{h: s.h.WithGroup(n), e: s.e} }
+func (s *sinkHandler) WithGroup(n string) slog.Handler {
+	return &sinkHandler{h: s.h.WithGroup(n), e: s.e}
+}
 
 // AdminHandler serves /healthz (alive), /readyz (stores and upstream
 // reachable) and /metrics, for the admin listener.
@@ -402,6 +406,31 @@ func (s *Server) AdminHandler() http.Handler {
 	})
 	mux.Handle("GET /metrics", s.metrics.Handler())
 	return mux
+}
+
+// ReloadTLS (re)reads the certificate and key files. On error the current
+// certificate stays in use.
+func (s *Server) ReloadTLS() error {
+	if s.cfg.Server.TLSCertFile == "" {
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(s.cfg.Server.TLSCertFile, s.cfg.Server.TLSKeyFile)
+	if err != nil {
+		return fmt.Errorf("server.tls_cert_file / tls_key_file: %w", err)
+	}
+	s.cert.Store(&cert)
+	return nil
+}
+
+// RedirectHandler answers plain-HTTP requests with a permanent redirect to
+// the public https URL (server.http_redirect_listen).
+func (s *Server) RedirectHandler() http.Handler {
+	pub, _ := url.Parse(s.cfg.PublicURL)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := *pub
+		target.Path, target.RawQuery = r.URL.Path, r.URL.RawQuery
+		http.Redirect(w, r, target.String(), http.StatusPermanentRedirect)
+	})
 }
 
 // ServeAdmin runs the admin listener until ctx ends.
@@ -540,12 +569,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	if s.cfg.Server.TLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.Server.TLSCertFile, s.cfg.Server.TLSKeyFile)
-		if err != nil {
-			return fmt.Errorf("server.tls_cert_file / tls_key_file: %w", err)
+		if err := s.ReloadTLS(); err != nil {
+			return err
 		}
-		// HTTP/2 is offered by ALPN; TLS 1.2 is the floor.
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+		// HTTP/2 is offered by ALPN; TLS 1.2 is the floor. The certificate
+		// is looked up per handshake, so ReloadTLS swaps it without
+		// dropping connections.
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"},
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil }}
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	errc := make(chan error, 1)
