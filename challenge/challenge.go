@@ -25,6 +25,7 @@ import (
 	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/store"
+	"github.com/vestibule-gw/vestibule/templates"
 )
 
 // Sealer encrypts TOTP secrets at rest (seal.Sealer implements it).
@@ -89,8 +90,20 @@ type Options struct {
 	DeviceMaxAge time.Duration
 	// SMS, if set, enables text-message codes.
 	SMS *SMSOptions
+	// Brand adds an accent colour and a logo to the pages.
+	Brand Brand
 	// TOTPForbidden keeps authenticator apps out (text messages only).
 	TOTPForbidden bool
+}
+
+// Brand is the app's look on the gate pages.
+type Brand struct {
+	// Accent is a CSS colour (#1a73e8) for buttons and links.
+	Accent string
+	// Logo is an image file's bytes, served from the gate prefix; LogoType
+	// is its media type.
+	Logo     []byte
+	LogoType string
 }
 
 // Handler serves the gate pages under the prefix and starts challenges for
@@ -152,7 +165,7 @@ func New(opts Options) (*Handler, error) {
 		h.log = slog.Default()
 	}
 	for _, name := range []string{"verify", "recovery", "enroll", "codes", "message", "stepup", "sms", "phone"} {
-		t, err := template.ParseFS(opts.Templates, "layout.html", name+".html")
+		t, err := template.New("").Funcs(templates.Funcs()).ParseFS(opts.Templates, "layout.html", name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing template %s: %w", name, err)
 		}
@@ -198,6 +211,20 @@ func New(opts Options) (*Handler, error) {
 		return nil, err
 	}
 	mux.Handle("GET "+p+"static/", http.StripPrefix(p+"static/", staticHandler(static)))
+	mux.HandleFunc("GET "+p+"brand.css", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fmt.Fprintf(w, ":root{--accent:%s}\n", h.opt.Brand.Accent)
+	})
+	mux.HandleFunc("GET "+p+"logo", func(w http.ResponseWriter, r *http.Request) {
+		if len(h.opt.Brand.Logo) == 0 {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", h.opt.Brand.LogoType)
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Write(h.opt.Brand.Logo)
+	})
 	mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 		h.ErrorPage(w, r, http.StatusNotFound)
 	})
@@ -385,9 +412,18 @@ type pageData struct {
 	TOTP   bool
 	// SMS offers text messages as an alternative on the code page.
 	SMS bool
+	// Lang is the page's language; Branded and Logo add the configured
+	// colours and logo.
+	Lang    string
+	Branded bool
+	Logo    bool
 }
 
-func (h *Handler) render(w http.ResponseWriter, status int, name string, d pageData) {
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
+	d.Lang = templates.Negotiate(r.Header.Get("Accept-Language"))
+	d.Title, d.Message, d.Error = templates.T(d.Lang, d.Title), templates.T(d.Lang, d.Message), templates.T(d.Lang, d.Error)
+	d.Branded, d.Logo = h.opt.Brand.Accent != "", len(h.opt.Brand.Logo) > 0
+	w.Header().Set("Content-Language", d.Lang)
 	d.AppName = h.opt.AppName
 	d.Remember = d.Remember || (h.opt.Device != nil && d.CSRF != "")
 	d.Prefix = h.opt.Prefix
@@ -402,7 +438,7 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, d pageD
 // the pending cookie.
 func (h *Handler) restart(w http.ResponseWriter, r *http.Request, msg string) {
 	http.SetCookie(w, h.clearPending())
-	h.render(w, http.StatusOK, "message", pageData{Title: "Sign in again", Message: msg, LoginURL: h.opt.LoginURL})
+	h.render(w, r, http.StatusOK, "message", pageData{Title: "Sign in again", Message: msg, LoginURL: h.opt.LoginURL})
 }
 
 func (h *Handler) storeFailed(w http.ResponseWriter, r *http.Request, doing string, err error) {
@@ -436,7 +472,7 @@ func (h *Handler) ErrorPage(w http.ResponseWriter, r *http.Request, status int) 
 		return
 	}
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'")
-	h.render(w, status, "message", pageData{Title: http.StatusText(status), Message: msg})
+	h.render(w, r, status, "message", pageData{Title: http.StatusText(status), Message: msg})
 }
 
 func (h *Handler) ip(r *http.Request) string { return h.opt.ClientIP.ClientIP(r) }
@@ -448,7 +484,8 @@ func (h *Handler) BannedPage(w http.ResponseWriter, r *http.Request, until time.
 	if wait < time.Minute {
 		wait = time.Minute
 	}
-	msg := fmt.Sprintf("Too many failed attempts. For your security, signing in is paused until %s (about %d minutes). Please try again then.",
+	msg := fmt.Sprintf(templates.T(templates.Negotiate(r.Header.Get("Accept-Language")),
+		"Too many failed attempts. For your security, signing in is paused until %s (about %d minutes). Please try again then."),
 		until.UTC().Format("15:04 UTC"), int(wait.Minutes()))
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Retry-After", fmt.Sprint(int(until.Sub(h.opt.Now()).Seconds())+1))
@@ -458,7 +495,7 @@ func (h *Handler) BannedPage(w http.ResponseWriter, r *http.Request, until time.
 		json.NewEncoder(w).Encode(map[string]any{"error": "too_many_attempts", "message": msg, "retry_at": until.UTC().Format(time.RFC3339)})
 		return
 	}
-	h.render(w, http.StatusTooManyRequests, "message", pageData{Title: "Too many attempts", Message: msg})
+	h.render(w, r, http.StatusTooManyRequests, "message", pageData{Title: "Too many attempts", Message: msg})
 }
 
 // ctxTimeout bounds store work done for one page.

@@ -17,6 +17,7 @@ import (
 	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/gate"
 	"github.com/vestibule-gw/vestibule/store"
+	"github.com/vestibule-gw/vestibule/templates"
 )
 
 // genericFailure is all a user learns about a rejected code.
@@ -55,7 +56,7 @@ func (h *Handler) getVerify(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, h.opt.Prefix+"sms", http.StatusSeeOther)
 		return
 	}
-	h.render(w, http.StatusOK, "verify", pageData{Title: "Two-factor sign-in", CSRF: st.CSRF, User: held.User, SMS: to != "", Phone: phone.Mask(to)})
+	h.render(w, r, http.StatusOK, "verify", pageData{Title: "Two-factor sign-in", CSRF: st.CSRF, User: held.User, SMS: to != "", Phone: phone.Mask(to)})
 }
 
 func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
@@ -114,7 +115,7 @@ func (h *Handler) getRecovery(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.render(w, http.StatusOK, "recovery", pageData{Title: "Use a recovery code", CSRF: st.CSRF, User: held.User})
+	h.render(w, r, http.StatusOK, "recovery", pageData{Title: "Use a recovery code", CSRF: st.CSRF, User: held.User})
 }
 
 func (h *Handler) postRecovery(w http.ResponseWriter, r *http.Request) {
@@ -208,7 +209,7 @@ func (h *Handler) getEnroll(w http.ResponseWriter, r *http.Request) {
 		h.ErrorPage(w, r, http.StatusInternalServerError)
 		return
 	}
-	h.render(w, http.StatusOK, "enroll", pageData{
+	h.render(w, r, http.StatusOK, "enroll", pageData{
 		Title:  "Set up two-factor sign-in",
 		CSRF:   st.CSRF,
 		User:   held.User,
@@ -279,7 +280,7 @@ func (h *Handler) postEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.InfoContext(r.Context(), "enrolled TOTP", "event", "enrollment", "factor", "totp", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
-	h.render(w, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: held.User, Codes: codes})
+	h.render(w, r, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: held.User, Codes: codes})
 }
 
 func (h *Handler) postRelease(w http.ResponseWriter, r *http.Request) {
@@ -377,7 +378,7 @@ func (h *Handler) rejected(w http.ResponseWriter, r *http.Request, held *store.H
 		return
 	}
 	d := pageData{CSRF: st.CSRF, User: held.User,
-		Error: fmt.Sprintf("%s %d attempts left.", genericFailure, h.opt.MaxAttempts-n)}
+		Error: h.tr(r, genericFailure) + " " + fmt.Sprintf(h.tr(r, "%d attempts left."), h.opt.MaxAttempts-n)}
 	switch page {
 	case "verify":
 		d.Title = "Two-factor sign-in"
@@ -388,7 +389,7 @@ func (h *Handler) rejected(w http.ResponseWriter, r *http.Request, held *store.H
 		http.Redirect(w, r, h.opt.Prefix+"enroll?retry=1", http.StatusSeeOther)
 		return
 	}
-	h.render(w, http.StatusUnauthorized, page, d)
+	h.render(w, r, http.StatusUnauthorized, page, d)
 }
 
 func (h *Handler) discard(w http.ResponseWriter, r *http.Request, held *store.Held) {
@@ -398,7 +399,7 @@ func (h *Handler) discard(w http.ResponseWriter, r *http.Request, held *store.He
 	h.log.WarnContext(r.Context(), "held login discarded after too many attempts", "event", "attempts_exhausted", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	h.abandon(r, held, "attempts_exhausted")
 	http.SetCookie(w, h.clearPending())
-	h.render(w, http.StatusTooManyRequests, "message", pageData{
+	h.render(w, r, http.StatusTooManyRequests, "message", pageData{
 		Title:    "Too many attempts",
 		Message:  "Too many wrong codes. For your security this sign-in was cancelled. Please sign in again.",
 		LoginURL: h.opt.LoginURL,
@@ -551,6 +552,11 @@ func maskOrEmpty(e164 string) string {
 		return ""
 	}
 	return phone.Mask(e164)
+}
+
+// tr translates a message into the request's language.
+func (h *Handler) tr(r *http.Request, msg string) string {
+	return templates.T(templates.Negotiate(r.Header.Get("Accept-Language")), msg)
 }
 
 // newRecoveryCodes makes a fresh set and their hashes.

@@ -72,9 +72,9 @@ func (h *Handler) smsHash(heldID, code string) []byte {
 
 // smsPage renders the text-message page: a button to send a code, or the
 // code form once one was sent.
-func (h *Handler) smsPage(w http.ResponseWriter, status int, st pendingState, held *store.Held, to, errMsg, info string) {
+func (h *Handler) smsPage(w http.ResponseWriter, r *http.Request, status int, st pendingState, held *store.Held, to, errMsg, info string) {
 	sent := len(held.SMSHash) > 0 && h.opt.Now().Before(held.SMSExpires)
-	h.render(w, status, "sms", pageData{Title: "Sign in with a text message", CSRF: st.CSRF, User: held.User,
+	h.render(w, r, status, "sms", pageData{Title: "Sign in with a text message", CSRF: st.CSRF, User: held.User,
 		Phone: phone.Mask(to), Sent: sent, Error: errMsg, Message: info, TOTP: h.totpOn() && h.hasTOTP(held.User),
 		Digits: h.opt.SMS.CodeLength})
 }
@@ -102,7 +102,7 @@ func (h *Handler) getSMS(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
 		return
 	}
-	h.smsPage(w, http.StatusOK, st, held, to, "", "")
+	h.smsPage(w, r, http.StatusOK, st, held, to, "", "")
 }
 
 // postSMSSend sends a code, within the cooldown and the hourly caps.
@@ -130,7 +130,7 @@ func (h *Handler) postSMSSend(w http.ResponseWriter, r *http.Request) {
 			h.restart(w, r, "Your sign-in has expired. Please sign in again.")
 			return
 		}
-		h.smsPage(w, status, st, held, to, msg, "")
+		h.smsPage(w, r, status, st, held, to, msg, "")
 		return
 	}
 	http.Redirect(w, r, h.opt.Prefix+"sms", http.StatusSeeOther)
@@ -154,7 +154,7 @@ func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string
 	if until, banned, err := h.opt.Ephemeral.BannedUntil(ctx, cool, now); err != nil {
 		return "Sign-in is temporarily unavailable. Please try again in a moment.", http.StatusServiceUnavailable
 	} else if banned {
-		return fmt.Sprintf("A code was sent just now. You can ask for another in %d seconds.", int(until.Sub(now).Seconds())+1), http.StatusTooManyRequests
+		return fmt.Sprintf(h.tr(r, "A code was sent just now. You can ask for another in %d seconds."), int(until.Sub(now).Seconds())+1), http.StatusTooManyRequests
 	}
 	for _, c := range []struct {
 		key   string
@@ -248,7 +248,7 @@ func (h *Handler) postSMS(w http.ResponseWriter, r *http.Request) {
 			h.discard(w, r, held)
 			return
 		}
-		msg := fmt.Sprintf("%s %d attempts left.", genericFailure, h.opt.MaxAttempts-n)
+		msg := h.tr(r, genericFailure) + " " + fmt.Sprintf(h.tr(r, "%d attempts left."), h.opt.MaxAttempts-n)
 		switch res {
 		case store.SMSExpired:
 			msg = "That code has expired. Send a new one."
@@ -263,7 +263,7 @@ func (h *Handler) postSMS(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			held = fresh
 		}
-		h.smsPage(w, http.StatusUnauthorized, st, held, to, msg, "")
+		h.smsPage(w, r, http.StatusUnauthorized, st, held, to, msg, "")
 		return
 	}
 	h.log.InfoContext(r.Context(), "second factor accepted", "event", "code_accepted", "factor", "sms", "user", held.User,
@@ -317,7 +317,7 @@ func (h *Handler) finishPhoneEnrollment(w http.ResponseWriter, r *http.Request, 
 	}
 	h.log.InfoContext(ctx, "enrolled phone", "event", "enrollment", "factor", "sms", "user", held.User, "phone", phone.Mask(to),
 		"remote_ip", h.ip(r), "user_agent", r.UserAgent())
-	h.render(w, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: held.User, Codes: codes})
+	h.render(w, r, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: held.User, Codes: codes})
 }
 
 func (h *Handler) getEnrollPhone(w http.ResponseWriter, r *http.Request) {
@@ -332,7 +332,7 @@ func (h *Handler) getEnrollPhone(w http.ResponseWriter, r *http.Request) {
 	if h.enrolled(w, r, held) {
 		return
 	}
-	h.render(w, http.StatusOK, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn()})
+	h.render(w, r, http.StatusOK, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn()})
 }
 
 // postEnrollPhone takes a number the user typed, validates it and sends a
@@ -351,12 +351,12 @@ func (h *Handler) postEnrollPhone(w http.ResponseWriter, r *http.Request) {
 	}
 	to, err := phone.Parse(r.PostForm.Get("phone"), h.opt.SMS.DefaultRegion)
 	if err != nil || !phone.Mobile(to) {
-		h.render(w, http.StatusBadRequest, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn(),
+		h.render(w, r, http.StatusBadRequest, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn(),
 			Error: "That is not a mobile number we can send text messages to. Include the country code, e.g. +44 7400 123456."})
 		return
 	}
 	if msg, status := h.sendCode(r, held, to, "enroll"); msg != "" {
-		h.render(w, status, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn(), Error: msg})
+		h.render(w, r, status, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn(), Error: msg})
 		return
 	}
 	h.log.InfoContext(r.Context(), "phone enrollment started", "event", "enrollment_started", "factor", "sms", "user", held.User, "phone", phone.Mask(to))

@@ -14,11 +14,11 @@ import (
 func (h *Handler) getStepUp(w http.ResponseWriter, r *http.Request) {
 	cl, ok := proxy.VerifiedClaims(r)
 	if !ok {
-		h.render(w, http.StatusUnauthorized, "message", pageData{Title: "Sign in first",
+		h.render(w, r, http.StatusUnauthorized, "message", pageData{Title: "Sign in first",
 			Message: "This page needs a signed-in session.", LoginURL: h.opt.LoginURL})
 		return
 	}
-	h.render(w, http.StatusOK, "stepup", pageData{Title: "Confirm it's you", CSRF: h.stepUpToken(cl), User: cl.User,
+	h.render(w, r, http.StatusOK, "stepup", pageData{Title: "Confirm it's you", CSRF: h.stepUpToken(cl), User: cl.User,
 		Next: h.safeLocation(r.URL.Query().Get("next"))})
 }
 
@@ -51,7 +51,7 @@ func (h *Handler) postStepUp(w http.ResponseWriter, r *http.Request) {
 	enr, err := h.opt.Durable.Enrollment(ctx, cl.User)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			h.render(w, http.StatusForbidden, "message", pageData{Title: "No second factor",
+			h.render(w, r, http.StatusForbidden, "message", pageData{Title: "No second factor",
 				Message: "Your account has no authenticator set up any more. Sign out and sign in again to set one up."})
 			return
 		}
@@ -84,7 +84,7 @@ func (h *Handler) postStepUp(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		h.render(w, http.StatusUnauthorized, "stepup", pageData{Title: "Confirm it's you", CSRF: h.stepUpToken(cl),
+		h.render(w, r, http.StatusUnauthorized, "stepup", pageData{Title: "Confirm it's you", CSRF: h.stepUpToken(cl),
 			User: cl.User, Next: next, Error: genericFailure})
 		return
 	}

@@ -14,6 +14,8 @@ type Config struct {
 	Prefix string `yaml:"prefix"`
 	// AppName is shown on the gate pages and used as the TOTP issuer.
 	AppName string `yaml:"app_name"`
+	// Branding gives the gate pages the app's colour and logo.
+	Branding Branding `yaml:"branding"`
 
 	Upstream Upstream `yaml:"upstream"`
 	// SessionCookies names the app's session cookie(s). A trailing "*"
@@ -271,4 +273,12 @@ type SMS struct {
 type Admin struct {
 	// Listen is its address ("": off). Keep it off the public network.
 	Listen string `yaml:"listen"`
+}
+
+// Branding is the app's look on the gate pages.
+type Branding struct {
+	// Accent is a hex colour (#1a73e8) for buttons and links.
+	Accent string `yaml:"accent"`
+	// LogoFile is a PNG, JPEG, WebP or SVG file (at most 256 KiB).
+	LogoFile string `yaml:"logo_file"`
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -136,6 +138,18 @@ func (c *Config) Validate() error {
 		p.add("login.logout_abandoned", 0, "needs logout.routes to know how to log a session out")
 	}
 	c.validateSMS(&p)
+	if a := c.Branding.Accent; a != "" && !regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$`).MatchString(a) {
+		p.add("branding.accent", 0, "want a hex colour such as #1a73e8, got %q", a)
+	}
+	if f := c.Branding.LogoFile; f != "" {
+		if _, ok := LogoTypes[strings.ToLower(filepath.Ext(f))]; !ok {
+			p.add("branding.logo_file", 0, "want a .png, .jpg, .webp or .svg file, got %q", f)
+		} else if fi, err := os.Stat(f); err != nil {
+			p.add("branding.logo_file", 0, "%v", err)
+		} else if fi.Size() > 256<<10 {
+			p.add("branding.logo_file", 0, "%d bytes; keep the logo under 256 KiB", fi.Size())
+		}
+	}
 	if !cookieName(c.Gate.CookieName) {
 		p.add("gate.cookie_name", 0, "want a cookie name, got %q", c.Gate.CookieName)
 	}
@@ -402,3 +416,6 @@ func (c *Config) validateSMS(p *problems) {
 		p.add("sms.template", 0, "want a text/template containing {{.Code}}")
 	}
 }
+
+// LogoTypes maps logo file extensions to media types.
+var LogoTypes = map[string]string{".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".svg": "image/svg+xml"}

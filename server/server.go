@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -199,6 +200,14 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 
+	brand := challenge.Brand{Accent: cfg.Branding.Accent}
+	if f := cfg.Branding.LogoFile; f != "" {
+		if brand.Logo, err = os.ReadFile(f); err != nil {
+			return nil, fmt.Errorf("branding.logo_file: %w", err)
+		}
+		brand.LogoType = config.LogoTypes[strings.ToLower(filepath.Ext(f))]
+	}
+
 	pub, _ := url.Parse(cfg.PublicURL)
 	if smsOpts != nil && cfg.SMS.WebOTP {
 		smsOpts.WebOTPHost = pub.Hostname()
@@ -232,6 +241,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		Device:        device,
 		DeviceMaxAge:  cfg.RememberDevice.MaxAge,
 		SMS:           smsOpts,
+		Brand:         brand,
 		TOTPForbidden: cfg.Factors.TOTP == "forbidden",
 	})
 	if err != nil {
