@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/vestibule-gw/vestibule/cli"
@@ -105,7 +106,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if dir == "" {
 		return
 	}
-	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -302,5 +303,51 @@ func TestDemoSMSInBrowser(t *testing.T) {
 	do(t, ctx, "cooldown message", chromedp.WaitVisible(`#error`))
 	if _, body := page(t, ctx, "/.vestibule/sms/send"); !strings.Contains(body, "You can ask for another in") {
 		t.Fatalf("resend within the cooldown: %.300q", body)
+	}
+}
+
+// TestGatePagesOnAPhoneLightAndDark: the gate pages fit a phone screen, in
+// light and dark mode, with every field labelled; screenshots of both when
+// VESTIBULE_SCREENSHOTS names a directory.
+func TestGatePagesOnAPhoneLightAndDark(t *testing.T) {
+	ctx := startBrowser(t)
+	base := startDemo(t)
+	do(t, ctx, "phone viewport", chromedp.EmulateViewport(375, 740))
+	do(t, ctx, "signing in",
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(`input[name="username"]`),
+		chromedp.SendKeys(`input[name="username"]`, "alice"),
+		chromedp.SendKeys(`input[name="password"]`, "wonderland"),
+		chromedp.Submit(`input[name="password"]`),
+	)
+	do(t, ctx, "enroll page", chromedp.WaitVisible(`#secret`))
+	backgrounds := map[string]string{}
+	for _, scheme := range []string{"light", "dark"} {
+		if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}}); err != nil {
+			t.Fatal(err)
+		}
+		bg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.body).backgroundColor`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		backgrounds[scheme] = bg
+		fits, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`))
+		if err != nil || !fits {
+			t.Errorf("%s: the page is wider than a phone screen (%v)", scheme, err)
+		}
+		screenshot(t, ctx, "enroll-phone-"+scheme)
+	}
+	if backgrounds["light"] == backgrounds["dark"] {
+		t.Errorf("dark mode changes nothing: %v", backgrounds)
+	}
+	unlabelled, err := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll('input:not([type=hidden]), button')]
+		.filter(el => el.tagName === 'BUTTON' ? !el.textContent.trim() : !(el.labels && el.labels.length)).length`))
+	if err != nil || unlabelled != 0 {
+		t.Errorf("%d fields or buttons without a label (%v)", unlabelled, err)
+	}
+	alt, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.images].every(i => i.alt)`))
+	if err != nil || !alt {
+		t.Errorf("an image without alt text (%v)", err)
 	}
 }

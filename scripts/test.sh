@@ -27,6 +27,8 @@ fi
 export VESTIBULE_REQUIRE_BROWSER=1
 export VESTIBULE_REQUIRE_SERVICES=1
 export CHROMIUM="$(command -v chromium)"
+# The browser tests save screenshots (light and dark, phone size) here.
+export VESTIBULE_SCREENSHOTS="${VESTIBULE_SCREENSHOTS:-$(mktemp -d /tmp/vestibule-screenshots.XXXXXX)}"
 
 # Throwaway PostgreSQL and Redis on loopback, stopped however we exit.
 source scripts/services.sh
@@ -54,4 +56,5 @@ grep -rl --include='*_test.go' '^func Fuzz' . | while read -r file; do
     go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
   done
 done
+echo "== screenshots of the gate pages: $VESTIBULE_SCREENSHOTS"
 echo "== all tests passed"
