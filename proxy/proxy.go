@@ -436,9 +436,13 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 		}
 	}
 	if user == "" {
-		p.log.ErrorContext(resp.Request.Context(), "login succeeded but names no user; check login.user in the config",
+		// No user named in the request or the answer: not a login (an app
+		// that posts everything to one path, index.php style). The answer
+		// passes; any session cookie it sets is still unreleased, so the
+		// guard strips it from later requests.
+		p.log.WarnContext(resp.Request.Context(), "answer on a login route names no user; passed through unreleased (check login.user if this was a login)",
 			"event", "login_unattributed", "remote_ip", st.remoteIP, "path", resp.Request.URL.Path)
-		return errUnattributed
+		return nil
 	}
 	session, _ := sessionAfter(&st.sent, cookies, p.names, now)
 	if len(session) == 0 {
@@ -596,7 +600,6 @@ func (p *Proxy) newID() (string, error) {
 }
 
 var (
-	errUnattributed = errors.New("login answer names no user")
 	errUnbound      = errors.New("login answer carries no app session")
 	errTooLarge     = errors.New("login answer too large to hold")
 )

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -459,5 +460,34 @@ func TestSlowClientsAndUpstreams(t *testing.T) {
 	if g := runtime.NumGoroutine(); g > baseline+5 {
 		buf := make([]byte, 1<<16)
 		t.Fatalf("%d goroutines after the burst, %d before:\n%s", g, baseline, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestLoginRouteAnswerWithoutUser: an answer on a login route to a request
+// that names no user (an app posting everything to one path) passes
+// through unreleased: no error page, and its session cookie gains nothing.
+func TestLoginRouteAnswerWithoutUser(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" {
+			http.SetCookie(w, &http.Cookie{Name: "demo_session", Value: "minted", Path: "/"})
+			http.Redirect(w, r, "/account", http.StatusSeeOther)
+			return
+		}
+		c, _ := r.Cookie("demo_session")
+		if c != nil {
+			io.WriteString(w, "session "+c.Value)
+			return
+		}
+		io.WriteString(w, "anonymous")
+	}))
+	defer app.Close()
+	e := newEnv(t, envOpt{upstream: app.URL})
+	b := e.browser()
+	p := b.post("/login", url.Values{"action": {"save"}})
+	if p.status != http.StatusSeeOther || location(p) != "/account" {
+		t.Fatalf("answer without user: %d %s", p.status, location(p))
+	}
+	if got := b.do("GET", "/whoami", nil, "Accept", "text/plain").body; got != "anonymous" {
+		t.Fatalf("the unreleased cookie reached the app: %q", got)
 	}
 }
