@@ -165,6 +165,10 @@ type Secrets struct {
 type Store struct {
 	// SQLite is the path of the embedded durable store.
 	SQLite string `yaml:"sqlite"`
+	// Ephemeral is where held logins, counters, bans and revocations live
+	// without store.redis: "sqlite" (the same file: they survive a
+	// restart) or "memory" (in process).
+	Ephemeral string `yaml:"ephemeral"`
 	// Postgres, when set, is a postgres:// URL of the durable store (it
 	// replaces SQLite). TLS as libpq: sslmode=verify-full&sslrootcert=FILE.
 	Postgres string `yaml:"postgres"`

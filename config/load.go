@@ -52,7 +52,7 @@ func Defaults() *Config {
 			User: Limit{MaxFailures: 5, Window: 15 * time.Minute, Ban: 15 * time.Minute},
 			IP:   Limit{MaxFailures: 20, Window: 15 * time.Minute, Ban: 15 * time.Minute},
 		},
-		Store: Store{SQLite: "vestibule.db", RedisPrefix: "vestibule:"},
+		Store: Store{SQLite: "vestibule.db", RedisPrefix: "vestibule:", Ephemeral: "sqlite"},
 		Server: Server{
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,

@@ -180,6 +180,12 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.Store.SQLite) == "" && c.Store.Postgres == "" {
 		p.add("store.sqlite", 0, "want the path of the SQLite file (or set store.postgres)")
 	}
+	if c.Store.Ephemeral != "sqlite" && c.Store.Ephemeral != "memory" {
+		p.add("store.ephemeral", 0, "want sqlite or memory, got %q", c.Store.Ephemeral)
+	}
+	if c.Store.Redis == "" && c.Store.Ephemeral == "sqlite" && strings.TrimSpace(c.Store.SQLite) == "" {
+		p.add("store.sqlite", 0, "store.ephemeral: sqlite needs the SQLite file path")
+	}
 	if c.Store.Postgres != "" {
 		if u, err := url.Parse(c.Store.Postgres); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
 			p.add("store.postgres", 0, "want a postgres://user@host:port/db URL (value hidden)")

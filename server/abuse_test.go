@@ -491,3 +491,27 @@ func TestLoginRouteAnswerWithoutUser(t *testing.T) {
 		t.Fatalf("the unreleased cookie reached the app: %q", got)
 	}
 }
+
+// TestHeldLoginSurvivesRestart: with the default SQLite store a gateway
+// restart in the middle of a login loses nothing.
+func TestHeldLoginSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	key := key32()
+	e1 := newEnv(t, envOpt{style: demoapp.StyleRegenerate, dbPath: dir + "/v.db", gateKeys: []string{key}})
+	b := e1.browser()
+	b.login("alice", "wonderland")
+	secret, _ := b.enroll()
+	b.get("/logout")
+	e1.clock.Advance(time.Minute)
+	b.login("alice", "wonderland")
+	e1.srv.Close()
+
+	// Same file, same keys, same app: a new process.
+	e2 := newEnv(t, envOpt{upstream: e1.appSrv.URL, dbPath: dir + "/v.db", gateKeys: []string{key}})
+	e2.clock.Advance(time.Minute)
+	b.e = e2
+	u1, _ := url.Parse(e1.gw.URL)
+	u2, _ := url.Parse(e2.gw.URL)
+	b.jar.SetCookies(u2, b.jar.Cookies(u1))
+	b.expectReleased(b.verify(b.code(secret, 0)))
+}

@@ -106,6 +106,19 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	issuer := &gate.Issuer{Codec: codec, MaxAge: cfg.Gate.MaxAge, Secure: cfg.Secure(), Now: d.Now}
 
 	s.durable = d.Durable
+	var lite *sqlite.DB // the SQLite file, when one is open
+	openLite := func() (*sqlite.DB, error) {
+		if lite != nil {
+			return lite, nil
+		}
+		db, err := sqlite.Open(ctx, cfg.Store.SQLite, d.Now)
+		if err != nil {
+			return nil, fmt.Errorf("store.sqlite: opening %q: %w", cfg.Store.SQLite, err)
+		}
+		lite = db
+		s.owned = append(s.owned, db)
+		return db, nil
+	}
 	if s.durable == nil {
 		if cfg.Store.Postgres != "" {
 			db, err := postgres.Open(ctx, cfg.Store.Postgres, d.Now)
@@ -115,25 +128,27 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 			s.durable = db
 			s.owned = append(s.owned, db)
 		} else {
-			db, err := sqlite.Open(ctx, cfg.Store.SQLite, d.Now)
+			db, err := openLite()
 			if err != nil {
-				return nil, fmt.Errorf("store.sqlite: opening %q: %w", cfg.Store.SQLite, err)
+				return nil, err
 			}
 			s.durable = db
-			s.owned = append(s.owned, db)
 		}
 	}
 	s.ephemeral = d.Ephemeral
 	if s.ephemeral == nil {
-		if cfg.Store.Redis != "" {
+		switch {
+		case cfg.Store.Redis != "":
 			o := redis.Options{URL: cfg.Store.Redis, Prefix: cfg.Store.RedisPrefix, Now: d.Now, Logger: d.Logger}
 			if cfg.Store.RedisCAFile != "" {
 				pem, err := os.ReadFile(cfg.Store.RedisCAFile)
 				if err != nil {
+					s.Close()
 					return nil, fmt.Errorf("store.redis_ca_file: %w", err)
 				}
 				o.RootCAs = x509.NewCertPool()
 				if !o.RootCAs.AppendCertsFromPEM(pem) {
+					s.Close()
 					return nil, fmt.Errorf("store.redis_ca_file: %s holds no PEM certificate", cfg.Store.RedisCAFile)
 				}
 			}
@@ -144,7 +159,19 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 			}
 			s.ephemeral = rs
 			s.owned = append(s.owned, rs)
-		} else {
+		case cfg.Store.Ephemeral == "sqlite":
+			db, err := openLite()
+			if err != nil {
+				s.Close()
+				return nil, err
+			}
+			e, err := db.Ephemeral(ctx)
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("store.sqlite: %w", err)
+			}
+			s.ephemeral = e
+		default:
 			mem := memory.New(d.Now)
 			s.ephemeral = mem
 			s.owned = append(s.owned, mem)

@@ -29,6 +29,48 @@ func TestDurable(t *testing.T) {
 	})
 }
 
+func TestEphemeral(t *testing.T) {
+	storetest.Ephemeral(t, func(t *testing.T, now func() time.Time) store.Ephemeral {
+		db := open(t, filepath.Join(t.TempDir(), "v.db"), now)
+		e, err := db.Ephemeral(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	})
+}
+
+// TestHeldLoginsSurviveRestart: a held login, a ban and a revocation are
+// still there after the process (the DB) is reopened.
+func TestHeldLoginsSurviveRestart(t *testing.T) {
+	ctx := context.Background()
+	c := storetest.NewClock()
+	path := filepath.Join(t.TempDir(), "v.db")
+	db := open(t, path, c.Now)
+	e, _ := db.Ephemeral(ctx)
+	e.CreateHeld(ctx, &store.Held{ID: "h1", User: "alice", Session: map[string]string{"s": "v"}, Expires: c.Now().Add(5 * time.Minute)})
+	e.HeldAttempt(ctx, "h1")
+	e.Ban(ctx, "user:bob", c.Now().Add(time.Hour))
+	e.Revoke(ctx, [32]byte{7}, c.Now(), c.Now().Add(time.Hour))
+	db.Close()
+
+	db2 := open(t, path, c.Now)
+	e2, err := db2.Ephemeral(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := e2.Held(ctx, "h1")
+	if err != nil || h.User != "alice" || h.Attempts != 1 || h.Session["s"] != "v" {
+		t.Fatalf("held login after restart: %+v %v", h, err)
+	}
+	if _, banned, _ := e2.BannedUntil(ctx, "user:bob", c.Now()); !banned {
+		t.Error("ban lost in the restart")
+	}
+	if _, ok := e2.RevokedAt([32]byte{7}); !ok {
+		t.Error("revocation lost in the restart")
+	}
+}
+
 func TestFileIsPrivateAndSurvivesReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v.db")
