@@ -127,11 +127,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer, env Env) error 
 		return err
 	}
 	defer closeLog()
-	return run(ctx, cfg, log, nil)
+	reload := func() (*config.Config, error) {
+		c, err := config.LoadWith(*path, env)
+		if err == nil {
+			err = c.Validate()
+		}
+		return c, err
+	}
+	return run(ctx, cfg, log, nil, reload)
 }
 
 // run serves cfg until ctx ends; ready, if set, is told the listening URL.
-func run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(url string)) error {
+func run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(url string), reload func() (*config.Config, error)) error {
 	if cfg.Upstream.URL == "demo" {
 		url, stop, err := demoapp.Start(ctx, demoapp.Options{Name: cfg.AppName})
 		if err != nil {
@@ -169,7 +176,8 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(u
 		go rsrv.Serve(rln)
 		go func() { <-ctx.Done(); rsrv.Close() }()
 	}
-	// SIGHUP reloads the TLS certificate without dropping connections.
+	// SIGHUP reloads the config's safe parts (bypass, step_up, regulation)
+	// and the TLS certificate, without dropping connections.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -179,6 +187,15 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(u
 			case <-ctx.Done():
 				return
 			case <-hup:
+				if reload != nil {
+					if next, err := reload(); err != nil {
+						log.Error("config reload refused; keeping the running config", "event", "config_reload_failed", "err", err)
+					} else if restart, err := srv.Reload(next); err != nil {
+						log.Error("config reload failed; keeping the running config", "event", "config_reload_failed", "err", err)
+					} else if len(restart) > 0 {
+						log.Warn("these changes need a restart to take effect", "keys", strings.Join(restart, ","))
+					}
+				}
 				if err := srv.ReloadTLS(); err != nil {
 					log.Error("reloading the TLS certificate failed; keeping the current one", "event", "tls_reload_failed", "err", err)
 				} else if cfg.Server.TLSCertFile != "" {
@@ -272,7 +289,7 @@ func StartDemo(ctx context.Context, demoConfig []byte, env Env, o DemoOptions) (
 		cancel()
 		return "", nil, err
 	}
-	go func() { defer closeLog(); done <- run(ctx, cfg, log, func(u string) { readyc <- u }) }()
+	go func() { defer closeLog(); done <- run(ctx, cfg, log, func(u string) { readyc <- u }, nil) }()
 	select {
 	case <-readyc:
 	case err := <-done:

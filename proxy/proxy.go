@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vestibule-gw/vestibule/audit"
@@ -153,6 +154,19 @@ type Proxy struct {
 	random  io.Reader
 	maxBody int64
 	holdTTL time.Duration
+	// rules are the public and step-up paths; SetRules swaps them at run
+	// time (config reload) with one atomic store.
+	rules atomic.Pointer[pathRules]
+}
+
+type pathRules struct {
+	bypass []BypassRule
+	stepUp []StepUpRule
+}
+
+// SetRules replaces the bypass and step-up rules (a config reload).
+func (p *Proxy) SetRules(bypass []BypassRule, stepUp []StepUpRule) {
+	p.rules.Store(&pathRules{bypass: bypass, stepUp: stepUp})
 }
 
 // New checks opts and returns a Proxy.
@@ -183,6 +197,7 @@ func New(opts Options) (*Proxy, error) {
 		maxBody: opts.MaxLoginBody,
 		holdTTL: opts.HoldTTL,
 	}
+	p.SetRules(opts.Bypass, opts.StepUp)
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -284,7 +299,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// A protocol upgrade (WebSocket) is a long-lived channel to the app:
 	// it needs a released session, unless its path is public.
-	if !authorized && r.Header.Get("Upgrade") != "" && !(canon && bypass(p.opt.Bypass, path, r.Method)) {
+	rules := p.rules.Load()
+	if !authorized && r.Header.Get("Upgrade") != "" && !(canon && bypass(rules.bypass, path, r.Method)) {
 		p.log.InfoContext(r.Context(), "upgrade without a gate session refused", "event", "upgrade_refused",
 			"path", r.URL.Path, "remote_ip", p.opt.ClientIP.ClientIP(r))
 		p.page(w, r, http.StatusForbidden)
@@ -292,7 +308,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if sc.n > 0 && !authorized {
 		switch {
-		case isLogin || (canon && bypass(p.opt.Bypass, path, r.Method)):
+		case isLogin || (canon && bypass(rules.bypass, path, r.Method)):
 			// An unreleased cookie may reach the login route (its answer is
 			// intercepted) and public paths.
 		case p.wantsPage(r) && p.opt.Challenger.Pending(r):
@@ -304,8 +320,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if authorized {
-		if len(p.opt.StepUp) > 0 && canon {
-			if maxAge, ok := p.stepUp(path, r.Method); ok && p.now().Sub(claims.Verified) > maxAge {
+		if len(rules.stepUp) > 0 && canon {
+			if maxAge, ok := stepUpAge(rules.stepUp, path, r.Method); ok && p.now().Sub(claims.Verified) > maxAge {
 				p.requireStepUp(w, r)
 				return
 			}
@@ -371,9 +387,9 @@ func (p *Proxy) verify(sc *scan) (gate.Claims, bool) {
 	return cl, true
 }
 
-func (p *Proxy) stepUp(path, method string) (time.Duration, bool) {
-	for i := range p.opt.StepUp {
-		su := &p.opt.StepUp[i]
+func stepUpAge(rules []StepUpRule, path, method string) (time.Duration, bool) {
+	for i := range rules {
+		su := &rules[i]
 		if bypass([]BypassRule{su.Rule}, path, method) {
 			return su.MaxAge, true
 		}
@@ -600,8 +616,8 @@ func (p *Proxy) newID() (string, error) {
 }
 
 var (
-	errUnbound      = errors.New("login answer carries no app session")
-	errTooLarge     = errors.New("login answer too large to hold")
+	errUnbound  = errors.New("login answer carries no app session")
+	errTooLarge = errors.New("login answer too large to hold")
 )
 
 type storeError struct{ err error }

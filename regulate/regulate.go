@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -29,12 +30,28 @@ type Limit struct {
 	Ban         time.Duration
 }
 
-// Regulator applies the per-user and per-IP limits.
+// Regulator applies the per-user and per-IP limits. User and IP are read
+// at each call; SetLimits changes them safely while serving.
 type Regulator struct {
 	Counters Counters
 	User, IP Limit
 	Now      func() time.Time
 	Logger   *slog.Logger
+
+	mu sync.RWMutex
+}
+
+// SetLimits replaces the limits (a config reload).
+func (g *Regulator) SetLimits(user, ip Limit) {
+	g.mu.Lock()
+	g.User, g.IP = user, ip
+	g.mu.Unlock()
+}
+
+func (g *Regulator) limits() (Limit, Limit) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.User, g.IP
 }
 
 // BannedError says who is banned until when.
@@ -78,11 +95,12 @@ func (g *Regulator) Banned(ctx context.Context, user, ip string) error {
 }
 
 func (g *Regulator) keys(user, ip string) []string {
+	ul, il := g.limits()
 	var ks []string
-	if user != "" && g.User.MaxFailures > 0 {
+	if user != "" && ul.MaxFailures > 0 {
 		ks = append(ks, userKey(user))
 	}
-	if ip != "" && g.IP.MaxFailures > 0 {
+	if ip != "" && il.MaxFailures > 0 {
 		ks = append(ks, ipKey(ip))
 	}
 	return ks
@@ -93,6 +111,7 @@ type Attempt struct {
 	g          *Regulator
 	user, ip   string
 	nUser, nIP int
+	ul, il     Limit // the limits when the attempt began
 }
 
 // Begin reserves one code check for user from ip. It fails with a
@@ -102,23 +121,24 @@ func (g *Regulator) Begin(ctx context.Context, user, ip string) (*Attempt, error
 	if err := g.Banned(ctx, user, ip); err != nil {
 		return nil, err
 	}
-	a := &Attempt{g: g, user: user, ip: ip}
+	ul, il := g.limits()
+	a := &Attempt{g: g, user: user, ip: ip, ul: ul, il: il}
 	now := g.Now()
 	var err error
-	if user != "" && g.User.MaxFailures > 0 {
-		if a.nUser, err = g.Counters.Hit(ctx, userKey(user), now, g.User.Window); err != nil {
+	if user != "" && ul.MaxFailures > 0 {
+		if a.nUser, err = g.Counters.Hit(ctx, userKey(user), now, ul.Window); err != nil {
 			return nil, fmt.Errorf("counting attempt: %w", err)
 		}
-		if a.nUser > g.User.MaxFailures {
-			return nil, g.ban(ctx, userKey(user), g.User, "user", user, ip)
+		if a.nUser > ul.MaxFailures {
+			return nil, g.ban(ctx, userKey(user), ul, "user", user, ip)
 		}
 	}
-	if ip != "" && g.IP.MaxFailures > 0 {
-		if a.nIP, err = g.Counters.Hit(ctx, ipKey(ip), now, g.IP.Window); err != nil {
+	if ip != "" && il.MaxFailures > 0 {
+		if a.nIP, err = g.Counters.Hit(ctx, ipKey(ip), now, il.Window); err != nil {
 			return nil, fmt.Errorf("counting attempt: %w", err)
 		}
-		if a.nIP > g.IP.MaxFailures {
-			return nil, g.ban(ctx, ipKey(ip), g.IP, "ip", user, ip)
+		if a.nIP > il.MaxFailures {
+			return nil, g.ban(ctx, ipKey(ip), il, "ip", user, ip)
 		}
 	}
 	return a, nil
@@ -140,11 +160,11 @@ func (g *Regulator) ban(ctx context.Context, key string, l Limit, scope, user, i
 // the ban starts now and Fail returns the *BannedError.
 func (a *Attempt) Fail(ctx context.Context) error {
 	g := a.g
-	if a.user != "" && g.User.MaxFailures > 0 && a.nUser >= g.User.MaxFailures {
-		return g.ban(ctx, userKey(a.user), g.User, "user", a.user, a.ip)
+	if a.user != "" && a.ul.MaxFailures > 0 && a.nUser >= a.ul.MaxFailures {
+		return g.ban(ctx, userKey(a.user), a.ul, "user", a.user, a.ip)
 	}
-	if a.ip != "" && g.IP.MaxFailures > 0 && a.nIP >= g.IP.MaxFailures {
-		return g.ban(ctx, ipKey(a.ip), g.IP, "ip", a.user, a.ip)
+	if a.ip != "" && a.il.MaxFailures > 0 && a.nIP >= a.il.MaxFailures {
+		return g.ban(ctx, ipKey(a.ip), a.il, "ip", a.user, a.ip)
 	}
 	return nil
 }
@@ -153,7 +173,7 @@ func (a *Attempt) Fail(ctx context.Context) error {
 // forgotten. The IP's are not, so an attacker can't clear its count by
 // signing in to an account of its own between guesses.
 func (a *Attempt) Succeed(ctx context.Context) error {
-	if a.user != "" && a.g.User.MaxFailures > 0 {
+	if a.user != "" && a.ul.MaxFailures > 0 {
 		return a.g.Counters.ResetHits(ctx, userKey(a.user))
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/demoapp"
 )
 
@@ -59,5 +60,37 @@ func TestAdminHealthReadyMetrics(t *testing.T) {
 	e.appSrv.Close()
 	if code, body := adminGet(t, admin, "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, `"upstream":"unreachable"`) {
 		t.Fatalf("readyz with the app down: %d %s", code, body)
+	}
+}
+
+// TestConfigReload: bypass rules and limits change while serving; keys
+// that need a restart are named, not applied.
+func TestConfigReload(t *testing.T) {
+	e := newEnv(t, envOpt{style: demoapp.StyleRegenerate})
+	b := e.browser()
+	b.setCookie("demo_session", directLogin(t, e.appSrv.URL, "alice", "wonderland")) // never released
+	if got := b.do("GET", "/whoami", nil, "Accept", "text/plain").body; strings.TrimSpace(got) != "anonymous" {
+		t.Fatalf("premise: %q", got)
+	}
+	next := *e.cfg
+	next.Bypass = append(append([]config.Bypass(nil), e.cfg.Bypass...), config.Bypass{Path: "/whoami", Methods: []string{"GET"}})
+	next.Upstream.URL = "http://127.0.0.1:9"
+	if err := next.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	restart, err := e.srv.Reload(&next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(restart, ",") != "upstream" {
+		t.Errorf("needs restart: %v", restart)
+	}
+	// /whoami is now public: the unreleased cookie may reach it.
+	if got := b.do("GET", "/whoami", nil, "Accept", "text/plain").body; strings.TrimSpace(got) != "alice" {
+		t.Errorf("new bypass rule not applied: %q", got)
+	}
+	// The upstream change was not applied: the app still answers.
+	if p := b.get("/healthz"); p.status != http.StatusOK {
+		t.Errorf("upstream changed by a reload: %d", p.status)
 	}
 }

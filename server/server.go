@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -63,6 +64,8 @@ type Server struct {
 	upstream  *url.URL
 	transport http.RoundTripper
 	metrics   *metrics.Metrics
+	px        *proxy.Proxy
+	reg       *regulate.Regulator
 	now       func() time.Time
 	stop      chan struct{}
 	stopped   chan struct{}
@@ -278,17 +281,9 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	bypass, err := bypassRules(cfg.Bypass)
+	bypass, stepUp, err := pathRules(cfg)
 	if err != nil {
 		return nil, err
-	}
-	var stepUp []proxy.StepUpRule
-	for i, su := range cfg.StepUp {
-		rules, err := bypassRules([]config.Bypass{{Path: su.Path, Prefix: su.Prefix, Pattern: su.Pattern, Methods: su.Methods}})
-		if err != nil {
-			return nil, fmt.Errorf("step_up[%d]: %w", i, err)
-		}
-		stepUp = append(stepUp, proxy.StepUpRule{Rule: rules[0], MaxAge: su.MaxAge})
 	}
 	px, err := proxy.New(proxy.Options{
 		Upstream:       upstream,
@@ -322,6 +317,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.px, s.reg = px, reg
 	s.handler = s.metrics.Observe(px)
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	go s.janitor()
@@ -478,6 +474,64 @@ func (s *Server) ServeAdmin(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// pathRules builds the bypass and step-up rules of a config.
+func pathRules(cfg *config.Config) ([]proxy.BypassRule, []proxy.StepUpRule, error) {
+	bypass, err := bypassRules(cfg.Bypass)
+	if err != nil {
+		return nil, nil, err
+	}
+	var stepUp []proxy.StepUpRule
+	for i, su := range cfg.StepUp {
+		rules, err := bypassRules([]config.Bypass{{Path: su.Path, Prefix: su.Prefix, Pattern: su.Pattern, Methods: su.Methods}})
+		if err != nil {
+			return nil, nil, fmt.Errorf("step_up[%d]: %w", i, err)
+		}
+		stepUp = append(stepUp, proxy.StepUpRule{Rule: rules[0], MaxAge: su.MaxAge})
+	}
+	return bypass, stepUp, nil
+}
+
+// Reload applies a new, validated config while serving: bypass and step-up
+// rules and the failed-attempt limits change at once. It returns the keys
+// that differ but need a restart to take effect (they are not applied).
+func (s *Server) Reload(cfg *config.Config) ([]string, error) {
+	bypass, stepUp, err := pathRules(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.px.SetRules(bypass, stepUp)
+	s.reg.SetLimits(regulate.Limit(cfg.Regulation.User), regulate.Limit(cfg.Regulation.IP))
+	var restart []string
+	old := *s.cfg // the startup config: restart-only keys compare with it
+	for key, same := range map[string]bool{
+		"listen":          old.Listen == cfg.Listen,
+		"public_url":      old.PublicURL == cfg.PublicURL,
+		"prefix":          old.Prefix == cfg.Prefix,
+		"upstream":        reflect.DeepEqual(old.Upstream, cfg.Upstream),
+		"session_cookies": reflect.DeepEqual(old.SessionCookies, cfg.SessionCookies),
+		"login":           reflect.DeepEqual(old.Login, cfg.Login),
+		"logout":          reflect.DeepEqual(old.Logout, cfg.Logout),
+		"gate":            reflect.DeepEqual(old.Gate, cfg.Gate),
+		"secrets":         reflect.DeepEqual(old.Secrets, cfg.Secrets),
+		"store":           reflect.DeepEqual(old.Store, cfg.Store),
+		"sms":             reflect.DeepEqual(old.SMS, cfg.SMS),
+		"factors":         old.Factors == cfg.Factors,
+		"remember_device": old.RememberDevice == cfg.RememberDevice,
+		"branding":        old.Branding == cfg.Branding,
+		"server":          reflect.DeepEqual(old.Server, cfg.Server),
+		"admin":           old.Admin == cfg.Admin,
+		"log":             old.Log == cfg.Log,
+		"app_name":        old.AppName == cfg.AppName,
+	} {
+		if !same {
+			restart = append(restart, key)
+		}
+	}
+	sort.Strings(restart)
+	s.log.Info("config reloaded: bypass, step_up and regulation applied", "event", "config_reloaded", "needs_restart", strings.Join(restart, ","))
+	return restart, nil
 }
 
 // deriveAll gives a second cookie its own keys from each configured key.
