@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of Vestibule on a fresh Debian machine: installs what the
 # tests need (chromium for the browser test, redis-server and postgresql for
-# the fleet stores), starts throwaway Redis and PostgreSQL servers on
+# the fleet stores, python3-django for the real-app example test), starts throwaway Redis and PostgreSQL servers on
 # loopback (stopped at exit), then go vet, the whole test
 # suite with the race detector, a static build as the Dockerfile does it, and
 # each fuzz target for a short, bounded time.
@@ -18,6 +18,7 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+/usr/bin/python3 -c "import django" >/dev/null 2>&1 || missing+=(python3-django)   # the real-app test of examples/django-admin.yaml
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing: ${missing[*]}"
   as_root apt-get update -qq

@@ -1,0 +1,157 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/factor"
+	"github.com/vestibule-gw/vestibule/server"
+)
+
+// startDjango runs a real Django project (Debian's python3-django) with its
+// admin on a loopback port, and returns its URL.
+func startDjango(t *testing.T) string {
+	t.Helper()
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import django").Run(); err != nil {
+		if os.Getenv("VESTIBULE_REQUIRE_SERVICES") != "" {
+			t.Fatalf("Django is not installed (apt-get install python3-django) but VESTIBULE_REQUIRE_SERVICES is set")
+		}
+		t.Skip("Django is not installed: apt-get install python3-django, or run scripts/test.sh")
+	}
+	dir := t.TempDir()
+	run := func(env []string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(py, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	run(nil, "-m", "django", "startproject", "adminsite", ".")
+	settings := filepath.Join(dir, "adminsite", "settings.py")
+	s, _ := os.ReadFile(settings)
+	s = append(s, []byte("\nALLOWED_HOSTS = ['*']\nDEBUG = False\n")...)
+	os.WriteFile(settings, s, 0o600)
+	run(nil, "manage.py", "migrate", "--noinput")
+	run([]string{"DJANGO_SUPERUSER_PASSWORD=correct horse battery"}, "manage.py", "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com")
+	port := freePort(t)
+	cmd := exec.Command(py, "manage.py", "runserver", "--noreload", "--insecure", fmt.Sprintf("127.0.0.1:%d", port))
+	cmd.Dir = dir
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if resp, err := http.Get(base + "/admin/login/"); err == nil {
+			resp.Body.Close()
+			return base
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Django did not start:\n%s", logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+var djangoCSRF = regexp.MustCompile(`name="csrfmiddlewaretoken" value="([^"]+)"`)
+
+// djangoLogin posts the admin login form through base.
+func djangoLogin(t *testing.T, c *client, base string) resp {
+	t.Helper()
+	p := c.do("GET", base+"/admin/login/?next=/admin/", nil, "")
+	m := djangoCSRF.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no Django login form (%d): %.300s", p.status, p.body)
+	}
+	return c.do("POST", base+"/admin/login/?next=/admin/", url.Values{
+		"csrfmiddlewaretoken": {m[1]}, "username": {"admin"}, "password": {"correct horse battery"}, "next": {"/admin/"}}, "")
+}
+
+// TestDjangoAdmin: the shipped examples/django-admin.yaml in front of a
+// real Django admin: the login is held, enrollment releases it, the admin
+// opens; a session made at Django directly is refused; logout ends it.
+func TestDjangoAdmin(t *testing.T) {
+	app := startDjango(t)
+	data, err := os.ReadFile("../examples/django-admin.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := func(k string) (string, bool) { return randomKeyFor(k), true }
+	cfg, err := config.ParseWith(data, "django-admin.yaml", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Upstream.URL, cfg.PublicURL = app, "http://127.0.0.1"
+	cfg.Store.SQLite = filepath.Join(t.TempDir(), "v.db")
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(context.Background(), cfg, server.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	gw := httptest.NewServer(srv.Handler())
+	defer gw.Close()
+
+	c := newClient(t)
+	p := djangoLogin(t, c, gw.URL)
+	if p.status != http.StatusSeeOther || p.loc != "/.vestibule/verify" {
+		t.Fatalf("Django's login answer was not held: %d %s", p.status, p.loc)
+	}
+	if p := c.do("GET", gw.URL+"/admin/", nil, ""); p.status != http.StatusSeeOther && p.status != http.StatusFound {
+		t.Fatalf("/admin/ while held: %d", p.status)
+	}
+	// Enroll and release: the browser lands on Django's own redirect.
+	p = c.do("GET", gw.URL+"/.vestibule/enroll", nil, "")
+	secret := strings.ReplaceAll(fleetSecret.FindStringSubmatch(p.body)[1], " ", "")
+	totp := factor.DefaultTOTP()
+	code, _ := totp.Code(secret, totp.Step(time.Now()))
+	p = c.do("POST", gw.URL+"/.vestibule/enroll", url.Values{"csrf": {fleetCSRF.FindStringSubmatch(p.body)[1]}, "code": {code}}, "")
+	p = c.do("POST", gw.URL+"/.vestibule/release", url.Values{"csrf": {fleetCSRF.FindStringSubmatch(p.body)[1]}}, "")
+	if p.status != http.StatusFound || p.loc != "/admin/" {
+		t.Fatalf("release: %d %s", p.status, p.loc)
+	}
+	if p := c.do("GET", gw.URL+"/admin/", nil, ""); p.status != 200 || !strings.Contains(p.body, "Site administration") {
+		t.Fatalf("the admin after 2FA: %d %.300s", p.status, p.body)
+	}
+
+	// A session made at Django directly, without the gateway, gains nothing.
+	direct := newClient(t)
+	if p := djangoLogin(t, direct, app); p.status != http.StatusFound {
+		t.Fatalf("direct login at Django: %d", p.status)
+	}
+	au, _ := url.Parse(app)
+	gu, _ := url.Parse(gw.URL)
+	thief := newClient(t)
+	thief.c.Jar.SetCookies(gu, direct.c.Jar.Cookies(au))
+	if p := thief.do("GET", gw.URL+"/admin/", nil, ""); p.status == 200 {
+		t.Fatal("a Django session made without the gateway opened the admin")
+	}
+
+	// Logout through the gateway ends the gate session.
+	c.do("GET", gw.URL+"/admin/logout/", nil, "")
+	if p := c.do("GET", gw.URL+"/admin/", nil, ""); p.status == 200 {
+		t.Fatal("the admin is still open after logout")
+	}
+}
+
+// randomKeyFor gives each ${VAR} of the example a fresh random key.
+func randomKeyFor(string) string { return randomKey() }
