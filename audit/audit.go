@@ -14,6 +14,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"sync/atomic"
 )
 
 type ridKey struct{}
@@ -46,13 +48,29 @@ func EnsureRequestID(r *http.Request, trusted bool) (string, context.Context) {
 		}
 	}
 	if id == "" {
-		var b [12]byte
-		rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
+		id = NewID()
 	}
 	r.Header.Set(Header, id)
 	return id, WithRequestID(r.Context(), id)
 }
+
+var (
+	idPrefix = func() string {
+		var b [6]byte
+		rand.Read(b[:])
+		return hex.EncodeToString(b[:]) + "-"
+	}()
+	idCounter atomic.Uint64
+)
+
+// NewID is a request id unique to this process run: a random prefix and a
+// counter, cheap enough for every proxied request.
+func NewID() string {
+	return idPrefix + strconv.FormatUint(idCounter.Add(1), 36)
+}
+
+// Sane reports whether an incoming request id may be kept.
+func Sane(id string) bool { return sane(id) }
 
 func sane(id string) bool {
 	if id == "" || len(id) > 64 {

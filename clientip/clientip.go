@@ -133,7 +133,7 @@ func (r *Resolver) ForwardedFor(req *http.Request) string {
 // TrustedPeer reports whether the connection comes from a trusted proxy
 // (whose X-Forwarded-Proto and -Host may be believed).
 func (r *Resolver) TrustedPeer(req *http.Request) bool {
-	if r == nil {
+	if r == nil || len(r.trusted) == 0 {
 		return false
 	}
 	a, err := netip.ParseAddr(Peer(req))

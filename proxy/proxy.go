@@ -277,6 +277,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if _, ok := r.Header[UserHeader]; ok {
 		r.Header.Del(UserHeader)
 	}
+	// Every request reaches the app with a request id: the one a trusted
+	// proxy set, or a new one.
+	if v := r.Header.Get(audit.Header); v == "" || !audit.Sane(v) || !p.opt.ClientIP.TrustedPeer(r) {
+		r.Header[audit.Header] = []string{audit.NewID()}
+	}
 
 	var sc scan
 	scanCookies(r.Header["Cookie"], p.gateCk, p.names, &sc)

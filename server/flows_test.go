@@ -569,7 +569,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 		t.Fatalf("expected audit events missing from the log:\n%s", logs)
 	}
 	for _, ev := range []string{"login_held", "code_rejected", "login_released"} {
-		if !regexp.MustCompile(`event=` + ev + `.* request_id=[0-9a-f]{24}`).MatchString(logs) {
+		if !regexp.MustCompile(`event=` + ev + `.* request_id=[0-9a-f]{12}-[0-9a-z]+`).MatchString(logs) {
 			t.Errorf("event %s has no request id", ev)
 		}
 	}
