@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,7 @@ type Metrics struct {
 	held       *prometheus.CounterVec
 	challenges *prometheus.CounterVec
 	sms        *prometheus.CounterVec
+	classes    [6]prometheus.Counter
 }
 
 // New registers the collectors. heldNow, if set, reports the held logins
@@ -42,6 +44,9 @@ func New(heldNow func() float64) *Metrics {
 		Help: "Second-factor challenges by factor and result: sent, passed, failed."}, []string{"factor", "result"})
 	m.sms = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vestibule_sms_total",
 		Help: "Text messages by provider and result: sent, failed, refused."}, []string{"provider", "result"})
+	for i, c := range []string{"1xx", "1xx", "2xx", "3xx", "4xx", "5xx"} {
+		m.classes[i] = m.requests.WithLabelValues(c)
+	}
 	m.reg.MustRegister(m.requests, m.upstream, m.events, m.held, m.challenges, m.sms,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if heldNow != nil {
@@ -59,20 +64,27 @@ func (m *Metrics) Handler() http.Handler {
 // Gather is for tests.
 func (m *Metrics) Gather() *prometheus.Registry { return m.reg }
 
-// Observe wraps the public handler to count answers by status class. The
-// wrapper unwraps for http.ResponseController, so flushing and upgrades
-// (WebSocket) pass through.
-func (m *Metrics) Observe(next http.Handler) http.Handler {
-	classes := [6]prometheus.Counter{}
-	for i, c := range []string{"1xx", "1xx", "2xx", "3xx", "4xx", "5xx"} {
-		classes[i] = m.requests.WithLabelValues(c)
+// Status counts one answer by status class (the proxy calls it, so
+// proxied requests need no response-writer wrapper).
+func (m *Metrics) Status(code int) {
+	if c := code / 100; c >= 1 && c <= 5 {
+		m.classes[c].Inc()
 	}
+}
+
+// Observe counts the answers of the gateway's own pages (paths under
+// prefix) by wrapping their response writer; other requests pass straight
+// to next, which reports through Status. The wrapper unwraps for
+// http.ResponseController.
+func (m *Metrics) Observe(prefix string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, prefix) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		next.ServeHTTP(sw, r)
-		if c := sw.status / 100; c >= 1 && c <= 5 {
-			classes[c].Inc()
-		}
+		m.Status(sw.status)
 	})
 }
 

@@ -108,6 +108,9 @@ type Options struct {
 	BannedPage func(w http.ResponseWriter, r *http.Request, until time.Time)
 	// StepUp rules name sensitive paths that need a recent second factor.
 	StepUp []StepUpRule
+	// Status, if set, is told the status of every answer the proxy sends
+	// (metrics), so the hot path needs no response-writer wrapper.
+	Status func(code int)
 	// PhoneJSONField and PhoneHeader, if set, take the user's phone number
 	// from the app's successful login answer (a top-level JSON field of its
 	// body, or a response header), for text-message codes.
@@ -221,14 +224,21 @@ func New(opts Options) (*Proxy, error) {
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(upstream)
-			pr.SetXForwarded()
-			// The gateway writes X-Forwarded-For itself: the client's own
+			// The gateway writes the X-Forwarded-* headers itself (as
+			// SetXForwarded would, without its extra work): the client's own
 			// entries count only behind a trusted proxy.
-			pr.Out.Header["X-Forwarded-For"] = []string{opts.ClientIP.ForwardedFor(pr.In)}
+			h := pr.Out.Header
+			h["X-Forwarded-For"] = []string{opts.ClientIP.ForwardedFor(pr.In)}
+			h["X-Forwarded-Host"] = []string{pr.In.Host}
+			if pr.In.TLS != nil {
+				h["X-Forwarded-Proto"] = protoHTTPS
+			} else {
+				h["X-Forwarded-Proto"] = protoHTTP
+			}
 			if opts.ClientIP.TrustedPeer(pr.In) {
-				for _, h := range []string{"X-Forwarded-Proto", "X-Forwarded-Host"} {
-					if v := pr.In.Header.Get(h); v != "" {
-						pr.Out.Header.Set(h, v)
+				for _, k := range []string{"X-Forwarded-Proto", "X-Forwarded-Host"} {
+					if v := pr.In.Header.Get(k); v != "" {
+						h.Set(k, v)
 					}
 				}
 			}
@@ -244,6 +254,12 @@ func New(opts Options) (*Proxy, error) {
 	}
 	return p, nil
 }
+
+// Shared, never modified header values.
+var (
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+)
 
 // reqState travels in the request context for the rare requests whose
 // answer the gateway must look at: logins and logouts.
@@ -318,6 +334,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// intercepted) and public paths.
 		case p.wantsPage(r) && p.opt.Challenger.Pending(r):
 			http.Redirect(w, r, p.opt.Prefix+"verify", http.StatusSeeOther)
+			if p.opt.Status != nil {
+				p.opt.Status(http.StatusSeeOther)
+			}
 			return
 		default:
 			stripSessionCookies(r.Header, p.names)
@@ -409,6 +428,9 @@ func (p *Proxy) requireStepUp(w http.ResponseWriter, r *http.Request) {
 	target := p.opt.Prefix + "step-up?next=" + url.QueryEscape(next)
 	p.log.InfoContext(r.Context(), "step-up required", "event", "step_up_required", "path", r.URL.Path, "remote_ip", p.opt.ClientIP.ClientIP(r))
 	w.Header().Set("Cache-Control", "no-store")
+	if p.opt.Status != nil {
+		p.opt.Status(map[bool]int{true: http.StatusSeeOther, false: http.StatusUnauthorized}[p.wantsPage(r)])
+	}
 	if p.wantsPage(r) {
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
@@ -428,7 +450,14 @@ func (p *Proxy) wantsPage(r *http.Request) bool {
 // modifyResponse intercepts login answers, ends gate sessions on logout and
 // follows app-session rotation. For a plain verified request that sets no
 // session cookie it costs one map lookup.
-func (p *Proxy) modifyResponse(resp *http.Response) error {
+func (p *Proxy) modifyResponse(resp *http.Response) (err error) {
+	if p.opt.Status != nil {
+		defer func() {
+			if err == nil {
+				p.opt.Status(resp.StatusCode)
+			}
+		}()
+	}
 	st, _ := resp.Request.Context().Value(stateKey{}).(*reqState)
 	if st != nil && st.login {
 		return p.interceptLogin(resp, st)
@@ -651,6 +680,9 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 func (p *Proxy) page(w http.ResponseWriter, r *http.Request, status int) {
+	if p.opt.Status != nil {
+		p.opt.Status(status)
+	}
 	if p.opt.ErrorPage != nil {
 		p.opt.ErrorPage(w, r, status)
 		return

@@ -311,6 +311,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		Regulator:      reg,
 		BannedPage:     ch.BannedPage,
 		StepUp:         stepUp,
+		Status:         s.metrics.Status,
 		PhoneJSONField: cfg.SMS.PhoneFrom.JSONField,
 		PhoneHeader:    cfg.SMS.PhoneFrom.Header,
 	})
@@ -318,7 +319,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.px, s.reg = px, reg
-	s.handler = s.metrics.Observe(px)
+	s.handler = s.metrics.Observe(cfg.Prefix, px)
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	go s.janitor()
 	return s, nil
