@@ -194,6 +194,22 @@ func TestValidate(t *testing.T) {
 		{"log format", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
 		{"timeouts", func(c *Config) { c.Upstream.DialTimeout = 0 }, "upstream.dial_timeout"},
 		{"header bytes", func(c *Config) { c.Server.MaxHeaderBytes = 10 }, "server.max_header_bytes"},
+		{"log sender not allowed", func(c *Config) { c.SMS.Enabled, c.SMS.Sender = true, "log" }, "sms.sender: \"log\" writes live codes"},
+		{"unknown sender", func(c *Config) { c.SMS.Enabled, c.SMS.Sender = true, "pigeon" }, "sms.sender: want vonage"},
+		{"twilio incomplete", func(c *Config) { c.SMS.Enabled, c.SMS.Sender = true, "twilio" }, "sms.twilio: set account_sid"},
+		{"webhook secret", func(c *Config) {
+			c.SMS.Enabled, c.SMS.Sender, c.SMS.Webhook.URL, c.SMS.Webhook.Secret = true, "webhook", "https://x", "short"
+		}, "sms.webhook.secret"},
+		{"country code", func(c *Config) {
+			c.SMS.Enabled, c.SMS.Sender, c.SMS.AllowLogSender, c.SMS.AllowedCountries = true, "log", true, []string{"gb"}
+		}, "sms.allowed_countries[0]"},
+		{"two required factors", func(c *Config) {
+			c.SMS.Enabled, c.SMS.Sender, c.SMS.AllowLogSender, c.Factors.TOTP, c.Factors.SMS = true, "log", true, "required", "required"
+		}, "factors: only one factor can be required"},
+		{"sms required but off", func(c *Config) { c.Factors.SMS = "required" }, "factors.sms: requiring text messages needs sms.enabled"},
+		{"template without code", func(c *Config) {
+			c.SMS.Enabled, c.SMS.Sender, c.SMS.AllowLogSender, c.SMS.Template = true, "log", true, "hello"
+		}, "sms.template"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -298,3 +298,74 @@ func TestSMSSelfEnrollment(t *testing.T) {
 		t.Fatalf("enrollment: %+v %v", enr, err)
 	}
 }
+
+// TestSMSCapsPerPhoneAndAddress: the hourly caps also count per number and
+// per client address, whoever the user is.
+func TestSMSCapsPerPhoneAndAddress(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		limit  func(*config.Config)
+		reason string
+	}{
+		{"per phone", func(c *config.Config) { c.SMS.PerPhonePerHour = 2 }, "reason=cap_phone"},
+		{"per address", func(c *config.Config) { c.SMS.PerIPPerHour = 2 }, "reason=cap_ip"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeTwilio(t)
+			e := newEnv(t, envOpt{style: demoapp.StyleRegenerate,
+				phones: map[string]string{"alice": "+44 7400 123456", "bob": "+44 7400 123456"},
+				mutate: func(c *config.Config) {
+					c.SMS.Enabled, c.SMS.Sender, c.SMS.BaseURL = true, "twilio", f.srv.URL
+					c.SMS.Twilio.AccountSID, c.SMS.Twilio.AuthToken, c.SMS.Twilio.From = "ACtest", "token-test", "+15005550006"
+					c.SMS.PhoneFrom.Header = "X-User-Phone"
+					tc.limit(c)
+				}})
+			// Two users, one number (or one address): the third send is refused.
+			for i, user := range []string{"alice", "bob", "alice"} {
+				b := e.browser()
+				b.login(user, map[string]string{"alice": "wonderland", "bob": "builder"}[user])
+				p := b.sendSMS()
+				if i < 2 && p.status != http.StatusSeeOther {
+					t.Fatalf("send %d: %d %.200s", i+1, p.status, p.body)
+				}
+				if i == 2 && p.status != http.StatusTooManyRequests {
+					t.Fatalf("send over the cap: %d", p.status)
+				}
+				e.clock.Advance(31 * time.Second)
+			}
+			if f.count() != 2 || !strings.Contains(e.logs.String(), tc.reason) {
+				t.Fatalf("%d sent; log has %s: %v", f.count(), tc.reason, strings.Contains(e.logs.String(), tc.reason))
+			}
+		})
+	}
+}
+
+// TestSMSRequired: with factors.sms required, a user who also has an
+// authenticator is sent to the text message, and the authenticator is not
+// offered.
+func TestSMSRequired(t *testing.T) {
+	f := newFakeTwilio(t)
+	e := smsEnv(t, f, nil)
+	b := e.browser()
+	b.login("alice", "wonderland")
+	b.enroll() // TOTP, while SMS is optional
+	b.get("/logout")
+	e.srv.Durable().SetPhone(t.Context(), "alice", "+447400123456", e.clock.Now())
+	// A gateway with the same store and SMS required.
+	e3 := newEnv(t, envOpt{style: demoapp.StyleRegenerate, dbPath: e.cfg.Store.SQLite, gateKeys: []string{e.gateKey},
+		upstream: e.appSrv.URL, mutate: func(c *config.Config) {
+			c.SMS.Enabled, c.SMS.Sender, c.SMS.BaseURL = true, "twilio", f.srv.URL
+			c.SMS.Twilio.AccountSID, c.SMS.Twilio.AuthToken, c.SMS.Twilio.From = "ACtest", "token-test", "+15005550006"
+			c.Factors.SMS = "required"
+		}})
+	c := e3.browser()
+	c.login("alice", "wonderland")
+	p := c.get("/.vestibule/verify")
+	if p.status != http.StatusSeeOther || location(p) != "/.vestibule/sms" {
+		t.Fatalf("SMS required: verify page %d %s", p.status, location(p))
+	}
+	p = c.get("/.vestibule/sms")
+	if strings.Contains(p.body, `id="use-totp"`) {
+		t.Fatal("the authenticator is offered although SMS is required")
+	}
+}
