@@ -84,44 +84,40 @@ func (h *Handler) hasTOTP(user string) bool {
 	return err == nil && len(enr.TOTPSecret) > 0
 }
 
-func (h *Handler) getSMS(w http.ResponseWriter, r *http.Request) {
+// smsLogin loads the held login of a text-message page (checking the form
+// when post is true) and where its codes go; ok=false when the page was
+// answered already.
+func (h *Handler) smsLogin(w http.ResponseWriter, r *http.Request, post bool) (pendingState, *store.Held, string, bool) {
 	st, held, ok := h.load(w, r)
-	if !ok {
-		return
+	if !ok || (post && !h.checkForm(w, r, st)) {
+		return st, nil, "", false
 	}
 	if !h.smsOn() {
 		h.ErrorPage(w, r, http.StatusNotFound)
-		return
+		return st, nil, "", false
 	}
 	to, err := h.smsPhone(r.Context(), held)
 	if err != nil {
 		h.storeFailed(w, r, "reading enrollment", err)
-		return
+		return st, nil, "", false
 	}
 	if to == "" {
 		http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
-		return
+		return st, nil, "", false
 	}
-	h.smsPage(w, r, http.StatusOK, st, held, to, "", "")
+	return st, held, to, true
+}
+
+func (h *Handler) getSMS(w http.ResponseWriter, r *http.Request) {
+	if st, held, to, ok := h.smsLogin(w, r, false); ok {
+		h.smsPage(w, r, http.StatusOK, st, held, to, "", "")
+	}
 }
 
 // postSMSSend sends a code, within the cooldown and the hourly caps.
 func (h *Handler) postSMSSend(w http.ResponseWriter, r *http.Request) {
-	st, held, ok := h.load(w, r)
-	if !ok || !h.checkForm(w, r, st) {
-		return
-	}
-	if !h.smsOn() {
-		h.ErrorPage(w, r, http.StatusNotFound)
-		return
-	}
-	to, err := h.smsPhone(r.Context(), held)
-	if err != nil {
-		h.storeFailed(w, r, "reading enrollment", err)
-		return
-	}
-	if to == "" {
-		http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
+	st, held, to, ok := h.smsLogin(w, r, true)
+	if !ok {
 		return
 	}
 	if msg, status := h.sendCode(r, held, to, "login"); msg != "" {

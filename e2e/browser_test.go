@@ -128,6 +128,18 @@ func do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Acti
 	}
 }
 
+// demoSignIn fills and submits the demo app's login form.
+func demoSignIn(t *testing.T, ctx context.Context, base, user, pass string) {
+	t.Helper()
+	do(t, ctx, "signing in",
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(`input[name="username"]`),
+		chromedp.SendKeys(`input[name="username"]`, user),
+		chromedp.SendKeys(`input[name="password"]`, pass),
+		chromedp.Submit(`input[name="password"]`),
+	)
+}
+
 // page waits (bounded) until the browser is at a URL whose path ends in
 // suffix, and returns the location and the visible text. On timeout it
 // returns wherever the browser is, for the caller's message.
@@ -161,16 +173,7 @@ func TestDemoInBrowser(t *testing.T) {
 	base := startDemo(t)
 	totp := factor.DefaultTOTP()
 
-	signIn := func() {
-		t.Helper()
-		do(t, ctx, "signing in",
-			chromedp.Navigate(base+"/login"),
-			chromedp.WaitVisible(`input[name="username"]`),
-			chromedp.SendKeys(`input[name="username"]`, "alice"),
-			chromedp.SendKeys(`input[name="password"]`, "wonderland"),
-			chromedp.Submit(`input[name="password"]`),
-		)
-	}
+	signIn := func() { t.Helper(); demoSignIn(t, ctx, base, "alice", "wonderland") }
 
 	signIn()
 	do(t, ctx, "enroll page", chromedp.WaitVisible(`#secret`))
@@ -260,16 +263,7 @@ func TestDemoSMSInBrowser(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	signIn := func() {
-		t.Helper()
-		do(t, ctx, "signing in",
-			chromedp.Navigate(base+"/login"),
-			chromedp.WaitVisible(`input[name="username"]`),
-			chromedp.SendKeys(`input[name="username"]`, "bob"),
-			chromedp.SendKeys(`input[name="password"]`, "builder"),
-			chromedp.Submit(`input[name="password"]`),
-		)
-	}
+	signIn := func() { t.Helper(); demoSignIn(t, ctx, base, "bob", "builder") }
 	signIn()
 	do(t, ctx, "enroll page", chromedp.WaitVisible(`#use-sms`))
 	do(t, ctx, "choosing text messages", chromedp.Click(`#use-sms`))
@@ -313,13 +307,7 @@ func TestGatePagesOnAPhoneLightAndDark(t *testing.T) {
 	ctx := startBrowser(t)
 	base := startDemo(t)
 	do(t, ctx, "phone viewport", chromedp.EmulateViewport(375, 740))
-	do(t, ctx, "signing in",
-		chromedp.Navigate(base+"/login"),
-		chromedp.WaitVisible(`input[name="username"]`),
-		chromedp.SendKeys(`input[name="username"]`, "alice"),
-		chromedp.SendKeys(`input[name="password"]`, "wonderland"),
-		chromedp.Submit(`input[name="password"]`),
-	)
+	demoSignIn(t, ctx, base, "alice", "wonderland")
 	do(t, ctx, "enroll page", chromedp.WaitVisible(`#secret`))
 	backgrounds := map[string]string{}
 	for _, scheme := range []string{"light", "dark"} {

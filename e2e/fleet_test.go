@@ -137,28 +137,7 @@ store:
 log: {level: debug}
 admin: {listen: "127.0.0.1:0"}
 `, port, appSrv.URL, prefix)
-		path := filepath.Join(t.TempDir(), "config.yaml")
-		os.WriteFile(path, []byte(cfg), 0o600)
-		r := &replica{name: string(rune('A' + i)), url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}}
-		r.cmd = exec.Command(bin, "serve", "-config", path)
-		r.cmd.Env = env
-		r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
-		if err := r.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(r.kill)
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			if resp, err := http.Get(r.url + "/.vestibule/static/style.css"); err == nil {
-				resp.Body.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("replica %s did not start:\n%s", r.name, r.logs)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		f.replicas = append(f.replicas, r)
+		f.replicas = append(f.replicas, startReplica(t, string(rune('A'+i)), bin, []byte(cfg), port, env))
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -393,28 +372,34 @@ func TestFleetReplicaKilled(t *testing.T) {
 func startFleetReplica(t *testing.T, f *fleet, r *replica) string {
 	t.Helper()
 	args := r.cmd.Args
-	cfgPath := args[len(args)-1]
-	data, _ := os.ReadFile(cfgPath)
+	data, _ := os.ReadFile(args[len(args)-1])
 	port := freePort(t)
 	data = regexp.MustCompile(`listen: 127\.0\.0\.1:\d+`).ReplaceAll(data, []byte(fmt.Sprintf("listen: 127.0.0.1:%d", port)))
+	return startReplica(t, "N", args[0], data, port, r.cmd.Env).url
+}
+
+// startReplica runs `vestibule serve` with the config on port and waits
+// (bounded) until it answers.
+func startReplica(t *testing.T, name, bin string, cfg []byte, port int, env []string) *replica {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "config.yaml")
-	os.WriteFile(path, data, 0o600)
-	n := &replica{name: "N", url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}}
-	n.cmd = exec.Command(args[0], "serve", "-config", path)
-	n.cmd.Env = r.cmd.Env
-	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
-	if err := n.cmd.Start(); err != nil {
+	os.WriteFile(path, cfg, 0o600)
+	r := &replica{name: name, url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}}
+	r.cmd = exec.Command(bin, "serve", "-config", path)
+	r.cmd.Env = env
+	r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
+	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(n.kill)
+	t.Cleanup(r.kill)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if resp, err := http.Get(n.url + "/.vestibule/static/style.css"); err == nil {
+		if resp, err := http.Get(r.url + "/.vestibule/static/style.css"); err == nil {
 			resp.Body.Close()
-			return n.url
+			return r
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("new replica did not start:\n%s", n.logs)
+			t.Fatalf("replica %s did not start:\n%s", r.name, r.logs)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
