@@ -259,7 +259,7 @@ func (h *Handler) postEnroll(w http.ResponseWriter, r *http.Request) {
 		h.ErrorPage(w, r, http.StatusServiceUnavailable)
 		return
 	}
-	err = h.opt.Durable.Enroll(ctx, store.Enrollment{
+	err = h.opt.Durable.EnrollNew(ctx, store.Enrollment{
 		User:           held.User,
 		TOTPSecret:     held.EnrollSecret,
 		LastStep:       step,
@@ -267,6 +267,11 @@ func (h *Handler) postEnroll(w http.ResponseWriter, r *http.Request) {
 		CreatedAt:      now,
 		LastUsed:       now,
 	})
+	if errors.Is(err, store.ErrExists) {
+		// Another sign-in of this user enrolled first: use that factor.
+		http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
+		return
+	}
 	if err != nil {
 		h.storeFailed(w, r, "storing enrollment", err)
 		return

@@ -300,7 +300,12 @@ func (h *Handler) finishPhoneEnrollment(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	now := h.opt.Now()
-	if err := h.opt.Durable.Enroll(ctx, store.Enrollment{User: held.User, Phone: to, RecoveryHashes: hashes, CreatedAt: now, LastUsed: now}); err != nil {
+	if err := h.opt.Durable.EnrollNew(ctx, store.Enrollment{User: held.User, Phone: to, RecoveryHashes: hashes, CreatedAt: now, LastUsed: now}); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			// Another sign-in of this user enrolled first: use that factor.
+			http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
+			return
+		}
 		h.storeFailed(w, r, "storing enrollment", err)
 		return
 	}

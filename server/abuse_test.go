@@ -515,3 +515,26 @@ func TestHeldLoginSurvivesRestart(t *testing.T) {
 	b.jar.SetCookies(u2, b.jar.Cookies(u1))
 	b.expectReleased(b.verify(b.code(secret, 0)))
 }
+
+// TestFirstEnrollmentOnce: two sign-ins of a never-enrolled user both on the
+// enrollment page: the first to confirm enrolls, the other is sent to the
+// code page of that enrollment instead of replacing it.
+func TestFirstEnrollmentOnce(t *testing.T) {
+	e := newEnv(t, envOpt{style: demoapp.StyleRegenerate})
+	a, b := e.browser(), e.browser()
+	a.login("alice", "wonderland")
+	b.login("alice", "wonderland")
+	pa, pb := a.get("/.vestibule/enroll"), b.get("/.vestibule/enroll")
+	sa := strings.ReplaceAll(reSecret.FindStringSubmatch(pa.body)[1], " ", "")
+	sb := strings.ReplaceAll(reSecret.FindStringSubmatch(pb.body)[1], " ", "")
+	if sa == sb {
+		t.Fatal("two enrollments got the same secret")
+	}
+	must(t, a.post("/.vestibule/enroll", url.Values{"csrf": {csrf(t, pa)}, "code": {a.code(sa, 0)}}), http.StatusOK)
+	p := b.post("/.vestibule/enroll", url.Values{"csrf": {csrf(t, pb)}, "code": {b.code(sb, 0)}})
+	if p.status != http.StatusSeeOther || location(p) != "/.vestibule/verify" {
+		t.Fatalf("second enrollment: %d %s", p.status, location(p))
+	}
+	// The first enrollment stands: its secret's next code signs b in.
+	b.expectReleased(b.verify(b.code(sa, 1)))
+}

@@ -19,6 +19,9 @@ type Durable interface {
 	// Enroll stores a complete enrollment for e.User, replacing any earlier
 	// one (its secret, recovery codes and last step) in one transaction.
 	Enroll(ctx context.Context, e Enrollment) error
+	// EnrollNew stores a first enrollment, atomically: ErrExists when the
+	// user is already enrolled (two first enrollments racing: one wins).
+	EnrollNew(ctx context.Context, e Enrollment) error
 	// UseTOTPStep records that the user just used the TOTP code of time step
 	// step. It fails with ErrReplay unless step is greater than the last step
 	// recorded, and with ErrNotFound when the user is not enrolled.

@@ -338,3 +338,32 @@ func (s *DB) ReplaceRecoveryCodes(ctx context.Context, user string, hashes [][]b
 	}
 	return nil
 }
+
+// EnrollNew stores a first enrollment; ErrExists if there is one.
+func (s *DB) EnrollNew(ctx context.Context, e store.Enrollment) error {
+	if e.User == "" || (len(e.TOTPSecret) == 0 && e.Phone == "") {
+		return errors.New("postgres: enroll: user and a sealed secret or a phone are required")
+	}
+	created := e.CreatedAt
+	if created.IsZero() {
+		created = s.now()
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx,
+			`INSERT INTO vestibule_enrollments (username, totp_secret, last_step, created_at, last_used, devices_revoked, phone)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (username) DO NOTHING`,
+			e.User, nonNil(e.TOTPSecret), e.LastStep, nanos(created), nanos(e.LastUsed), nanos(e.DevicesRevoked), e.Phone)
+		if err != nil {
+			return unavailable("enroll", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrExists
+		}
+		for _, h := range e.RecoveryHashes {
+			if _, err := tx.Exec(ctx, `INSERT INTO vestibule_recovery_codes (username, hash) VALUES ($1, $2) ON CONFLICT DO NOTHING`, e.User, h); err != nil {
+				return unavailable("enroll", err)
+			}
+		}
+		return nil
+	})
+}

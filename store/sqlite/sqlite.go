@@ -373,3 +373,38 @@ func (s *DB) ReplaceRecoveryCodes(ctx context.Context, user string, hashes [][]b
 	}
 	return nil
 }
+
+// EnrollNew stores a first enrollment; ErrExists if there is one.
+func (s *DB) EnrollNew(ctx context.Context, e store.Enrollment) error {
+	if e.User == "" || (len(e.TOTPSecret) == 0 && e.Phone == "") {
+		return errors.New("sqlite: enroll: user and a sealed secret or a phone are required")
+	}
+	created := e.CreatedAt
+	if created.IsZero() {
+		created = s.now()
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable("enroll", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx,
+		`INSERT INTO enrollments (user, totp_secret, last_step, created_at, last_used, devices_revoked, phone)
+		 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(user) DO NOTHING`,
+		e.User, nonNil(e.TOTPSecret), e.LastStep, nanos(created), nanos(e.LastUsed), nanos(e.DevicesRevoked), e.Phone)
+	if err != nil {
+		return unavailable("enroll", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrExists
+	}
+	for _, h := range e.RecoveryHashes {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO recovery_codes (user, hash) VALUES (?, ?)`, e.User, h); err != nil {
+			return unavailable("enroll", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return unavailable("enroll", err)
+	}
+	return nil
+}

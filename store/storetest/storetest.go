@@ -257,6 +257,22 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 		}
 	})
 
+	t.Run("first enrollment: exactly one wins", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		results := race(func(i int) error {
+			return s.EnrollNew(ctx, store.Enrollment{User: "alice", TOTPSecret: []byte(fmt.Sprint("sealed-", i)), RecoveryHashes: hashes(2)})
+		})
+		expectOneWinner(t, results, store.ErrExists)
+		e, err := s.Enrollment(ctx, "alice")
+		if err != nil || len(e.RecoveryHashes) != 2 {
+			t.Fatalf("after the race: %+v %v", e, err)
+		}
+		if err := s.EnrollNew(ctx, store.Enrollment{User: "alice", Phone: "+33612345678"}); !errors.Is(err, store.ErrExists) {
+			t.Errorf("second EnrollNew: %v", err)
+		}
+	})
+
 	t.Run("concurrent TOTP step: exactly one wins", func(t *testing.T) {
 		c := NewClock()
 		s := open(t, c.Now)
