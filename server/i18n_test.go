@@ -72,3 +72,20 @@ func TestBranding(t *testing.T) {
 		t.Errorf("bad accent: %v", err)
 	}
 }
+
+// TestProviderErrorsTranslated: the provider failure message on the SMS
+// page is in the user's language too.
+func TestProviderErrorsTranslated(t *testing.T) {
+	f := newFakeTwilio(t)
+	e := smsEnv(t, f, nil)
+	b := e.browser()
+	b.login("alice", "wonderland")
+	f.mu.Lock()
+	f.fail = true
+	f.mu.Unlock()
+	p := b.get("/.vestibule/sms")
+	p = b.do("POST", "/.vestibule/sms/send", map[string][]string{"csrf": {csrf(t, p)}}, "Accept-Language", "es")
+	if body := html.UnescapeString(p.body); !strings.Contains(body, "No se pudo enviar el SMS ahora") {
+		t.Fatalf("Spanish provider error: %.500s", body)
+	}
+}

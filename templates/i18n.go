@@ -56,6 +56,11 @@ func Funcs() template.FuncMap { return template.FuncMap{"t": T} }
 // numbers are format strings (%d, %s) translated before formatting.
 var catalog = map[string]map[string]string{
 	"de": {
+		"We could not send a text message to this number. Please use another way to sign in, or ask your administrator to check the number.": "Wir konnten keine SMS an diese Nummer senden. Bitte melden Sie sich anders an oder lassen Sie die Nummer von Ihrem Administrator prüfen.",
+		"We could not send the text message just now. Please try again in a moment, or use another way to sign in.":                          "Die SMS konnte gerade nicht gesendet werden. Bitte versuchen Sie es gleich noch einmal oder melden Sie sich anders an.",
+		"Text messages can't be sent to numbers in this country. Please use another way to sign in.":                                         "An Nummern in diesem Land können keine SMS gesendet werden. Bitte melden Sie sich anders an.",
+		"Too many text messages were sent for this sign-in recently. Please wait an hour or use another way to sign in.":                     "Für diese Anmeldung wurden zuletzt zu viele SMS gesendet. Bitte warten Sie eine Stunde oder melden Sie sich anders an.",
+		"That is not a mobile number we can send text messages to. Include the country code, e.g. +44 7400 123456.":                          "Das ist keine Mobilnummer, an die wir SMS senden können. Geben Sie die Landesvorwahl mit an, z. B. +49 151 23456789.",
 		"Protected by Vestibule two-factor sign-in":                  "Geschützt durch die Zwei-Faktor-Anmeldung von Vestibule",
 		"Two-factor sign-in":                                         "Zwei-Faktor-Anmeldung",
 		"Open your authenticator app and enter the 6-digit code for": "Öffnen Sie Ihre Authenticator-App und geben Sie den 6-stelligen Code ein für",
@@ -110,6 +115,11 @@ var catalog = map[string]map[string]string{
 		"This form has expired or was not sent from this site. Go back, reload the page and try again.": "Dieses Formular ist abgelaufen oder stammt nicht von dieser Seite. Gehen Sie zurück, laden Sie die Seite neu und versuchen Sie es erneut.",
 	},
 	"fr": {
+		"We could not send a text message to this number. Please use another way to sign in, or ask your administrator to check the number.": "Impossible d'envoyer un SMS à ce numéro. Connectez-vous autrement, ou demandez à votre administrateur de vérifier le numéro.",
+		"We could not send the text message just now. Please try again in a moment, or use another way to sign in.":                          "Le SMS n'a pas pu être envoyé pour l'instant. Réessayez dans un instant, ou connectez-vous autrement.",
+		"Text messages can't be sent to numbers in this country. Please use another way to sign in.":                                         "Les SMS ne peuvent pas être envoyés vers ce pays. Connectez-vous autrement.",
+		"Too many text messages were sent for this sign-in recently. Please wait an hour or use another way to sign in.":                     "Trop de SMS ont été envoyés récemment pour cette connexion. Attendez une heure ou connectez-vous autrement.",
+		"That is not a mobile number we can send text messages to. Include the country code, e.g. +44 7400 123456.":                          "Ce n'est pas un numéro de mobile pouvant recevoir des SMS. Indiquez l'indicatif du pays, par ex. +33 6 12 34 56 78.",
 		"Protected by Vestibule two-factor sign-in":                  "Protégé par la connexion à deux facteurs Vestibule",
 		"Two-factor sign-in":                                         "Connexion à deux facteurs",
 		"Open your authenticator app and enter the 6-digit code for": "Ouvrez votre application d'authentification et saisissez le code à 6 chiffres pour",
@@ -164,6 +174,11 @@ var catalog = map[string]map[string]string{
 		"This form has expired or was not sent from this site. Go back, reload the page and try again.": "Ce formulaire a expiré ou ne vient pas de ce site. Revenez en arrière, rechargez la page et réessayez.",
 	},
 	"es": {
+		"We could not send a text message to this number. Please use another way to sign in, or ask your administrator to check the number.": "No pudimos enviar un SMS a este número. Inicie sesión de otra forma o pida a su administrador que revise el número.",
+		"We could not send the text message just now. Please try again in a moment, or use another way to sign in.":                          "No se pudo enviar el SMS ahora. Inténtelo de nuevo en un momento o inicie sesión de otra forma.",
+		"Text messages can't be sent to numbers in this country. Please use another way to sign in.":                                         "No se pueden enviar SMS a números de este país. Inicie sesión de otra forma.",
+		"Too many text messages were sent for this sign-in recently. Please wait an hour or use another way to sign in.":                     "Se enviaron demasiados SMS para este inicio de sesión. Espere una hora o inicie sesión de otra forma.",
+		"That is not a mobile number we can send text messages to. Include the country code, e.g. +44 7400 123456.":                          "No es un número de móvil al que podamos enviar SMS. Incluya el prefijo del país, p. ej. +34 612 34 56 78.",
 		"Protected by Vestibule two-factor sign-in":                  "Protegido por el inicio de sesión en dos pasos de Vestibule",
 		"Two-factor sign-in":                                         "Inicio de sesión en dos pasos",
 		"Open your authenticator app and enter the 6-digit code for": "Abra su aplicación de autenticación e introduzca el código de 6 dígitos para",
