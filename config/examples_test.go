@@ -10,7 +10,7 @@ import (
 // secrets supplied.
 func TestExamples(t *testing.T) {
 	files, _ := filepath.Glob("../examples/*.yaml")
-	if len(files) < 3 {
+	if len(files) < 4 {
 		t.Fatalf("found %d example configs", len(files))
 	}
 	vars := map[string]string{"VESTIBULE_COOKIE_KEY": key32, "VESTIBULE_ENCRYPTION_KEY": key32, "PGPASSWORD": "pw",

@@ -327,11 +327,33 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.page(w, r, http.StatusForbidden)
 		return
 	}
+	// A request to a login route (path and method) is read first: whether
+	// it names a user decides what its cookies may do.
+	interceptLogin := isLogin && p.login.match(key, r.Method)
+	var user string
+	if interceptLogin {
+		body, err := readLoginBody(r, p.maxBody)
+		if err != nil {
+			if errors.Is(err, errBodyTooLarge) {
+				p.page(w, r, http.StatusRequestEntityTooLarge)
+			} else {
+				p.log.InfoContext(r.Context(), "login request body unreadable", "event", "bad_request", "remote_ip", p.opt.ClientIP.ClientIP(r), "err", err)
+				p.page(w, r, http.StatusBadRequest)
+			}
+			return
+		}
+		user = loginUser(r, body, p.opt.UserField)
+	}
 	if sc.n > 0 && !authorized {
 		switch {
-		case isLogin || (canon && bypass(rules.bypass, path, r.Method)):
-			// An unreleased cookie may reach the login route (its answer is
-			// intercepted) and public paths.
+		case interceptLogin && (user != "" || p.opt.UserField == ""):
+			// A login attempt may carry an unreleased (pre-login) session:
+			// apps that keep their session id need it, and the answer is
+			// intercepted. Anything else on a login path, such as an
+			// app that posts every form to one path, gets no unreleased
+			// cookie.
+		case canon && bypass(rules.bypass, path, r.Method):
+			// Public paths.
 		case p.wantsPage(r) && p.opt.Challenger.Pending(r):
 			http.Redirect(w, r, p.opt.Prefix+"verify", http.StatusSeeOther)
 			if p.opt.Status != nil {
@@ -353,23 +375,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Header[UserHeader] = []string{claims.User}
 	}
 
-	interceptLogin := isLogin && p.login.match(key, r.Method)
 	if interceptLogin || (isLogout && sc.n > 0) {
 		_, ctx := audit.EnsureRequestID(r, p.opt.ClientIP.TrustedPeer(r))
 		r = r.WithContext(ctx)
 		st := &reqState{login: interceptLogin, logout: isLogout, sent: sc, remoteIP: p.opt.ClientIP.ClientIP(r), userAgent: r.UserAgent()}
 		if interceptLogin {
-			body, err := readLoginBody(r, p.maxBody)
-			if err != nil {
-				if errors.Is(err, errBodyTooLarge) {
-					p.page(w, r, http.StatusRequestEntityTooLarge)
-				} else {
-					p.log.InfoContext(ctx, "login request body unreadable", "event", "bad_request", "remote_ip", st.remoteIP, "err", err)
-					p.page(w, r, http.StatusBadRequest)
-				}
-				return
-			}
-			st.user = loginUser(r, body, p.opt.UserField)
+			st.user = user
 			if p.opt.Regulator != nil {
 				if err := p.opt.Regulator.Banned(ctx, st.user, st.remoteIP); err != nil {
 					var b banned

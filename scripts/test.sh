@@ -18,11 +18,17 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
-/usr/bin/python3 -c "import django" >/dev/null 2>&1 || missing+=(python3-django)   # the real-app test of examples/django-admin.yaml
+/usr/bin/python3 -c "import django" >/dev/null 2>&1 || missing+=(python3-django)   # real-app test of examples/django-admin.yaml
+[ -f /usr/share/dokuwiki/doku.php ] || missing+=(dokuwiki)                          # real-app test of examples/dokuwiki.yaml
+command -v php >/dev/null 2>&1 || missing+=(php-cli)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing: ${missing[*]}"
   as_root apt-get update -qq
+  # Don't let packages start their services (dokuwiki pulls a web server).
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null; as_root chmod +x "$policy"; added_policy=1; fi
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "${added_policy:-}" ]; then as_root rm -f "$policy"; fi
 fi
 
 export VESTIBULE_REQUIRE_BROWSER=1

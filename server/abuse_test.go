@@ -538,3 +538,34 @@ func TestFirstEnrollmentOnce(t *testing.T) {
 	// The first enrollment stands: its secret's next code signs b in.
 	b.expectReleased(b.verify(b.code(sa, 1)))
 }
+
+// TestLoginPathIsNoBackdoor: an app that posts every form to its login
+// path (DokuWiki's /doku.php) must not let an unreleased session through
+// on posts that are not login attempts, nor on other methods.
+func TestLoginPathIsNoBackdoor(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, err := r.Cookie("demo_session"); err == nil {
+			io.WriteString(w, r.Method+" as "+c.Value)
+			return
+		}
+		io.WriteString(w, r.Method+" anonymous")
+	}))
+	defer app.Close()
+	e := newEnv(t, envOpt{upstream: app.URL})
+	thief := e.browser()
+	thief.setCookie("demo_session", "stolen")
+	for _, tc := range []struct {
+		method string
+		form   url.Values
+		want   string
+	}{
+		{"POST", url.Values{"action": {"save"}, "text": {"defaced"}}, "POST anonymous"},
+		{"GET", nil, "GET anonymous"},
+		// A login attempt may carry the pre-login session (kept-id apps).
+		{"POST", url.Values{"username": {"alice"}, "password": {"guess"}}, "POST as stolen"},
+	} {
+		if got := thief.do(tc.method, "/login", tc.form, "Accept", "text/plain").body; got != tc.want {
+			t.Errorf("%s /login %v: app saw %q, want %q", tc.method, tc.form, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/factor"
+	"github.com/vestibule-gw/vestibule/server"
+)
+
+// startDokuWiki runs a private copy of Debian's DokuWiki under PHP's
+// built-in server, with one user alice / wonderland.
+func startDokuWiki(t *testing.T) string {
+	t.Helper()
+	php, err := exec.LookPath("php")
+	if _, serr := os.Stat("/usr/share/dokuwiki/doku.php"); err != nil || serr != nil {
+		if os.Getenv("VESTIBULE_REQUIRE_SERVICES") != "" {
+			t.Fatal("DokuWiki is not installed (apt-get install dokuwiki php-cli) but VESTIBULE_REQUIRE_SERVICES is set")
+		}
+		t.Skip("DokuWiki is not installed: apt-get install dokuwiki php-cli, or run scripts/test.sh")
+	}
+	dir := t.TempDir()
+	for _, c := range [][]string{
+		{"cp", "-rL", "/usr/share/dokuwiki", dir + "/wiki"},
+		{"cp", "-rL", "/etc/dokuwiki", dir + "/conf"},
+		{"cp", "-r", "/var/lib/dokuwiki/data", dir + "/data"},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", c, err, out)
+		}
+	}
+	hash, err := exec.Command(php, "-r", `echo password_hash("wonderland", PASSWORD_BCRYPT);`).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("wiki/inc/preload.php", fmt.Sprintf("<?php\ndefine('DOKU_CONF', '%s/conf/');\n", dir))
+	local, _ := os.ReadFile(filepath.Join(dir, "conf/local.php"))
+	write("conf/local.php", string(local)+fmt.Sprintf("\n$conf['savedir'] = '%s/data';\n$conf['useacl'] = 1;\n$conf['authtype'] = 'authplain';\n$conf['superuser'] = '@admin';\n", dir))
+	write("conf/users.auth.php", "alice:"+string(hash)+":Alice:alice@example.com:admin,user\n")
+	write("conf/acl.auth.php", "*\t@ALL\t1\n*\t@user\t8\n")
+	port := freePort(t)
+	cmd := exec.Command(php, "-S", fmt.Sprintf("127.0.0.1:%d", port), "-t", dir+"/wiki")
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if resp, err := http.Get(base + "/doku.php"); err == nil {
+			resp.Body.Close()
+			return base
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("DokuWiki did not start:\n%s", logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func dokuLogin(t *testing.T, c *client, base string) resp {
+	t.Helper()
+	c.do("GET", base+"/doku.php?id=start&do=login", nil, "")
+	return c.do("POST", base+"/doku.php?id=start&do=login", url.Values{
+		"sectok": {""}, "id": {"start"}, "do": {"login"}, "u": {"alice"}, "p": {"wonderland"}}, "")
+}
+
+// TestDokuWiki: the shipped examples/dokuwiki.yaml in front of a real
+// DokuWiki, which keeps its session id at login and adds an auth cookie.
+func TestDokuWiki(t *testing.T) {
+	wiki := startDokuWiki(t)
+	data, err := os.ReadFile("../examples/dokuwiki.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.ParseWith(data, "dokuwiki.yaml", func(string) (string, bool) { return randomKey(), true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := httptest.NewUnstartedServer(nil)
+	cfg.Upstream.URL, cfg.PublicURL = wiki, "http://"+gw.Listener.Addr().String()
+	cfg.Store.SQLite = filepath.Join(t.TempDir(), "v.db")
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(context.Background(), cfg, server.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	gw.Config.Handler = srv.Handler()
+	gw.Start()
+	defer gw.Close()
+
+	c := newClient(t)
+	p := dokuLogin(t, c, gw.URL)
+	if p.status != http.StatusSeeOther || p.loc != "/.vestibule/verify" {
+		t.Fatalf("DokuWiki's login answer was not held: %d %s", p.status, p.loc)
+	}
+	if p := c.do("GET", gw.URL+"/doku.php?id=start", nil, "text/plain"); strings.Contains(p.body, "Log Out") {
+		t.Fatal("the kept DokuWiki session is signed in before the second factor")
+	}
+	p = c.do("GET", gw.URL+"/.vestibule/enroll", nil, "")
+	m := fleetSecret.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("enroll page: %d %.300s", p.status, p.body)
+	}
+	secret := strings.ReplaceAll(m[1], " ", "")
+	totp := factor.DefaultTOTP()
+	code, _ := totp.Code(secret, totp.Step(time.Now()))
+	p = c.do("POST", gw.URL+"/.vestibule/enroll", url.Values{"csrf": {fleetCSRF.FindStringSubmatch(p.body)[1]}, "code": {code}}, "")
+	p = c.do("POST", gw.URL+"/.vestibule/release", url.Values{"csrf": {fleetCSRF.FindStringSubmatch(p.body)[1]}}, "")
+	if p.status != http.StatusFound || p.loc != gw.URL+"/doku.php?id=start" {
+		t.Fatalf("release: %d %s", p.status, p.loc)
+	}
+	if p := c.do("GET", gw.URL+"/doku.php?id=start", nil, ""); !strings.Contains(p.body, "Log Out") {
+		t.Fatalf("DokuWiki after 2FA is not signed in: %d %.300s", p.status, p.body)
+	}
+
+	// A session made at DokuWiki directly gains nothing through the gateway.
+	direct := newClient(t)
+	if p := dokuLogin(t, direct, wiki); p.status != http.StatusFound {
+		t.Fatalf("direct login at DokuWiki: %d", p.status)
+	}
+	wu, _ := url.Parse(wiki)
+	gu, _ := url.Parse(gw.URL)
+	thief := newClient(t)
+	thief.c.Jar.SetCookies(gu, direct.c.Jar.Cookies(wu))
+	if p := thief.do("GET", gw.URL+"/doku.php?id=start", nil, ""); strings.Contains(p.body, "Log Out") {
+		t.Fatal("a DokuWiki session made without the gateway is signed in through it")
+	}
+}
