@@ -76,6 +76,12 @@ func Open(ctx context.Context, path string, now func() time.Time) (*DB, error) {
 	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(5000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
 		q.Add("_pragma", p)
 	}
+	// Every read-write transaction here writes: take the write lock at
+	// BEGIN (waiting up to busy_timeout) rather than at the first write,
+	// where a read snapshot that another writer has overtaken fails at once
+	// with SQLITE_BUSY (seen with several handles migrating a new file).
+	// Read-only transactions stay deferred.
+	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: opening %s: %w: %w", path, store.ErrUnavailable, err)
@@ -148,9 +154,20 @@ func fromNanos(n int64) time.Time {
 
 // Enrollment returns the user's enrollment with its unused recovery hashes.
 func (s *DB) Enrollment(ctx context.Context, user string) (store.Enrollment, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return store.Enrollment{}, unavailable("reading enrollment", err)
+	}
+	defer tx.Rollback()
+	return enrollment(ctx, tx, user)
+}
+
+// enrollment reads one enrollment inside tx (one consistent snapshot of the
+// row and its codes).
+func enrollment(ctx context.Context, tx *sql.Tx, user string) (store.Enrollment, error) {
 	e := store.Enrollment{User: user}
 	var created, lastUsed, devices int64
-	err := s.db.QueryRowContext(ctx,
+	err := tx.QueryRowContext(ctx,
 		`SELECT totp_secret, last_step, created_at, last_used, devices_revoked, phone FROM enrollments WHERE user = ?`, user).
 		Scan(&e.TOTPSecret, &e.LastStep, &created, &lastUsed, &devices, &e.Phone)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -160,7 +177,7 @@ func (s *DB) Enrollment(ctx context.Context, user string) (store.Enrollment, err
 		return store.Enrollment{}, unavailable("reading enrollment", err)
 	}
 	e.CreatedAt, e.LastUsed, e.DevicesRevoked = fromNanos(created), fromNanos(lastUsed), fromNanos(devices)
-	rows, err := s.db.QueryContext(ctx, `SELECT hash FROM recovery_codes WHERE user = ? AND used_at IS NULL ORDER BY hash`, user)
+	rows, err := tx.QueryContext(ctx, `SELECT hash FROM recovery_codes WHERE user = ? AND used_at IS NULL ORDER BY hash`, user)
 	if err != nil {
 		return store.Enrollment{}, unavailable("reading recovery codes", err)
 	}
@@ -320,9 +337,15 @@ func (s *DB) Ping(ctx context.Context) error {
 // Close closes the database.
 func (s *DB) Close() error { return s.db.Close() }
 
-// Enrollments lists every enrollment with its unused recovery hashes.
+// Enrollments lists every enrollment with its unused recovery hashes, all
+// from one snapshot.
 func (s *DB) Enrollments(ctx context.Context) ([]store.Enrollment, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT user FROM enrollments ORDER BY user`)
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, unavailable("listing enrollments", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT user FROM enrollments ORDER BY user`)
 	if err != nil {
 		return nil, unavailable("listing enrollments", err)
 	}
@@ -335,13 +358,14 @@ func (s *DB) Enrollments(ctx context.Context) ([]store.Enrollment, error) {
 		}
 		users = append(users, u)
 	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return nil, unavailable("listing enrollments", err)
+	}
 	rows.Close()
 	out := make([]store.Enrollment, 0, len(users))
 	for _, u := range users {
-		e, err := s.Enrollment(ctx, u)
-		if errors.Is(err, store.ErrNotFound) {
-			continue // reset meanwhile
-		}
+		e, err := enrollment(ctx, tx, u)
 		if err != nil {
 			return nil, err
 		}
@@ -350,21 +374,28 @@ func (s *DB) Enrollments(ctx context.Context) ([]store.Enrollment, error) {
 	return out, nil
 }
 
-// ReplaceRecoveryCodes replaces the user's recovery codes in one transaction.
+// ReplaceRecoveryCodes replaces the user's recovery codes in one transaction
+// (which holds the write lock, so a concurrent Reset cannot come between
+// the check and the writes).
 func (s *DB) ReplaceRecoveryCodes(ctx context.Context, user string, hashes [][]byte) error {
-	if _, err := s.Enrollment(ctx, user); err != nil {
-		return err
-	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return unavailable("replacing recovery codes", err)
 	}
 	defer tx.Rollback()
+	var one int
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM enrollments WHERE user = ?`, user).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case err != nil:
+		return unavailable("replacing recovery codes", err)
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user = ?`, user); err != nil {
 		return unavailable("replacing recovery codes", err)
 	}
 	for _, h := range hashes {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO recovery_codes (user, hash) VALUES (?, ?)`, user, h); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO recovery_codes (user, hash) VALUES (?, ?)`, user, h); err != nil {
 			return unavailable("replacing recovery codes", err)
 		}
 	}

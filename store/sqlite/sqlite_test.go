@@ -129,3 +129,151 @@ func TestClosedDBIsUnavailable(t *testing.T) {
 		t.Errorf("Ping on closed db: %v", err)
 	}
 }
+
+// TestMigrationsIdempotent: reopening applies nothing twice and leaves one
+// schema_version row at the latest version.
+func TestMigrationsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v.db")
+	for i := range 3 {
+		db, err := Open(ctx, path, nil)
+		if err != nil {
+			t.Fatalf("open #%d: %v", i+1, err)
+		}
+		var rows, v int
+		if err := db.db.QueryRowContext(ctx, `SELECT count(*), max(version) FROM schema_version`).Scan(&rows, &v); err != nil {
+			t.Fatal(err)
+		}
+		if rows != 1 || v != len(migrations) {
+			t.Errorf("open #%d: %d schema_version rows, version %d (want 1, %d)", i+1, rows, v, len(migrations))
+		}
+		if i == 0 {
+			if err := db.Enroll(ctx, store.Enrollment{User: "alice", TOTPSecret: []byte("s")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.Enrollment(ctx, "alice"); err != nil {
+			t.Errorf("open #%d: %v", i+1, err)
+		}
+		db.Close()
+	}
+}
+
+// TestNewerSchemaRefused: a file migrated by a newer build is not touched.
+func TestNewerSchemaRefused(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v.db")
+	db := open(t, path, nil)
+	if _, err := db.db.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(migrations)+1); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := Open(ctx, path, nil); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("newer schema: %v", err)
+	}
+}
+
+// TestConcurrentOpen: several processes (here: handles) opening a new file
+// at once all succeed and migrate it once.
+func TestConcurrentOpen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v.db")
+	const n = 8
+	errs := make(chan error, n)
+	dbs := make(chan *DB, n)
+	for range n {
+		go func() {
+			db, err := Open(ctx, path, nil)
+			errs <- err
+			dbs <- db
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+		if db := <-dbs; db != nil {
+			defer db.Close()
+		}
+	}
+	db := open(t, path, nil)
+	var v int
+	db.db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
+	if v != len(migrations) {
+		t.Errorf("version %d, want %d", v, len(migrations))
+	}
+}
+
+// TestPragmas: every pooled connection runs in WAL mode with foreign keys
+// (which Enroll and Reset rely on to drop recovery codes) and a busy timeout.
+func TestPragmas(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, filepath.Join(t.TempDir(), "v.db"), nil)
+	var conns []interface{ Close() error }
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range 3 { // distinct connections from the pool
+		conn, err := db.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, conn)
+		var mode string
+		var fk, busy, sync int
+		for q, dst := range map[string]any{"journal_mode": &mode, "foreign_keys": &fk, "busy_timeout": &busy, "synchronous": &sync} {
+			if err := conn.QueryRowContext(ctx, "PRAGMA "+q).Scan(dst); err != nil {
+				t.Fatalf("PRAGMA %s: %v", q, err)
+			}
+		}
+		if mode != "wal" || fk != 1 || busy != 5000 || sync != 1 {
+			t.Errorf("connection %d: journal_mode %s, foreign_keys %d, busy_timeout %d, synchronous %d", i, mode, fk, busy, sync)
+		}
+	}
+}
+
+// TestExistingFileMadePrivate: a file created beforehand with a looser mode
+// is narrowed to 0600.
+func TestExistingFileMadePrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v.db")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(path, 0o644)
+	open(t, path, nil)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+// TestOddPath: a path needing escaping in a file: URI still names the file.
+func TestOddPath(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "a dir #1 ?x=y %20")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "v&w.db")
+	db := open(t, path, nil)
+	if err := db.Enroll(ctx, store.Enrollment{User: "alice", TOTPSecret: []byte("s")}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	entries, _ := os.ReadDir(dir)
+	found := false
+	for _, e := range entries {
+		found = found || e.Name() == "v&w.db"
+	}
+	if !found {
+		t.Fatalf("database not at %s; directory holds %v", path, entries)
+	}
+	if _, err := open(t, path, nil).Enrollment(ctx, "alice"); err != nil {
+		t.Errorf("reopened: %v", err)
+	}
+}

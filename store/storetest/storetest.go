@@ -257,6 +257,94 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 		}
 	})
 
+	t.Run("enrollments are copies", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		secret, hs := []byte("sealed-alice"), hashes(2)
+		if err := s.Enroll(ctx, store.Enrollment{User: "alice", TOTPSecret: secret, RecoveryHashes: hs, CreatedAt: c.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		// The caller's slices are not aliased by the store...
+		secret[0], hs[0][0] = 'X', 0xff
+		e, err := s.Enrollment(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(e.TOTPSecret) != "sealed-alice" || !sameHashes(e.RecoveryHashes, hashes(2)) {
+			t.Fatalf("mutating Enroll's argument changed the store: %q %x", e.TOTPSecret, e.RecoveryHashes)
+		}
+		// ...nor are the returned ones.
+		e.TOTPSecret[0], e.RecoveryHashes[0][0] = 'X', 0xff
+		again, _ := s.Enrollment(ctx, "alice")
+		if string(again.TOTPSecret) != "sealed-alice" || !sameHashes(again.RecoveryHashes, hashes(2)) {
+			t.Errorf("mutating a returned enrollment changed the store: %q %x", again.TOTPSecret, again.RecoveryHashes)
+		}
+		if n, err := s.UseRecoveryCode(ctx, "alice", hashes(1)[0], c.Now()); err != nil || n != 1 {
+			t.Errorf("original code after the mutations: %d, %v", n, err)
+		}
+	})
+
+	t.Run("steps and codes are per user; recovery codes count as use", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		enroll(t, s, "alice", 2)
+		enroll(t, s, "bob", 2)
+		if err := s.UseTOTPStep(ctx, "alice", 100, c.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UseTOTPStep(ctx, "bob", 100, c.Now()); err != nil {
+			t.Errorf("bob's step 100 after alice's: %v", err)
+		}
+		if e, _ := s.Enrollment(ctx, "bob"); e.LastStep != 100 {
+			t.Errorf("bob's LastStep = %d", e.LastStep)
+		}
+		c.Advance(time.Hour)
+		if _, err := s.UseRecoveryCode(ctx, "alice", hashes(2)[1], c.Now()); err != nil {
+			t.Fatal(err)
+		}
+		e, _ := s.Enrollment(ctx, "alice")
+		if !e.LastUsed.Equal(c.Now()) {
+			t.Errorf("LastUsed after a recovery code = %v, want %v", e.LastUsed, c.Now())
+		}
+		if e.LastStep != 100 {
+			t.Errorf("a recovery code changed LastStep to %d", e.LastStep)
+		}
+		if e, _ := s.Enrollment(ctx, "bob"); len(e.RecoveryHashes) != 2 {
+			t.Errorf("alice's code used one of bob's: %d left", len(e.RecoveryHashes))
+		}
+		if n, err := s.UseRecoveryCode(ctx, "alice", hashes(1)[0], c.Now()); err != nil || n != 0 {
+			t.Errorf("last code: %d, %v (want 0 remaining)", n, err)
+		}
+	})
+
+	t.Run("reset then enroll again", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		enroll(t, s, "alice", 2)
+		if err := s.UseTOTPStep(ctx, "alice", 100, c.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Reset(ctx, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Reset(ctx, "alice"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("second reset: %v, want ErrNotFound", err)
+		}
+		if err := s.UseTOTPStep(ctx, "alice", 101, c.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("TOTP step after reset: %v, want ErrNotFound", err)
+		}
+		if err := s.EnrollNew(ctx, store.Enrollment{User: "alice", TOTPSecret: []byte("again"), RecoveryHashes: hashes(1)}); err != nil {
+			t.Fatalf("EnrollNew after reset: %v", err)
+		}
+		e, err := s.Enrollment(ctx, "alice")
+		if err != nil || string(e.TOTPSecret) != "again" || e.LastStep != 0 || len(e.RecoveryHashes) != 1 {
+			t.Fatalf("after re-enrollment: %+v, %v", e, err)
+		}
+		if err := s.UseTOTPStep(ctx, "alice", 100, c.Now()); err != nil {
+			t.Errorf("step 100 in the new enrollment: %v", err)
+		}
+	})
+
 	t.Run("first enrollment: exactly one wins", func(t *testing.T) {
 		c := NewClock()
 		s := open(t, c.Now)
@@ -291,6 +379,54 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 		})
 		expectOneWinner(t, results, store.ErrNotFound)
 	})
+
+	t.Run("concurrent distinct recovery codes: each remaining count once", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		enroll(t, s, "alice", concurrency)
+		hs := hashes(concurrency)
+		var mu sync.Mutex
+		var remaining []int
+		errs := race(func(i int) error {
+			n, err := s.UseRecoveryCode(ctx, "alice", hs[i], c.Now())
+			mu.Lock()
+			remaining = append(remaining, n)
+			mu.Unlock()
+			return err
+		})
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		sort.Ints(remaining)
+		for i, n := range remaining {
+			if n != i {
+				t.Fatalf("remaining counts %v, want 0..%d each once", remaining, concurrency-1)
+			}
+		}
+		if e, _ := s.Enrollment(ctx, "alice"); len(e.RecoveryHashes) != 0 {
+			t.Errorf("%d codes left unused", len(e.RecoveryHashes))
+		}
+	})
+}
+
+func sameHashes(a, b [][]byte) bool {
+	sortHashes := func(hs [][]byte) [][]byte {
+		hs = append([][]byte(nil), hs...)
+		sort.Slice(hs, func(i, j int) bool { return bytes.Compare(hs[i], hs[j]) < 0 })
+		return hs
+	}
+	a, b = sortHashes(a), sortHashes(b)
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // race runs f from concurrency goroutines released at once.
@@ -372,6 +508,24 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 		if again.Session["sessionid"] != "s-h1" || again.Response.Header.Get("Location") != "/account" {
 			t.Error("mutating a returned held login changed the store")
 		}
+		// Nor are the byte slices, given or returned.
+		sealed, code := []byte("sealed"), []byte("sms-hash")
+		if err := s.SetHeldEnrollment(ctx, "h1", sealed); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetHeldSMS(ctx, "h1", "+33612345678", code, c.Now(), c.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		sealed[0], code[0] = 'X', 'X'
+		got, _ = s.Held(ctx, "h1")
+		if string(got.EnrollSecret) != "sealed" || string(got.SMSHash) != "sms-hash" {
+			t.Fatalf("mutating arguments changed the store: %q %q", got.EnrollSecret, got.SMSHash)
+		}
+		got.Response.Body[0], got.EnrollSecret[0], got.SMSHash[0] = 'X', 'X', 'X'
+		again, _ = s.Held(ctx, "h1")
+		if string(again.Response.Body) != "body" || string(again.EnrollSecret) != "sealed" || string(again.SMSHash) != "sms-hash" {
+			t.Errorf("mutating a returned held login's bytes changed the store: %q %q %q", again.Response.Body, again.EnrollSecret, again.SMSHash)
+		}
 		if err := s.Ping(ctx); err != nil {
 			t.Errorf("Ping: %v", err)
 		}
@@ -394,6 +548,10 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 			"SetHeldEnrollment": func() error { return s.SetHeldEnrollment(ctx, "h1", []byte("x")) },
 			"MarkHeldVerified":  func() error { return s.MarkHeldVerified(ctx, "h1", c.Now()) },
 			"TakeHeld":          func() error { _, err := s.TakeHeld(ctx, "h1"); return err },
+			"SetHeldSMS": func() error {
+				return s.SetHeldSMS(ctx, "h1", "+33612345678", []byte("h"), c.Now(), c.Now().Add(time.Minute))
+			},
+			"UseHeldSMS": func() error { _, err := s.UseHeldSMS(ctx, "h1", []byte("h"), c.Now(), 5); return err },
 		} {
 			if err := f(); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("%s after expiry: %v, want ErrNotFound", name, err)
@@ -437,9 +595,17 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 		s := open(t, c.Now)
 		s.CreateHeld(ctx, newHeld(c, "h1"))
 		s.CreateHeld(ctx, newHeld(c, "h2"))
+		s.HeldAttempt(ctx, "h1")
+		s.SetHeldEnrollment(ctx, "h1", []byte("sealed"))
+		s.MarkHeldVerified(ctx, "h1", c.Now())
 		h, err := s.TakeHeld(ctx, "h1")
-		if err != nil || h.ID != "h1" || h.Session["sessionid"] != "s-h1" {
+		if err != nil || h.ID != "h1" || h.User != "alice" || h.Session["sessionid"] != "s-h1" ||
+			h.Response.Header.Get("Location") != "/account" || string(h.Response.Body) != "body" {
 			t.Fatalf("TakeHeld: %+v, %v", h, err)
+		}
+		// It returns the login as it stands, not as it was created.
+		if h.Attempts != 1 || string(h.EnrollSecret) != "sealed" || !h.Verified.Equal(c.Now()) {
+			t.Errorf("taken login: attempts %d, secret %q, verified %v", h.Attempts, h.EnrollSecret, h.Verified)
 		}
 		if _, err := s.TakeHeld(ctx, "h1"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("second take: %v", err)
@@ -455,6 +621,12 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 		}
 		if err := s.DeleteHeld(ctx, "never"); err != nil {
 			t.Errorf("deleting an unknown id: %v", err)
+		}
+		if _, err := s.HeldAttempt(ctx, "h2"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("HeldAttempt after delete: %v", err)
+		}
+		if got, _ := s.PopExpiredHeld(ctx, c.Now().Add(time.Hour), 10); len(got) != 0 {
+			t.Errorf("taken or deleted logins popped as expired: %d", len(got))
 		}
 	})
 
@@ -484,7 +656,11 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 		if got, _ := s.RevokedAt(k1); !got.Equal(later) {
 			t.Errorf("RevokedAt after re-revoke = %v, want %v", got, later)
 		}
-		c.Advance(2 * time.Hour)
+		c.Advance(time.Hour - time.Second)
+		if _, ok := s.RevokedAt(k1); !ok {
+			t.Error("revocation lapsed before its end")
+		}
+		c.Advance(2 * time.Second)
 		if _, ok := s.RevokedAt(k1); ok {
 			t.Error("revocation did not lapse")
 		}
