@@ -43,7 +43,7 @@ func EnsureRequestID(r *http.Request, trusted bool) (string, context.Context) {
 	id := ""
 	if trusted {
 		id = r.Header.Get(Header)
-		if !sane(id) {
+		if !Sane(id) {
 			id = ""
 		}
 	}
@@ -69,10 +69,9 @@ func NewID() string {
 	return idPrefix + strconv.FormatUint(idCounter.Add(1), 36)
 }
 
-// Sane reports whether an incoming request id may be kept.
-func Sane(id string) bool { return sane(id) }
-
-func sane(id string) bool {
+// Sane reports whether an incoming request id may be kept: 1 to 64
+// letters, digits, '-', '_' or '.'.
+func Sane(id string) bool {
 	if id == "" || len(id) > 64 {
 		return false
 	}

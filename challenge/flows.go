@@ -1,7 +1,9 @@
 package challenge
 
 import (
+	"maps"
 	"net/url"
+	"slices"
 	"time"
 
 	"encoding/base64"
@@ -11,7 +13,6 @@ import (
 	"github.com/vestibule-gw/vestibule/regulate"
 	"html/template"
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/vestibule-gw/vestibule/factor"
@@ -216,7 +217,7 @@ func (h *Handler) getEnroll(w http.ResponseWriter, r *http.Request) {
 		QR:     template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
 		Secret: groupKey(secret),
 		SMS:    h.smsOn() && (to != "" || h.opt.SMS.SelfEnroll),
-		Phone:  maskOrEmpty(to),
+		Phone:  phone.Mask(to),
 	})
 }
 
@@ -495,7 +496,7 @@ func (h *Handler) released(r *http.Request, held *store.Held, verified time.Time
 			setByApp[ck.Name] = true
 		}
 	}
-	for _, name := range sortedKeys(held.Session) {
+	for _, name := range slices.Sorted(maps.Keys(held.Session)) {
 		if !setByApp[name] {
 			hd.Add("Set-Cookie", (&http.Cookie{Name: name, Value: held.Session[name], Path: "/", HttpOnly: true,
 				Secure: h.opt.Secure, SameSite: http.SameSiteLaxMode}).String())
@@ -541,22 +542,6 @@ func (h *Handler) safeLocation(loc string) string {
 		return "/" + loc
 	}
 	return loc
-}
-
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
-func maskOrEmpty(e164 string) string {
-	if e164 == "" {
-		return ""
-	}
-	return phone.Mask(e164)
 }
 
 // tr translates a message into the request's language.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -384,13 +385,6 @@ func when(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
 
-func maskPhone(p string) string {
-	if p == "" {
-		return "none"
-	}
-	return phone.Mask(p)
-}
-
 // health asks the admin listener whether the gateway is alive.
 func health(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("health", flag.ContinueOnError)
@@ -507,7 +501,7 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 			return err
 		}
 		fmt.Fprintf(stdout, "user:                %s\nfactors:             %s\nphone:               %s\nenrolled:            %s\nlast success:        %s\nrecovery codes left: %d\ndevices revoked:     %s\n",
-			e.User, factorsOf(e), maskPhone(e.Phone), when(e.CreatedAt), when(e.LastUsed), len(e.RecoveryHashes), when(e.DevicesRevoked))
+			e.User, factorsOf(e), cmp.Or(phone.Mask(e.Phone), "none"), when(e.CreatedAt), when(e.LastUsed), len(e.RecoveryHashes), when(e.DevicesRevoked))
 		return nil
 	case "recovery-codes":
 		codes, err := factor.NewRecoveryCodes(rand.Reader, 10)

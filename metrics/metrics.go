@@ -61,9 +61,6 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// Gather is for tests.
-func (m *Metrics) Gather() *prometheus.Registry { return m.reg }
-
 // Status counts one answer by status class (the proxy calls it, so
 // proxied requests need no response-writer wrapper).
 func (m *Metrics) Status(code int) {

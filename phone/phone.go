@@ -61,6 +61,9 @@ func Allowed(e164 string, allow []string) bool {
 
 // Mask shows the country code and the last four digits: "+44 •••• ••4821".
 func Mask(e164 string) string {
+	if e164 == "" {
+		return ""
+	}
 	n, err := phonenumbers.Parse(e164, "")
 	if err != nil {
 		return "•••"

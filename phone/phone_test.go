@@ -29,6 +29,9 @@ func TestMaskRegionAllowed(t *testing.T) {
 	if got := Mask("+447400124821"); got != "+44 •••• ••4821" {
 		t.Errorf("Mask = %q", got)
 	}
+	if Mask("") != "" {
+		t.Error("Mask of no number")
+	}
 	if got := Mask("+14155552671"); got != "+1 •••• ••2671" {
 		t.Errorf("Mask = %q", got)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -602,7 +604,7 @@ func (s *Server) abandoned(ctx context.Context, h *store.Held, reason string) {
 		s.log.ErrorContext(ctx, "logging out an abandoned login", "event", "upstream_logout_failed", "user", h.User, "err", err)
 		return
 	}
-	for _, name := range sortedNames(h.Session) {
+	for _, name := range slices.Sorted(maps.Keys(h.Session)) {
 		req.AddCookie(&http.Cookie{Name: name, Value: h.Session[name]})
 	}
 	resp, err := s.transport.RoundTrip(req)
@@ -615,15 +617,6 @@ func (s *Server) abandoned(ctx context.Context, h *store.Held, reason string) {
 	resp.Body.Close()
 	s.log.InfoContext(ctx, "abandoned login logged out at the app", "event", "upstream_session_revoked",
 		"user", h.User, "reason", reason, "status", resp.StatusCode)
-}
-
-func sortedNames(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Handler is the gateway's public handler.
@@ -696,15 +689,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func routes(rs []config.Route) []proxy.Route {
 	out := make([]proxy.Route, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, proxy.Route{Path: r.Path, Methods: upper(r.Methods)})
-	}
-	return out
-}
-
-func upper(ms []string) []string {
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = strings.ToUpper(m)
+		out = append(out, proxy.Route{Path: r.Path, Methods: r.Methods})
 	}
 	return out
 }
@@ -727,7 +712,7 @@ func successMatcher(s config.Success) (proxy.Matcher, error) {
 func bypassRules(bs []config.Bypass) ([]proxy.BypassRule, error) {
 	var out []proxy.BypassRule
 	for i, b := range bs {
-		r := proxy.BypassRule{Path: b.Path, Prefix: b.Prefix, Methods: upper(b.Methods)}
+		r := proxy.BypassRule{Path: b.Path, Prefix: b.Prefix, Methods: b.Methods}
 		if b.Pattern != "" {
 			re, err := regexp.Compile(b.Pattern)
 			if err != nil {

@@ -2,6 +2,7 @@ package templates
 
 import (
 	"html/template"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,7 +35,7 @@ func Negotiate(accept string) string {
 	}
 	sort.SliceStable(prefs, func(a, b int) bool { return prefs[a].q > prefs[b].q })
 	for _, p := range prefs {
-		if _, ok := catalog[p.lang]; ok || p.lang == "en" {
+		if slices.Contains(Languages, p.lang) {
 			return p.lang
 		}
 	}
