@@ -1,6 +1,7 @@
 package challenge
 
 import (
+	"encoding/hex"
 	"errors"
 	"net/http"
 
@@ -36,9 +37,23 @@ func (h *Handler) postStepUp(w http.ResponseWriter, r *http.Request) {
 	next := h.safeLocation(r.PostForm.Get("next"))
 	ctx, cancel := ctxTimeout(r)
 	defer cancel()
+	// Each gate session gets MaxAttempts step-up codes per hold period,
+	// counted before the code is checked, whatever the regulation config:
+	// a step-up has no held login whose budget would stop the guessing.
+	n, err := h.opt.Ephemeral.Hit(ctx, "step-up:"+hex.EncodeToString(cl.Bind[:]), h.opt.Now(), h.opt.HoldTTL)
+	if err != nil {
+		h.storeFailed(w, r, "counting attempt", err)
+		return
+	}
+	if n > h.opt.MaxAttempts {
+		h.log.WarnContext(r.Context(), "step-up attempts exhausted", "event", "attempts_exhausted", "step_up", true,
+			"user", cl.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
+		h.render(w, r, http.StatusTooManyRequests, "message", pageData{Title: "Too many attempts",
+			Message: "Too many wrong codes. For your security this sign-in was cancelled. Please sign in again."})
+		return
+	}
 	var reg *regulate.Attempt
 	if h.opt.Regulator != nil {
-		var err error
 		if reg, err = h.opt.Regulator.Begin(ctx, cl.User, h.ip(r)); err != nil {
 			if until, ok := regulate.IsBanned(err); ok {
 				h.BannedPage(w, r, until)

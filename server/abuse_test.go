@@ -569,3 +569,23 @@ func TestLoginPathIsNoBackdoor(t *testing.T) {
 		}
 	}
 }
+
+// TestStepUpAttemptsCapped: step-up codes are capped per gate session even
+// with the per-user and per-address limits turned off.
+func TestStepUpAttemptsCapped(t *testing.T) {
+	e := newEnv(t, envOpt{style: demoapp.StyleRegenerate, mutate: func(c *config.Config) {
+		c.StepUp = []config.StepUp{{Path: "/account", MaxAge: time.Minute}}
+		c.Regulation.User.MaxFailures, c.Regulation.IP.MaxFailures = 0, 0
+	}})
+	b := e.browser()
+	b.login("alice", "wonderland")
+	secret, _ := b.enroll()
+	e.clock.Advance(2 * time.Minute)
+	p := b.get("/.vestibule/step-up?next=/account")
+	token := csrf(t, p)
+	for i := 1; i <= 5; i++ {
+		must(t, b.post("/.vestibule/step-up", url.Values{"csrf": {token}, "code": {"000000"}, "next": {"/account"}}), http.StatusUnauthorized)
+	}
+	// The sixth try is refused before the code is looked at, even the right one.
+	must(t, b.post("/.vestibule/step-up", url.Values{"csrf": {token}, "code": {b.code(secret, 1)}, "next": {"/account"}}), http.StatusTooManyRequests)
+}
