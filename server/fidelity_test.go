@@ -88,6 +88,11 @@ func fidelityUpstream(t *testing.T) (string, chan struct{}) {
 		}
 		fmt.Fprintf(w, "%d", n)
 	})
+	mux.HandleFunc("/fid/headers", func(w http.ResponseWriter, r *http.Request) {
+		for _, h := range []string{"X-Hop", "Proxy-Authorization", "X-Keep"} {
+			fmt.Fprintf(w, "%s=%s\n", h, r.Header.Get(h))
+		}
+	})
 	mux.HandleFunc("/fid/trailer", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Trailer", "X-Checksum")
 		fmt.Fprint(w, "body")
@@ -279,6 +284,19 @@ func TestTrailersAndExpectContinue(t *testing.T) {
 	resp.Body.Close()
 	if string(body) != "100000" {
 		t.Errorf("100-continue upload: %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestHopByHopHeaders: headers named in Connection and the standard
+// hop-by-hop ones stop at the gateway, as the standard library does.
+func TestHopByHopHeaders(t *testing.T) {
+	up, _ := fidelityUpstream(t)
+	e := newEnv(t, envOpt{upstream: up})
+	b := released(t, e)
+	p := b.do("GET", "/fid/headers", nil, "Cookie", b.rawCookies(), "Connection", "X-Hop",
+		"X-Hop", "per-hop", "Proxy-Authorization", "Basic c2VjcmV0", "X-Keep", "end-to-end")
+	if p.body != "X-Hop=\nProxy-Authorization=\nX-Keep=end-to-end\n" {
+		t.Fatalf("upstream saw:\n%s", p.body)
 	}
 }
 
