@@ -50,23 +50,30 @@ func startDjango(t *testing.T) string {
 	port := freePort(t)
 	cmd := exec.Command(py, "manage.py", "runserver", "--noreload", "--insecure", fmt.Sprintf("127.0.0.1:%d", port))
 	cmd.Dir = dir
-	logs := &syncBuffer{}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	runUntilUp(t, "Django", cmd, &syncBuffer{}, base+"/admin/login/")
+	return base
+}
+
+// runUntilUp starts cmd (killed when the test ends), logging to logs, and
+// waits (bounded) until probe answers over HTTP.
+func runUntilUp(t *testing.T, what string, cmd *exec.Cmd, logs *syncBuffer, probe string) {
+	t.Helper()
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if resp, err := http.Get(base + "/admin/login/"); err == nil {
+		if resp, err := http.Get(probe); err == nil {
 			resp.Body.Close()
-			return base
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Django did not start:\n%s", logs)
+			t.Fatalf("%s did not start:\n%s", what, logs)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

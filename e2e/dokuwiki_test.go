@@ -55,24 +55,9 @@ func startDokuWiki(t *testing.T) string {
 	write("conf/acl.auth.php", "*\t@ALL\t1\n*\t@user\t8\n")
 	port := freePort(t)
 	cmd := exec.Command(php, "-S", fmt.Sprintf("127.0.0.1:%d", port), "-t", dir+"/wiki")
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if resp, err := http.Get(base + "/doku.php"); err == nil {
-			resp.Body.Close()
-			return base
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("DokuWiki did not start:\n%s", logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	runUntilUp(t, "DokuWiki", cmd, &syncBuffer{}, base+"/doku.php")
+	return base
 }
 
 func dokuLogin(t *testing.T, c *client, base string) resp {

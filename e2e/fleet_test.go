@@ -387,22 +387,8 @@ func startReplica(t *testing.T, name, bin string, cfg []byte, port int, env []st
 	r := &replica{name: name, url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}}
 	r.cmd = exec.Command(bin, "serve", "-config", path)
 	r.cmd.Env = env
-	r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.kill)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if resp, err := http.Get(r.url + "/.vestibule/static/style.css"); err == nil {
-			resp.Body.Close()
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replica %s did not start:\n%s", r.name, r.logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	runUntilUp(t, "replica "+name, r.cmd, r.logs, r.url+"/.vestibule/static/style.css")
+	return r
 }
 
 // outageGateway is an in-process gateway whose stores can be cut.
