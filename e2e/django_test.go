@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,8 +13,6 @@ import (
 	"time"
 
 	"github.com/vestibule-gw/vestibule/config"
-	"github.com/vestibule-gw/vestibule/factor"
-	"github.com/vestibule-gw/vestibule/server"
 )
 
 // startDjango runs a real Django project (Debian's python3-django) with its
@@ -96,47 +92,24 @@ func djangoLogin(t *testing.T, c *client, base string) resp {
 // opens; a session made at Django directly is refused; logout ends it.
 func TestDjangoAdmin(t *testing.T) {
 	app := startDjango(t)
-	data, err := os.ReadFile("../examples/django-admin.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := func(k string) (string, bool) { return randomKeyFor(k), true }
-	cfg, err := config.ParseWith(data, "django-admin.yaml", env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Upstream.URL, cfg.PublicURL = app, "http://127.0.0.1"
-	cfg.Store.SQLite = filepath.Join(t.TempDir(), "v.db")
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(context.Background(), cfg, server.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	gw := httptest.NewServer(srv.Handler())
-	defer gw.Close()
+	gw := exampleGateway(t, "django-admin.yaml", func(c *config.Config, _ string) {
+		c.Upstream.URL, c.PublicURL = app, "http://127.0.0.1"
+	})
 
 	c := newClient(t)
-	p := djangoLogin(t, c, gw.URL)
+	p := djangoLogin(t, c, gw)
 	if p.status != http.StatusSeeOther || p.loc != "/.vestibule/verify" {
 		t.Fatalf("Django's login answer was not held: %d %s", p.status, p.loc)
 	}
-	if p := c.do("GET", gw.URL+"/admin/", nil, ""); p.status != http.StatusSeeOther && p.status != http.StatusFound {
+	if p := c.do("GET", gw+"/admin/", nil, ""); p.status != http.StatusSeeOther && p.status != http.StatusFound {
 		t.Fatalf("/admin/ while held: %d", p.status)
 	}
 	// Enroll and release: the browser lands on Django's own redirect.
-	p = c.do("GET", gw.URL+"/.vestibule/enroll", nil, "")
-	secret := strings.ReplaceAll(fleetSecret.FindStringSubmatch(p.body)[1], " ", "")
-	totp := factor.DefaultTOTP()
-	code, _ := totp.Code(secret, totp.Step(time.Now()))
-	p = c.do("POST", gw.URL+"/.vestibule/enroll", url.Values{"csrf": {fleetCSRF.FindStringSubmatch(p.body)[1]}, "code": {code}}, "")
-	p = c.do("POST", gw.URL+"/.vestibule/release", url.Values{"csrf": {fleetCSRF.FindStringSubmatch(p.body)[1]}}, "")
+	_, _, p = c.enrollRelease(gw)
 	if p.status != http.StatusFound || p.loc != "/admin/" {
 		t.Fatalf("release: %d %s", p.status, p.loc)
 	}
-	if p := c.do("GET", gw.URL+"/admin/", nil, ""); p.status != 200 || !strings.Contains(p.body, "Site administration") {
+	if p := c.do("GET", gw+"/admin/", nil, ""); p.status != 200 || !strings.Contains(p.body, "Site administration") {
 		t.Fatalf("the admin after 2FA: %d %.300s", p.status, p.body)
 	}
 
@@ -145,20 +118,15 @@ func TestDjangoAdmin(t *testing.T) {
 	if p := djangoLogin(t, direct, app); p.status != http.StatusFound {
 		t.Fatalf("direct login at Django: %d", p.status)
 	}
-	au, _ := url.Parse(app)
-	gu, _ := url.Parse(gw.URL)
 	thief := newClient(t)
-	thief.c.Jar.SetCookies(gu, direct.c.Jar.Cookies(au))
-	if p := thief.do("GET", gw.URL+"/admin/", nil, ""); p.status == 200 {
+	thief.copyCookies(direct, app, gw)
+	if p := thief.do("GET", gw+"/admin/", nil, ""); p.status == 200 {
 		t.Fatal("a Django session made without the gateway opened the admin")
 	}
 
 	// Logout through the gateway ends the gate session.
-	c.do("GET", gw.URL+"/admin/logout/", nil, "")
-	if p := c.do("GET", gw.URL+"/admin/", nil, ""); p.status == 200 {
+	c.do("GET", gw+"/admin/logout/", nil, "")
+	if p := c.do("GET", gw+"/admin/", nil, ""); p.status == 200 {
 		t.Fatal("the admin is still open after logout")
 	}
 }
-
-// randomKeyFor gives each ${VAR} of the example a fresh random key.
-func randomKeyFor(string) string { return randomKey() }

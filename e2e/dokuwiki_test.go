@@ -1,21 +1,16 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vestibule-gw/vestibule/config"
-	"github.com/vestibule-gw/vestibule/factor"
-	"github.com/vestibule-gw/vestibule/server"
 )
 
 // startDokuWiki runs a private copy of Debian's DokuWiki under PHP's
@@ -71,51 +66,23 @@ func dokuLogin(t *testing.T, c *client, base string) resp {
 // DokuWiki, which keeps its session id at login and adds an auth cookie.
 func TestDokuWiki(t *testing.T) {
 	wiki := startDokuWiki(t)
-	data, err := os.ReadFile("../examples/dokuwiki.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.ParseWith(data, "dokuwiki.yaml", func(string) (string, bool) { return randomKey(), true })
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := httptest.NewUnstartedServer(nil)
-	cfg.Upstream.URL, cfg.PublicURL = wiki, "http://"+gw.Listener.Addr().String()
-	cfg.Store.SQLite = filepath.Join(t.TempDir(), "v.db")
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(context.Background(), cfg, server.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	gw.Config.Handler = srv.Handler()
-	gw.Start()
-	defer gw.Close()
+	gw := exampleGateway(t, "dokuwiki.yaml", func(c *config.Config, gwURL string) {
+		c.Upstream.URL, c.PublicURL = wiki, gwURL
+	})
 
 	c := newClient(t)
-	p := dokuLogin(t, c, gw.URL)
+	p := dokuLogin(t, c, gw)
 	if p.status != http.StatusSeeOther || p.loc != "/.vestibule/verify" {
 		t.Fatalf("DokuWiki's login answer was not held: %d %s", p.status, p.loc)
 	}
-	if p := c.do("GET", gw.URL+"/doku.php?id=start", nil, "text/plain"); strings.Contains(p.body, "Log Out") {
+	if p := c.do("GET", gw+"/doku.php?id=start", nil, "text/plain"); strings.Contains(p.body, "Log Out") {
 		t.Fatal("the kept DokuWiki session is signed in before the second factor")
 	}
-	p = c.do("GET", gw.URL+"/.vestibule/enroll", nil, "")
-	m := fleetSecret.FindStringSubmatch(p.body)
-	if m == nil {
-		t.Fatalf("enroll page: %d %.300s", p.status, p.body)
-	}
-	secret := strings.ReplaceAll(m[1], " ", "")
-	totp := factor.DefaultTOTP()
-	code, _ := totp.Code(secret, totp.Step(time.Now()))
-	p = c.do("POST", gw.URL+"/.vestibule/enroll", url.Values{"csrf": {fleetCSRF.FindStringSubmatch(p.body)[1]}, "code": {code}}, "")
-	p = c.do("POST", gw.URL+"/.vestibule/release", url.Values{"csrf": {fleetCSRF.FindStringSubmatch(p.body)[1]}}, "")
-	if p.status != http.StatusFound || p.loc != gw.URL+"/doku.php?id=start" {
+	_, _, p = c.enrollRelease(gw)
+	if p.status != http.StatusFound || p.loc != gw+"/doku.php?id=start" {
 		t.Fatalf("release: %d %s", p.status, p.loc)
 	}
-	if p := c.do("GET", gw.URL+"/doku.php?id=start", nil, ""); !strings.Contains(p.body, "Log Out") {
+	if p := c.do("GET", gw+"/doku.php?id=start", nil, ""); !strings.Contains(p.body, "Log Out") {
 		t.Fatalf("DokuWiki after 2FA is not signed in: %d %.300s", p.status, p.body)
 	}
 
@@ -124,11 +91,9 @@ func TestDokuWiki(t *testing.T) {
 	if p := dokuLogin(t, direct, wiki); p.status != http.StatusFound {
 		t.Fatalf("direct login at DokuWiki: %d", p.status)
 	}
-	wu, _ := url.Parse(wiki)
-	gu, _ := url.Parse(gw.URL)
 	thief := newClient(t)
-	thief.c.Jar.SetCookies(gu, direct.c.Jar.Cookies(wu))
-	if p := thief.do("GET", gw.URL+"/doku.php?id=start", nil, ""); strings.Contains(p.body, "Log Out") {
+	thief.copyCookies(direct, wiki, gw)
+	if p := thief.do("GET", gw+"/doku.php?id=start", nil, ""); strings.Contains(p.body, "Log Out") {
 		t.Fatal("a DokuWiki session made without the gateway is signed in through it")
 	}
 }

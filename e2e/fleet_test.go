@@ -221,6 +221,17 @@ func (c *client) mustHold(base, user, pass string) {
 // the step its code used.
 func (c *client) enroll(base string) (string, int64) {
 	c.t.Helper()
+	secret, step, p := c.enrollRelease(base)
+	if p.status != http.StatusSeeOther || p.loc != "/account" {
+		c.t.Fatalf("release: %d %s", p.status, p.loc)
+	}
+	return secret, step
+}
+
+// enrollRelease enrolls on the held login's page, releases it and returns
+// the secret, the step its code used and the release answer.
+func (c *client) enrollRelease(base string) (string, int64, resp) {
+	c.t.Helper()
 	p := c.do("GET", base+"/.vestibule/enroll", nil, "")
 	m := fleetSecret.FindStringSubmatch(p.body)
 	if m == nil {
@@ -236,11 +247,45 @@ func (c *client) enroll(base string) (string, int64) {
 		c.t.Fatalf("confirming enrollment: %d %.300s", p.status, p.body)
 	}
 	token = fleetCSRF.FindStringSubmatch(p.body)[1]
-	p = c.do("POST", base+"/.vestibule/release", url.Values{"csrf": {token}}, "")
-	if p.status != http.StatusSeeOther || p.loc != "/account" {
-		c.t.Fatalf("release: %d %s", p.status, p.loc)
+	return secret, step, c.do("POST", base+"/.vestibule/release", url.Values{"csrf": {token}}, "")
+}
+
+// copyCookies gives c the cookies from has for the app at fromURL, as a
+// thief copying them would, for toURL.
+func (c *client) copyCookies(from *client, fromURL, toURL string) {
+	fu, _ := url.Parse(fromURL)
+	tu, _ := url.Parse(toURL)
+	c.c.Jar.SetCookies(tu, from.c.Jar.Cookies(fu))
+}
+
+// exampleGateway runs the gateway in process with a shipped example config
+// (fresh keys), adjusted by mutate once the gateway's URL is known.
+func exampleGateway(t *testing.T, file string, mutate func(cfg *config.Config, gwURL string)) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "examples", file))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return secret, step
+	cfg, err := config.ParseWith(data, file, func(string) (string, bool) { return randomKey(), true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := httptest.NewUnstartedServer(nil)
+	gwURL := "http://" + gw.Listener.Addr().String()
+	cfg.Store.SQLite = filepath.Join(t.TempDir(), "v.db")
+	mutate(cfg, gwURL)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(context.Background(), cfg, server.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	gw.Config.Handler = srv.Handler()
+	gw.Start()
+	t.Cleanup(gw.Close)
+	return gwURL
 }
 
 func (c *client) verify(base, code string) resp {
