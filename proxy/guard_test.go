@@ -367,3 +367,14 @@ func TestPhoneFromLoginAnswer(t *testing.T) {
 		}
 	}
 }
+
+func TestLoginKeyCanonicalPathsDoNotAllocate(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { loginKey("/account/settings") }); n != 0 {
+		t.Errorf("loginKey of a canonical path allocates %v times", n)
+	}
+	for _, p := range []string{"/", "/a", "/a/b"} {
+		if loginKey(p) != p {
+			t.Errorf("loginKey(%q) changed it", p)
+		}
+	}
+}

@@ -51,6 +51,9 @@ func canonical(p string) bool {
 // route (Parse and many legacy apps route case-insensitively); it never
 // narrows what is intercepted.
 func loginKey(p string) string {
+	if isLoginKey(p) {
+		return p // the usual case: nothing to change, nothing to allocate
+	}
 	var b strings.Builder
 	b.Grow(len(p))
 	prevSlash := false
@@ -74,6 +77,18 @@ func loginKey(p string) string {
 		s = strings.TrimSuffix(s, "/")
 	}
 	return s
+}
+
+// isLoginKey reports whether p is already in loginKey's form: no upper
+// case, no repeated slash, no trailing slash (but "/").
+func isLoginKey(p string) bool {
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if 'A' <= c && c <= 'Z' || c == '/' && i > 0 && p[i-1] == '/' {
+			return false
+		}
+	}
+	return len(p) <= 1 || p[len(p)-1] != '/'
 }
 
 type routeSet struct {
