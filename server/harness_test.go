@@ -331,10 +331,11 @@ func (b *browser) expectReleased(p page) {
 		app = app || strings.HasPrefix(sc, "demo_session=") && !strings.Contains(sc, "Max-Age=0")
 		gate = gate || strings.HasPrefix(sc, "vestibule_gate=") && !strings.Contains(sc, "Max-Age=0")
 	}
-	if b.e.app != nil && b.e.cfg != nil && !gate {
-		b.t.Fatalf("release sets no gate cookie: %v", p.header["Set-Cookie"])
+	// Every release hands over the app session it is bound to, and the
+	// gate cookie.
+	if !gate || !app {
+		b.t.Fatalf("release sets app cookie %v, gate cookie %v: %v", app, gate, p.header["Set-Cookie"])
 	}
-	_ = app
 }
 
 // whoami asks the app, through the gateway, who it thinks we are.
