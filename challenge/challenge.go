@@ -94,6 +94,9 @@ type Options struct {
 	Brand Brand
 	// TOTPForbidden keeps authenticator apps out (text messages only).
 	TOTPForbidden bool
+	// ParseSessionTTL is how long a released Parse session token stays
+	// registered (0: one year, Parse's default session length).
+	ParseSessionTTL time.Duration
 }
 
 // Brand is the app's look on the gate pages.
@@ -160,6 +163,9 @@ func New(opts Options) (*Handler, error) {
 	if opts.LoginURL == "" {
 		opts.LoginURL = "/"
 	}
+	if opts.ParseSessionTTL <= 0 {
+		opts.ParseSessionTTL = 365 * 24 * time.Hour
+	}
 	h := &Handler{opt: opts, log: opts.Logger, pages: map[string]*template.Template{}}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -206,6 +212,12 @@ func New(opts Options) (*Handler, error) {
 	mux.HandleFunc("POST "+p+"enroll-phone", h.postEnrollPhone)
 	mux.HandleFunc("GET "+p+"step-up", h.getStepUp)
 	mux.HandleFunc("POST "+p+"step-up", h.postStepUp)
+	mux.HandleFunc("GET "+p+"parse", h.getParsePage)
+	mux.HandleFunc("POST "+p+"api/verify", h.apiVerify)
+	mux.HandleFunc("POST "+p+"api/sms", h.apiSMS)
+	mux.HandleFunc("POST "+p+"api/enroll/totp", h.apiEnrollTOTP)
+	mux.HandleFunc("POST "+p+"api/enroll/sms", h.apiEnrollSMS)
+	mux.HandleFunc("POST "+p+"api/enroll/confirm", h.apiEnrollConfirm)
 	static, err := fs.Sub(opts.Static, ".")
 	if err != nil {
 		return nil, err

@@ -203,7 +203,7 @@ func (h *Handler) getEnroll(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	uri := factor.KeyURI(h.opt.AppName, held.User, secret)
+	uri := factor.KeyURI(h.opt.AppName, accountName(held), secret)
 	png, err := factor.QRCodePNG(uri, 200)
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "making QR code", "err", err)
@@ -296,6 +296,10 @@ func (h *Handler) postRelease(w http.ResponseWriter, r *http.Request) {
 	}
 	if held.Verified.IsZero() {
 		http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
+		return
+	}
+	if held.Kind == store.KindParse {
+		h.parseDone(w, r, held)
 		return
 	}
 	h.release(w, r, held.ID)
@@ -425,6 +429,10 @@ func (h *Handler) verifiedRelease(w http.ResponseWriter, r *http.Request, held *
 			return
 		}
 		h.storeFailed(w, r, "marking login verified", err)
+		return
+	}
+	if held.Kind == store.KindParse {
+		h.parseDone(w, r, held)
 		return
 	}
 	h.release(w, r, held.ID)

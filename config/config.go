@@ -37,6 +37,37 @@ type Config struct {
 	Server         Server         `yaml:"server"`
 	Log            Log            `yaml:"log"`
 	Admin          Admin          `yaml:"admin"`
+	// Parse turns on Parse Server mode (session tokens, not cookies).
+	Parse ParseServer `yaml:"parse"`
+}
+
+// ParseServer is Parse Server mode: logins that mint a session token are held,
+// and only tokens the gateway released reach the app.
+type ParseServer struct {
+	Enabled bool `yaml:"enabled"`
+	// Mount is Parse Server's mount path; GraphQLPath its GraphQL endpoint
+	// ("": not exposed).
+	Mount       string `yaml:"mount"`
+	GraphQLPath string `yaml:"graphql_path"`
+	// MasterKeyFrom lists the client networks (CIDR or address) allowed to
+	// send a master or maintenance key; empty: refused from everyone.
+	MasterKeyFrom []string `yaml:"master_key_from"`
+	// AllowLoginAs lets master-key /loginAs through (its token is released
+	// at once); AllowVerifyPassword lets /verifyPassword through.
+	AllowLoginAs        bool `yaml:"allow_login_as"`
+	AllowVerifyPassword bool `yaml:"allow_verify_password"`
+	// Signup is "hold" (a new user's token waits until a second factor is
+	// enrolled) or "grace" (released at once, flagged).
+	Signup string `yaml:"signup"`
+	// SessionTTL is how long a released token stays valid at the gateway.
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// PhoneField is the user field holding the phone number for codes.
+	PhoneField string `yaml:"phone_field"`
+	// MaxBodyBytes bounds request bodies the gateway reads.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// TokenCache is how long this process reuses a registry lookup (0: no
+	// cache).
+	TokenCache time.Duration `yaml:"token_cache"`
 }
 
 // Upstream is the protected app.

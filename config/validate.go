@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -57,7 +58,7 @@ func (c *Config) Validate() error {
 		p.add("upstream.max_idle_conns_per_host", 0, "want at least 1, got %d", c.Upstream.MaxIdleConnsPerHost)
 	}
 
-	if len(c.SessionCookies) == 0 {
+	if len(c.SessionCookies) == 0 && !c.Parse.Enabled {
 		p.add("session_cookies", 0, "name at least one of the app's session cookies (e.g. sessionid, PHPSESSID)")
 	}
 	for i, n := range c.SessionCookies {
@@ -67,9 +68,10 @@ func (c *Config) Validate() error {
 		}
 	}
 
-	if len(c.Login.Routes) == 0 {
+	if len(c.Login.Routes) == 0 && !c.Parse.Enabled {
 		p.add("login.routes", 0, "name at least one login route (path and methods)")
 	}
+	c.checkParse(&p)
 	c.checkRoutes(&p, "login.routes", c.Login.Routes)
 	c.checkRoutes(&p, "logout.routes", c.Logout.Routes)
 	if c.Login.User.FormField == "" && c.Login.User.Header == "" {
@@ -425,3 +427,52 @@ func (c *Config) validateSMS(p *problems) {
 
 // LogoTypes maps logo file extensions to media types.
 var LogoTypes = map[string]string{".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".svg": "image/svg+xml"}
+
+// checkParse validates the parse section (when enabled).
+func (c *Config) checkParse(p *problems) {
+	pc := c.Parse
+	if !pc.Enabled {
+		return
+	}
+	pathOK := func(s string) bool {
+		return strings.HasPrefix(s, "/") && len(strings.Trim(s, "/")) > 0 && !strings.ContainsAny(s, "\\;?#%") &&
+			!strings.Contains(s, "/./") && !strings.Contains(s, "/../") && !strings.HasPrefix(strings.ToLower(s), strings.ToLower(strings.TrimSuffix(c.Prefix, "/")))
+	}
+	if !pathOK(pc.Mount) {
+		p.add("parse.mount", 0, "want Parse Server's mount path such as /parse (not / and not under prefix), got %q", pc.Mount)
+	}
+	if pc.GraphQLPath != "" && !pathOK(pc.GraphQLPath) {
+		p.add("parse.graphql_path", 0, `want a path such as /graphql, or "" when GraphQL is not exposed, got %q`, pc.GraphQLPath)
+	}
+	for i, s := range pc.MasterKeyFrom {
+		if _, err := ParsePrefix(s); err != nil {
+			p.add(fmt.Sprintf("parse.master_key_from[%d]", i), 0, "want an IP address or CIDR such as 10.0.0.0/8, got %q", s)
+		}
+	}
+	if pc.AllowLoginAs && len(pc.MasterKeyFrom) == 0 {
+		p.add("parse.allow_login_as", 0, "loginAs needs the master key: list the admin networks in parse.master_key_from")
+	}
+	if pc.Signup != "hold" && pc.Signup != "grace" {
+		p.add("parse.signup", 0, `want "hold" (a new user enrolls a second factor first) or "grace", got %q`, pc.Signup)
+	}
+	positive(p, "parse.session_ttl", pc.SessionTTL)
+	if pc.MaxBodyBytes < 1 {
+		p.add("parse.max_body_bytes", 0, "want a positive size in bytes, got %d", pc.MaxBodyBytes)
+	}
+	if pc.TokenCache < 0 || pc.TokenCache > time.Minute {
+		p.add("parse.token_cache", 0, "want 0 (no cache) up to 1m, got %s", pc.TokenCache)
+	}
+}
+
+// ParsePrefix reads an IP address or CIDR as a network.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		pf, err := netip.ParsePrefix(strings.TrimSpace(s))
+		return pf.Masked(), err
+	}
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}

@@ -185,8 +185,6 @@ func New(opts Options) (*Proxy, error) {
 		return nil, errors.New("proxy: no gate cookie issuer")
 	case opts.Store == nil:
 		return nil, errors.New("proxy: no ephemeral store")
-	case len(opts.SessionCookies) == 0:
-		return nil, errors.New("proxy: no app session cookie names")
 	}
 	p := &Proxy{
 		opt:     opts,
@@ -220,39 +218,43 @@ func New(opts Options) (*Proxy, error) {
 	if transport == nil {
 		transport = NewTransport(TransportOptions{})
 	}
-	upstream := opts.Upstream
-	p.rp = &httputil.ReverseProxy{
+	p.rp = NewForwarder(opts.Upstream, transport, opts.ClientIP, opts.PreserveHost)
+	p.rp.ModifyResponse = p.modifyResponse
+	p.rp.ErrorHandler = p.errorHandler
+	p.rp.ErrorLog = slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)
+	return p, nil
+}
+
+// NewForwarder returns the reverse proxy that carries requests to upstream:
+// the gateway writes the X-Forwarded-* headers itself (a client's own
+// entries count only behind a trusted proxy) and recycles copy buffers. The
+// caller sets ModifyResponse and ErrorHandler.
+func NewForwarder(upstream *url.URL, transport http.RoundTripper, ips *clientip.Resolver, preserveHost bool) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(upstream)
-			// The gateway writes the X-Forwarded-* headers itself (as
-			// SetXForwarded would, without its extra work): the client's own
-			// entries count only behind a trusted proxy.
 			h := pr.Out.Header
-			h["X-Forwarded-For"] = []string{opts.ClientIP.ForwardedFor(pr.In)}
+			h["X-Forwarded-For"] = []string{ips.ForwardedFor(pr.In)}
 			h["X-Forwarded-Host"] = []string{pr.In.Host}
 			if pr.In.TLS != nil {
 				h["X-Forwarded-Proto"] = protoHTTPS
 			} else {
 				h["X-Forwarded-Proto"] = protoHTTP
 			}
-			if opts.ClientIP.TrustedPeer(pr.In) {
+			if ips.TrustedPeer(pr.In) {
 				for _, k := range []string{"X-Forwarded-Proto", "X-Forwarded-Host"} {
 					if v := pr.In.Header.Get(k); v != "" {
 						h.Set(k, v)
 					}
 				}
 			}
-			if opts.PreserveHost {
+			if preserveHost {
 				pr.Out.Host = pr.In.Host
 			}
 		},
-		Transport:      transport,
-		BufferPool:     newBufferPool(),
-		ModifyResponse: p.modifyResponse,
-		ErrorHandler:   p.errorHandler,
-		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+		Transport:  transport,
+		BufferPool: newBufferPool(),
 	}
-	return p, nil
 }
 
 // Shared, never modified header values.

@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -30,6 +31,7 @@ import (
 	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/gate"
 	"github.com/vestibule-gw/vestibule/metrics"
+	"github.com/vestibule-gw/vestibule/parse"
 	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/seal"
@@ -250,31 +252,32 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		loginURL = cfg.Login.Routes[0].Path
 	}
 	ch, err := challenge.New(challenge.Options{
-		Prefix:        cfg.Prefix,
-		AppName:       cfg.AppName,
-		LoginURL:      loginURL,
-		Origin:        origin,
-		Secure:        cfg.Secure(),
-		Durable:       s.durable,
-		Ephemeral:     s.ephemeral,
-		Sealer:        sealer,
-		Cookies:       issuer,
-		PendingKeys:   gateKeys,
-		MaxAttempts:   cfg.Login.MaxAttempts,
-		HoldTTL:       cfg.Login.HoldTTL,
-		Templates:     templates.FS,
-		Static:        static.FS,
-		Now:           d.Now,
-		Random:        d.Random,
-		Logger:        d.Logger,
-		ClientIP:      ips,
-		Regulator:     reg,
-		OnAbandon:     s.abandoned,
-		Device:        device,
-		DeviceMaxAge:  cfg.RememberDevice.MaxAge,
-		SMS:           smsOpts,
-		Brand:         brand,
-		TOTPForbidden: cfg.Factors.TOTP == "forbidden",
+		Prefix:          cfg.Prefix,
+		AppName:         cfg.AppName,
+		LoginURL:        loginURL,
+		Origin:          origin,
+		Secure:          cfg.Secure(),
+		Durable:         s.durable,
+		Ephemeral:       s.ephemeral,
+		Sealer:          sealer,
+		Cookies:         issuer,
+		PendingKeys:     gateKeys,
+		MaxAttempts:     cfg.Login.MaxAttempts,
+		HoldTTL:         cfg.Login.HoldTTL,
+		Templates:       templates.FS,
+		Static:          static.FS,
+		Now:             d.Now,
+		Random:          d.Random,
+		Logger:          d.Logger,
+		ClientIP:        ips,
+		Regulator:       reg,
+		OnAbandon:       s.abandoned,
+		Device:          device,
+		DeviceMaxAge:    cfg.RememberDevice.MaxAge,
+		SMS:             smsOpts,
+		Brand:           brand,
+		TOTPForbidden:   cfg.Factors.TOTP == "forbidden",
+		ParseSessionTTL: cfg.Parse.SessionTTL,
 	})
 	if err != nil {
 		return nil, err
@@ -287,6 +290,11 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	loginRoutes := routes(cfg.Login.Routes)
+	if cfg.Parse.Enabled && len(cfg.SessionCookies) == 0 {
+		// Parse-only: no cookie logins to intercept outside the mount.
+		loginRoutes = nil
+	}
 	px, err := proxy.New(proxy.Options{
 		Upstream:       upstream,
 		PreserveHost:   cfg.Upstream.PreserveHost,
@@ -296,7 +304,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		Challenger:     ch,
 		ErrorPage:      ch.ErrorPage,
 		SessionCookies: cfg.SessionCookies,
-		LoginRoutes:    routes(cfg.Login.Routes),
+		LoginRoutes:    loginRoutes,
 		LogoutRoutes:   routes(cfg.Logout.Routes),
 		Bypass:         bypass,
 		Success:        matcher,
@@ -322,6 +330,30 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	}
 	s.px, s.reg = px, reg
 	s.handler = s.metrics.Observe(cfg.Prefix, px)
+	if cfg.Parse.Enabled {
+		pc := cfg.Parse
+		var from []netip.Prefix
+		for _, f := range pc.MasterKeyFrom {
+			pf, _ := config.ParsePrefix(f)
+			from = append(from, pf)
+		}
+		cache := pc.TokenCache
+		if cache == 0 {
+			cache = -1
+		}
+		guard, err := parse.New(parse.Options{
+			Upstream: upstream, Transport: transport, PreserveHost: cfg.Upstream.PreserveHost,
+			Mount: pc.Mount, GraphQL: pc.GraphQLPath, Prefix: cfg.Prefix, Next: px,
+			Challenger: ch, Store: s.ephemeral, ClientIP: ips, MasterKeyFrom: from,
+			AllowLoginAs: pc.AllowLoginAs, AllowVerifyPassword: pc.AllowVerifyPassword, SignupGrace: pc.Signup == "grace",
+			SessionTTL: pc.SessionTTL, HoldTTL: cfg.Login.HoldTTL, PhoneField: pc.PhoneField, MaxBody: pc.MaxBodyBytes,
+			CacheTTL: cache, Regulator: reg, Now: d.Now, Random: d.Random, Logger: d.Logger, Status: s.metrics.Status,
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.handler = s.metrics.Observe(cfg.Prefix, guard)
+	}
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	go s.janitor()
 	return s, nil
@@ -586,6 +618,18 @@ func (s *Server) Sweep(ctx context.Context) int {
 // login.logout_abandoned it calls the app's logout with the held session,
 // so no authenticated app session is left behind unseen.
 func (s *Server) abandoned(ctx context.Context, h *store.Held, reason string) {
+	if h.Kind == store.KindParse {
+		// A held Parse token is always ended at the app: nobody else can
+		// use it, and an unreleased session should not linger.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := parse.Logout(ctx, s.transport, s.upstream, s.cfg.Parse.Mount, h); err != nil {
+			s.log.WarnContext(ctx, "logging out an abandoned Parse login failed", "event", "upstream_logout_failed", "user", h.User, "reason", reason, "err", err)
+			return
+		}
+		s.log.InfoContext(ctx, "abandoned login logged out at the app", "event", "upstream_session_revoked", "user", h.User, "reason", reason, "kind", "parse")
+		return
+	}
 	if !s.cfg.Login.LogoutAbandoned || len(s.cfg.Logout.Routes) == 0 || len(h.Session) == 0 {
 		s.log.InfoContext(ctx, "held login abandoned", "event", "login_abandoned", "user", h.User, "reason", reason)
 		return

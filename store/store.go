@@ -110,6 +110,8 @@ type Ephemeral interface {
 	Revocations
 	// Counters back the per-user and per-IP failure limits; see there.
 	Counters
+	// Tokens is the registry of released bearer tokens (Parse mode); see there.
+	Tokens
 	// Revoke marks every gate cookie bound to the app session with binding
 	// key key and issued before at as no longer valid, until until.
 	Revoke(ctx context.Context, key [32]byte, at, until time.Time) error
@@ -136,6 +138,20 @@ type Counters interface {
 	BannedUntil(ctx context.Context, key string, at time.Time) (time.Time, bool, error)
 }
 
+// Tokens is the registry of bearer session tokens (Parse session tokens)
+// the gateway released after a second factor. Only a hash of each token is
+// kept, with the user it belongs to, until the session's end.
+type Tokens interface {
+	// PutToken records a released token (by hash) for user until until;
+	// putting it again replaces the user and lifetime.
+	PutToken(ctx context.Context, hash [32]byte, user string, until time.Time) error
+	// Token returns the user of a released token that is live at at, or
+	// ErrNotFound.
+	Token(ctx context.Context, hash [32]byte, at time.Time) (string, error)
+	// DeleteToken forgets a token (logout); an unknown one is no error.
+	DeleteToken(ctx context.Context, hash [32]byte) error
+}
+
 // Revocations answers, without a network round trip, whether gate cookies
 // bound to an app session issued at a given time have been revoked. It is on
 // the hot path of every verified request, so implementations keep an
@@ -151,6 +167,9 @@ type Revocations interface {
 type Held struct {
 	ID   string
 	User string
+	// Kind is what was held: "" for a cookie login (a browser page flow),
+	// KindParse for a Parse Server answer carrying a session token.
+	Kind string
 	// Session holds the app session cookies (name to value) as they will be
 	// once the held response is released; the gate cookie is bound to them.
 	Session map[string]string
@@ -180,6 +199,9 @@ type Held struct {
 	SMSExpires  time.Time
 	SMSAttempts int
 }
+
+// KindParse marks a held Parse Server login answer (see Held.Kind).
+const KindParse = "parse"
 
 // SMSResult is the outcome of checking a text-message code.
 type SMSResult int

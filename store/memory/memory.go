@@ -30,6 +30,14 @@ type Store struct {
 	hits    map[string]window
 	bans    map[string]time.Time
 	cwrites int
+
+	tmu    sync.Mutex
+	tokens map[[32]byte]token
+}
+
+type token struct {
+	user  string
+	until time.Time
 }
 
 type window struct {
@@ -47,7 +55,7 @@ func New(now func() time.Time) *Store {
 		now = time.Now
 	}
 	return &Store{now: now, held: map[string]*store.Held{}, revoked: map[[32]byte]revocation{},
-		hits: map[string]window{}, bans: map[string]time.Time{}}
+		hits: map[string]window{}, bans: map[string]time.Time{}, tokens: map[[32]byte]token{}}
 }
 
 func clone(h *store.Held) *store.Held {
@@ -334,5 +342,41 @@ func (s *Store) Unban(_ context.Context, key string) error {
 	delete(s.bans, key)
 	delete(s.hits, key)
 	s.cmu.Unlock()
+	return nil
+}
+
+// PutToken records a released token's hash. Lapsed tokens are dropped
+// every sweepEvery puts.
+func (s *Store) PutToken(_ context.Context, hash [32]byte, user string, until time.Time) error {
+	s.tmu.Lock()
+	defer s.tmu.Unlock()
+	s.tokens[hash] = token{user, until}
+	if len(s.tokens)%sweepEvery == 0 {
+		now := s.now()
+		for k, t := range s.tokens {
+			if !now.Before(t.until) {
+				delete(s.tokens, k)
+			}
+		}
+	}
+	return nil
+}
+
+// Token returns the user of a live released token.
+func (s *Store) Token(_ context.Context, hash [32]byte, at time.Time) (string, error) {
+	s.tmu.Lock()
+	t, ok := s.tokens[hash]
+	s.tmu.Unlock()
+	if !ok || !at.Before(t.until) {
+		return "", store.ErrNotFound
+	}
+	return t.user, nil
+}
+
+// DeleteToken forgets a token.
+func (s *Store) DeleteToken(_ context.Context, hash [32]byte) error {
+	s.tmu.Lock()
+	delete(s.tokens, hash)
+	s.tmu.Unlock()
 	return nil
 }

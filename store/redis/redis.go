@@ -134,12 +134,12 @@ func unstamp(v string) (time.Time, bool) {
 
 // heldData is the part of a held login that doesn't change.
 type heldData struct {
-	ID, User, Next, RemoteIP, UserAgent string
-	Session                             map[string]string
-	Status                              int
-	Header                              map[string][]string
-	Body                                []byte
-	Created, Expires                    time.Time
+	ID, User, Kind, Next, RemoteIP, UserAgent string
+	Session                                   map[string]string
+	Status                                    int
+	Header                                    map[string][]string
+	Body                                      []byte
+	Created, Expires                          time.Time
 }
 
 func (s *Store) ttl(until time.Time) time.Duration {
@@ -152,7 +152,7 @@ func (s *Store) ttl(until time.Time) time.Duration {
 
 // CreateHeld stores a new held login.
 func (s *Store) CreateHeld(ctx context.Context, h *store.Held) error {
-	d, err := json.Marshal(heldData{ID: h.ID, User: h.User, Next: h.Next, RemoteIP: h.RemoteIP, UserAgent: h.UserAgent,
+	d, err := json.Marshal(heldData{ID: h.ID, User: h.User, Kind: h.Kind, Next: h.Next, RemoteIP: h.RemoteIP, UserAgent: h.UserAgent,
 		Session: h.Session, Status: h.Response.Status, Header: h.Response.Header, Body: h.Response.Body,
 		Created: h.Created, Expires: h.Expires})
 	if err != nil {
@@ -185,7 +185,7 @@ func decodeHeld(m map[string]string) (*store.Held, error) {
 	if err := json.Unmarshal([]byte(m["d"]), &d); err != nil {
 		return nil, fmt.Errorf("redis: held login is corrupt: %w", err)
 	}
-	h := &store.Held{ID: d.ID, User: d.User, Next: d.Next, RemoteIP: d.RemoteIP, UserAgent: d.UserAgent,
+	h := &store.Held{ID: d.ID, User: d.User, Kind: d.Kind, Next: d.Next, RemoteIP: d.RemoteIP, UserAgent: d.UserAgent,
 		Session: d.Session, Created: d.Created, Expires: d.Expires}
 	h.Response.Status, h.Response.Header, h.Response.Body = d.Status, d.Header, d.Body
 	if h.Response.Header == nil {
@@ -595,6 +595,43 @@ func (s *Store) HeldCount(ctx context.Context) (int, error) {
 func (s *Store) Unban(ctx context.Context, key string) error {
 	if err := s.c.Del(ctx, s.prefix+"ban:"+key, s.prefix+"hit:"+key).Err(); err != nil {
 		return unavailable("unbanning", err)
+	}
+	return nil
+}
+
+func (s *Store) tokenKey(hash [32]byte) string {
+	return s.prefix + "token:" + hex.EncodeToString(hash[:])
+}
+
+// PutToken records a released token's hash, expiring with the session.
+func (s *Store) PutToken(ctx context.Context, hash [32]byte, user string, until time.Time) error {
+	if err := s.c.Set(ctx, s.tokenKey(hash), strconv.FormatInt(until.UnixNano(), 10)+"\n"+user, s.ttl(until)).Err(); err != nil {
+		return unavailable("registering token", err)
+	}
+	return nil
+}
+
+// Token returns the user of a live released token.
+func (s *Store) Token(ctx context.Context, hash [32]byte, at time.Time) (string, error) {
+	v, err := s.c.Get(ctx, s.tokenKey(hash)).Result()
+	if errors.Is(err, goredis.Nil) {
+		return "", store.ErrNotFound
+	}
+	if err != nil {
+		return "", unavailable("reading token", err)
+	}
+	ns, user, ok := strings.Cut(v, "\n")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || err != nil || !at.Before(time.Unix(0, n)) {
+		return "", store.ErrNotFound
+	}
+	return user, nil
+}
+
+// DeleteToken forgets a token.
+func (s *Store) DeleteToken(ctx context.Context, hash [32]byte) error {
+	if err := s.c.Del(ctx, s.tokenKey(hash)).Err(); err != nil {
+		return unavailable("forgetting token", err)
 	}
 	return nil
 }

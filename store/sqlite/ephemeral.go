@@ -51,12 +51,12 @@ func (s *DB) Ephemeral(ctx context.Context) (*Ephemeral, error) {
 
 // heldData is the unchanging part of a held login.
 type heldData struct {
-	ID, User, Next, RemoteIP, UserAgent string
-	Session                             map[string]string
-	Status                              int
-	Header                              http.Header
-	Body                                []byte
-	Created, Expires                    time.Time
+	ID, User, Kind, Next, RemoteIP, UserAgent string
+	Session                                   map[string]string
+	Status                                    int
+	Header                                    http.Header
+	Body                                      []byte
+	Created, Expires                          time.Time
 }
 
 const heldCols = `data, n, enroll, ver, phone, smsh, smssent, smsexp, smsn`
@@ -73,7 +73,7 @@ func scanHeld(sc interface{ Scan(...any) error }) (*store.Held, error) {
 	if err := json.Unmarshal(data, &d); err != nil {
 		return nil, errors.New("sqlite: a held login is corrupt")
 	}
-	h := &store.Held{ID: d.ID, User: d.User, Next: d.Next, RemoteIP: d.RemoteIP, UserAgent: d.UserAgent,
+	h := &store.Held{ID: d.ID, User: d.User, Kind: d.Kind, Next: d.Next, RemoteIP: d.RemoteIP, UserAgent: d.UserAgent,
 		Session: d.Session, Created: d.Created, Expires: d.Expires, Attempts: n, Phone: phone, SMSAttempts: smsn,
 		Verified: fromNanos(ver), SMSSent: fromNanos(smssent), SMSExpires: fromNanos(smsexp)}
 	h.Response.Status, h.Response.Header, h.Response.Body = d.Status, d.Header, d.Body
@@ -94,7 +94,7 @@ func scanHeld(sc interface{ Scan(...any) error }) (*store.Held, error) {
 
 // CreateHeld stores a new held login.
 func (e *Ephemeral) CreateHeld(ctx context.Context, h *store.Held) error {
-	data, err := json.Marshal(heldData{ID: h.ID, User: h.User, Next: h.Next, RemoteIP: h.RemoteIP, UserAgent: h.UserAgent,
+	data, err := json.Marshal(heldData{ID: h.ID, User: h.User, Kind: h.Kind, Next: h.Next, RemoteIP: h.RemoteIP, UserAgent: h.UserAgent,
 		Session: h.Session, Status: h.Response.Status, Header: h.Response.Header, Body: h.Response.Body, Created: h.Created, Expires: h.Expires})
 	if err != nil {
 		return err
@@ -227,6 +227,7 @@ func (e *Ephemeral) PopExpiredHeld(ctx context.Context, at time.Time, max int) (
 	e.db.ExecContext(ctx, `DELETE FROM hits WHERE end_at <= ?`, now)
 	e.db.ExecContext(ctx, `DELETE FROM bans WHERE until_at <= ?`, now)
 	e.db.ExecContext(ctx, `DELETE FROM revocations WHERE until_at <= ?`, now)
+	e.db.ExecContext(ctx, `DELETE FROM tokens WHERE until_at <= ?`, now)
 	return out, nil
 }
 
@@ -340,3 +341,34 @@ func (e *Ephemeral) Ping(ctx context.Context) error {
 
 // Close does nothing: the DB that made this store owns the connection.
 func (e *Ephemeral) Close() error { return nil }
+
+// PutToken records a released token's hash.
+func (e *Ephemeral) PutToken(ctx context.Context, hash [32]byte, user string, until time.Time) error {
+	_, err := e.db.ExecContext(ctx, `INSERT INTO tokens (hash, user, until_at) VALUES (?, ?, ?)
+		ON CONFLICT(hash) DO UPDATE SET user = excluded.user, until_at = excluded.until_at`, hash[:], user, until.UnixNano())
+	if err != nil {
+		return unavailable("registering token", err)
+	}
+	return nil
+}
+
+// Token returns the user of a live released token.
+func (e *Ephemeral) Token(ctx context.Context, hash [32]byte, at time.Time) (string, error) {
+	var user string
+	err := e.db.QueryRowContext(ctx, `SELECT user FROM tokens WHERE hash = ? AND until_at > ?`, hash[:], at.UnixNano()).Scan(&user)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", store.ErrNotFound
+	}
+	if err != nil {
+		return "", unavailable("reading token", err)
+	}
+	return user, nil
+}
+
+// DeleteToken forgets a token.
+func (e *Ephemeral) DeleteToken(ctx context.Context, hash [32]byte) error {
+	if _, err := e.db.ExecContext(ctx, `DELETE FROM tokens WHERE hash = ?`, hash[:]); err != nil {
+		return unavailable("forgetting token", err)
+	}
+	return nil
+}

@@ -6,6 +6,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -795,6 +796,62 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 		})
 		if wins != 1 {
 			t.Errorf("%d concurrent uses of one code accepted", wins)
+		}
+	})
+
+	t.Run("released tokens", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		a, b := sha256.Sum256([]byte("r:token-a")), sha256.Sum256([]byte("r:token-b"))
+		if _, err := s.Token(ctx, a, c.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown token: %v", err)
+		}
+		if err := s.PutToken(ctx, a, "objA", c.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if u, err := s.Token(ctx, a, c.Now()); err != nil || u != "objA" {
+			t.Fatalf("Token = %q, %v; want objA", u, err)
+		}
+		if _, err := s.Token(ctx, b, c.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("another token found: %v", err)
+		}
+		// Putting again replaces the user and the lifetime.
+		if err := s.PutToken(ctx, a, "objA2", c.Now().Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(90 * time.Minute)
+		if u, err := s.Token(ctx, a, c.Now()); err != nil || u != "objA2" {
+			t.Fatalf("after re-put: %q, %v", u, err)
+		}
+		c.Advance(30 * time.Minute)
+		if _, err := s.Token(ctx, a, c.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("token outlived its session: %v", err)
+		}
+		s.PutToken(ctx, b, "objB", c.Now().Add(time.Hour))
+		if err := s.DeleteToken(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Token(ctx, b, c.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("deleted token found: %v", err)
+		}
+		if err := s.DeleteToken(ctx, b); err != nil {
+			t.Errorf("deleting an unknown token: %v", err)
+		}
+	})
+
+	t.Run("held kind round trip", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		h := newHeld(c, "hp")
+		h.Kind = store.KindParse
+		if err := s.CreateHeld(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Held(ctx, "hp"); err != nil || got.Kind != store.KindParse {
+			t.Fatalf("Kind = %q, %v", got.Kind, err)
+		}
+		if got, err := s.TakeHeld(ctx, "hp"); err != nil || got.Kind != store.KindParse {
+			t.Fatalf("taken Kind = %q, %v", got.Kind, err)
 		}
 	})
 

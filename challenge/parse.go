@@ -1,0 +1,680 @@
+package challenge
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
+
+	"github.com/vestibule-gw/vestibule/factor"
+	"github.com/vestibule-gw/vestibule/parse"
+	"github.com/vestibule-gw/vestibule/phone"
+	"github.com/vestibule-gw/vestibule/proxy"
+	"github.com/vestibule-gw/vestibule/regulate"
+	"github.com/vestibule-gw/vestibule/store"
+)
+
+// Parse Server logins: the JSON challenge protocol for API clients, Parse's
+// mfa-adapter protocol, and the browser page a Parse web app can send its
+// user to. A held Parse login is never released to a browser page: the app
+// completes it with POST <prefix>api/verify, so the session token never
+// travels through a URL or a page.
+
+var _ parse.Challenger = (*Handler)(nil)
+
+// ticketName names the encrypted page ticket (a held login id in a URL).
+const ticketName = "vestibule-parse-ticket"
+
+// apiError is a Parse-shaped error answer of the JSON protocol.
+type apiError struct {
+	status int
+	code   int
+	msg    string
+	reason string
+	extra  map[string]any
+}
+
+func (e *apiError) reply() proxy.Reply {
+	body := map[string]any{"code": e.code, "error": e.msg}
+	if e.reason != "" {
+		body["reason"] = e.reason
+	}
+	for k, v := range e.extra {
+		body[k] = v
+	}
+	b, _ := json.Marshal(body)
+	return proxy.Reply{Status: e.status, Header: http.Header{"Content-Type": {"application/json; charset=utf-8"}, "Cache-Control": {"no-store"}}, Body: b}
+}
+
+var (
+	errExpired  = &apiError{status: http.StatusBadRequest, code: -1, msg: "This sign-in has expired or was already completed. Sign in again.", reason: "challenge_expired"}
+	errTooMany  = &apiError{status: http.StatusTooManyRequests, code: 155, msg: "Too many wrong codes. For your security this sign-in was cancelled. Sign in again.", reason: "too_many_attempts"}
+	errStore    = &apiError{status: http.StatusServiceUnavailable, code: 1, msg: "Sign-in is temporarily unavailable. Please try again in a moment.", reason: "unavailable"}
+	errEnrolled = &apiError{status: http.StatusConflict, code: -1, msg: "A second factor is already set up for this user.", reason: "already_enrolled"}
+)
+
+func writeReply(w http.ResponseWriter, rep proxy.Reply) {
+	for k, v := range rep.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rep.Status)
+	w.Write(rep.Body)
+}
+
+// challengeBody describes a held Parse login to the client.
+func (h *Handler) challengeBody(r *http.Request, held *store.Held) (map[string]any, error) {
+	enr, err := h.opt.Durable.Enrollment(r.Context(), held.User)
+	enrolled := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	var methods []string
+	if enrolled && len(enr.TOTPSecret) > 0 && h.totpOn() {
+		methods = append(methods, "totp")
+	}
+	to, err := h.smsPhone(r.Context(), held)
+	if err != nil {
+		return nil, err
+	}
+	if enrolled && to != "" {
+		methods = append(methods, "sms")
+	}
+	if enrolled && len(enr.RecoveryHashes) > 0 {
+		methods = append(methods, "recovery")
+	}
+	ticket, err := securecookie.EncodeMulti(ticketName, held.ID, h.pending.Codecs...)
+	if err != nil {
+		return nil, err
+	}
+	body := map[string]any{
+		"challenge": held.ID,
+		"methods":   methods,
+		"enroll":    !enrolled,
+		"url":       h.opt.Origin + h.opt.Prefix + "parse?t=" + url.QueryEscape(ticket),
+		"expiresAt": held.Expires.UTC().Format(time.RFC3339),
+		"verifyUrl": h.opt.Origin + h.opt.Prefix + "api/verify",
+	}
+	if !enrolled {
+		var ways []string
+		if h.totpOn() {
+			ways = append(ways, "totp")
+		}
+		if h.smsOn() && (to != "" || h.opt.SMS.SelfEnroll) {
+			ways = append(ways, "sms")
+		}
+		body["enrollMethods"] = ways
+	}
+	if to != "" {
+		body["phone"] = phone.Mask(to)
+	}
+	return body, nil
+}
+
+// BeginParse implements parse.Challenger.
+func (h *Handler) BeginParse(r *http.Request, held *store.Held, mfa parse.MFA) (proxy.Reply, error) {
+	if h.opt.Regulator != nil {
+		if err := h.opt.Regulator.Banned(r.Context(), held.User, h.ip(r)); err != nil {
+			if until, ok := regulate.IsBanned(err); ok {
+				h.dropHeld(r, held, "banned")
+				return (&apiError{status: http.StatusTooManyRequests, code: 155, reason: "too_many_attempts",
+					msg: "Too many failed attempts. Try again later.", extra: map[string]any{"retryAt": until.UTC().Format(time.RFC3339)}}).reply(), nil
+			}
+			return errStore.reply(), nil
+		}
+	}
+	body, err := h.challengeBody(r, held)
+	if err != nil {
+		return proxy.Reply{}, err
+	}
+	if !mfa.Sent {
+		e := &apiError{status: http.StatusBadRequest, code: -1, msg: "Missing additional authData mfa", reason: "second_factor_required", extra: body}
+		return e.reply(), nil
+	}
+	if body["enroll"] == true {
+		e := &apiError{status: http.StatusBadRequest, code: -1, msg: "Set up a second factor to finish signing in.", reason: "enrollment_required", extra: body}
+		return e.reply(), nil
+	}
+	if mfa.Token == "request" {
+		to, _ := h.smsPhone(r.Context(), held)
+		if to == "" {
+			return (&apiError{status: http.StatusBadRequest, code: -1, msg: "No phone number is set up for text-message codes.", reason: "no_phone", extra: body}).reply(), nil
+		}
+		if msg, status := h.sendCode(r, held, to, "login"); msg != "" {
+			return (&apiError{status: status, code: -1, msg: h.tr(r, msg), reason: "sms_not_sent", extra: body}).reply(), nil
+		}
+		// The adapter's client logs in again with the code: that login
+		// finds this one's code through the user.
+		if err := h.opt.Ephemeral.PutToken(r.Context(), smsAlias(held.User), held.ID, held.Expires); err != nil {
+			return errStore.reply(), nil
+		}
+		return (&apiError{status: http.StatusBadRequest, code: -1, msg: "Please enter the token", reason: "sms_sent", extra: body}).reply(), nil
+	}
+	rep, done := h.checkParseCode(r, held, mfa.Token)
+	if !done {
+		return rep, nil
+	}
+	if rep.Status == 0 {
+		// Accepted: a login held for an earlier "request" is done with.
+		if prev, err := h.opt.Ephemeral.Token(r.Context(), smsAlias(held.User), h.opt.Now()); err == nil && prev != held.ID {
+			if old, err := h.opt.Ephemeral.TakeHeld(r.Context(), prev); err == nil {
+				h.abandon(r, old, "superseded")
+			}
+			h.opt.Ephemeral.DeleteToken(r.Context(), smsAlias(held.User))
+		}
+		return h.releaseParse(r, held.ID), nil
+	}
+	// A wrong code ends this login (the adapter's client signs in again).
+	h.dropHeld(r, held, "code_rejected")
+	return rep, nil
+}
+
+// smsAlias keys the held login whose text-message code a user's next
+// mfa-adapter login may bring.
+func smsAlias(user string) [32]byte {
+	return sha256.Sum256([]byte("vestibule-parse-sms:" + user))
+}
+
+// dropHeld discards a held Parse login and logs it out at the app.
+func (h *Handler) dropHeld(r *http.Request, held *store.Held, reason string) {
+	if err := h.opt.Ephemeral.DeleteHeld(r.Context(), held.ID); err != nil {
+		h.log.ErrorContext(r.Context(), "discarding held login", "event", "store_error", "err", err)
+	}
+	h.abandon(r, held, reason)
+}
+
+// checkParseCode counts an attempt and checks a code of an enrolled user:
+// TOTP, a text-message code (this login's, or the one an earlier adapter
+// login asked for) or a recovery code. On success the held login is marked
+// verified and the reply's Status is 0. done=false: the reply is final and
+// the held login stays (a wrong code with attempts left).
+func (h *Handler) checkParseCode(r *http.Request, held *store.Held, code string) (proxy.Reply, bool) {
+	ctx, cancel := ctxTimeout(r)
+	defer cancel()
+	n, err := h.opt.Ephemeral.HeldAttempt(ctx, held.ID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errExpired.reply(), false
+		}
+		return errStore.reply(), false
+	}
+	if n > h.opt.MaxAttempts {
+		h.dropHeld(r, held, "attempts_exhausted")
+		return errTooMany.reply(), false
+	}
+	var reg *regulate.Attempt
+	if h.opt.Regulator != nil {
+		reg, err = h.opt.Regulator.Begin(ctx, held.User, h.ip(r))
+		if err != nil {
+			if _, ok := regulate.IsBanned(err); ok {
+				h.dropHeld(r, held, "banned")
+				return errTooMany.reply(), false
+			}
+			return errStore.reply(), false
+		}
+	}
+	enr, err := h.opt.Durable.Enrollment(ctx, held.User)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return (&apiError{status: http.StatusBadRequest, code: -1, msg: "Set up a second factor first.", reason: "enrollment_required"}).reply(), false
+		}
+		return errStore.reply(), false
+	}
+	factorName, valid, err := h.matchCode(ctx, r, held, enr, code)
+	if err != nil {
+		return errStore.reply(), false
+	}
+	if !valid {
+		h.log.WarnContext(r.Context(), "second factor rejected", "event", "code_rejected", "factor", "parse", "user", held.User,
+			"attempt", n, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
+		if reg != nil {
+			if err := reg.Fail(ctx); err != nil {
+				if _, ok := regulate.IsBanned(err); ok {
+					h.dropHeld(r, held, "banned")
+					return errTooMany.reply(), false
+				}
+			}
+		}
+		if n >= h.opt.MaxAttempts {
+			h.dropHeld(r, held, "attempts_exhausted")
+			return errTooMany.reply(), false
+		}
+		return (&apiError{status: http.StatusBadRequest, code: -1, msg: "Invalid MFA token", reason: "invalid_code",
+			extra: map[string]any{"attemptsLeft": h.opt.MaxAttempts - n}}).reply(), true
+	}
+	if reg != nil {
+		reg.Succeed(ctx)
+	}
+	if err := h.opt.Ephemeral.MarkHeldVerified(ctx, held.ID, h.opt.Now()); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errExpired.reply(), false
+		}
+		return errStore.reply(), false
+	}
+	h.log.InfoContext(r.Context(), "second factor accepted", "event", "code_accepted", "factor", factorName, "user", held.User,
+		"remote_ip", h.ip(r), "user_agent", r.UserAgent())
+	return proxy.Reply{}, true
+}
+
+// matchCode checks code against the user's factors, consuming what it
+// uses (TOTP step, text-message code, recovery code).
+func (h *Handler) matchCode(ctx context.Context, r *http.Request, held *store.Held, enr store.Enrollment, code string) (string, bool, error) {
+	code = strings.TrimSpace(code)
+	digits := code != "" && strings.Trim(code, "0123456789 ") == ""
+	if digits {
+		code = strings.ReplaceAll(code, " ", "")
+		if len(enr.TOTPSecret) > 0 && h.totpOn() {
+			secret, err := h.opt.Sealer.Open(enr.TOTPSecret, []byte(held.User))
+			if err != nil {
+				return "", false, fmt.Errorf("opening TOTP secret: %w", err)
+			}
+			if step, ok := h.opt.TOTP.Verify(string(secret), code, h.opt.Now()); ok {
+				err := h.opt.Durable.UseTOTPStep(ctx, held.User, step, h.opt.Now())
+				switch {
+				case err == nil:
+					return "totp", true, nil
+				case errors.Is(err, store.ErrReplay):
+					h.log.WarnContext(ctx, "TOTP code replayed", "event", "code_replayed", "user", held.User, "remote_ip", h.ip(r))
+				default:
+					return "", false, err
+				}
+			}
+		}
+		if h.smsOn() {
+			ids := []string{held.ID}
+			if prev, err := h.opt.Ephemeral.Token(ctx, smsAlias(held.User), h.opt.Now()); err == nil && prev != held.ID {
+				ids = append(ids, prev)
+			}
+			for _, id := range ids {
+				hd, err := h.opt.Ephemeral.Held(ctx, id)
+				if err != nil || len(hd.SMSHash) == 0 {
+					continue
+				}
+				res, err := h.opt.Ephemeral.UseHeldSMS(ctx, id, h.smsHash(id, code), h.opt.Now(), h.opt.SMS.MaxAttempts)
+				if err == nil && res == store.SMSAccepted {
+					return "sms", true, nil
+				}
+			}
+		}
+		return "", false, nil
+	}
+	norm, ok := factor.NormalizeRecoveryCode(code)
+	if !ok {
+		return "", false, nil
+	}
+	remaining, err := h.opt.Durable.UseRecoveryCode(ctx, held.User, factor.HashRecoveryCode(norm), h.opt.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	h.log.InfoContext(ctx, "recovery code used", "event", "recovery_code_used", "user", held.User, "remaining", remaining, "remote_ip", h.ip(r))
+	return "recovery", true, nil
+}
+
+// releaseParse registers the held login's session token as released and
+// hands over the held answer, exactly once (TakeHeld).
+func (h *Handler) releaseParse(r *http.Request, id string) proxy.Reply {
+	ctx := r.Context()
+	held, err := h.opt.Ephemeral.Held(ctx, id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errExpired.reply()
+		}
+		return errStore.reply()
+	}
+	if held.Verified.IsZero() || held.Kind != store.KindParse {
+		return (&apiError{status: http.StatusBadRequest, code: -1, msg: "Enter a code first.", reason: "code_required"}).reply()
+	}
+	// Registered before it is handed over: a crash in between leaves a
+	// registered token nobody holds, never a token handed over unregistered.
+	if err := parse.Register(ctx, h.opt.Ephemeral, held.Session[parse.TokenKey], held.User, h.opt.Now().Add(h.opt.ParseSessionTTL)); err != nil {
+		h.log.ErrorContext(ctx, "registering released token", "event", "store_error", "err", err)
+		return errStore.reply()
+	}
+	taken, err := h.opt.Ephemeral.TakeHeld(ctx, id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errExpired.reply()
+		}
+		return errStore.reply()
+	}
+	hd := taken.Response.Header.Clone()
+	if hd == nil {
+		hd = http.Header{}
+	}
+	hd.Set("Cache-Control", "no-store")
+	h.log.InfoContext(ctx, "login released", "event", "login_released", "user", taken.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent(), "kind", "parse")
+	return proxy.Reply{Status: taken.Response.Status, Header: hd, Body: taken.Response.Body}
+}
+
+// apiRequest is the body of a JSON protocol call.
+type apiRequest struct {
+	Challenge string `json:"challenge"`
+	Code      string `json:"code"`
+	Phone     string `json:"phone"`
+}
+
+// apiLoad reads a JSON protocol call and its held Parse login.
+func (h *Handler) apiLoad(w http.ResponseWriter, r *http.Request) (apiRequest, *store.Held, bool) {
+	var q apiRequest
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := json.NewDecoder(r.Body).Decode(&q); err != nil || q.Challenge == "" {
+		writeReply(w, (&apiError{status: http.StatusBadRequest, code: 107, msg: `Send a JSON body with "challenge".`, reason: "bad_request"}).reply())
+		return q, nil, false
+	}
+	held, err := h.opt.Ephemeral.Held(r.Context(), q.Challenge)
+	if err != nil || held.Kind != store.KindParse {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			writeReply(w, errStore.reply())
+		} else {
+			writeReply(w, errExpired.reply())
+		}
+		return q, nil, false
+	}
+	return q, held, true
+}
+
+// apiVerify: POST <prefix>api/verify {challenge, code}. A right code (or
+// none, once the browser page or enrollment verified the login) answers
+// with exactly the held login answer.
+func (h *Handler) apiVerify(w http.ResponseWriter, r *http.Request) {
+	q, held, ok := h.apiLoad(w, r)
+	if !ok {
+		return
+	}
+	if held.Verified.IsZero() {
+		if strings.TrimSpace(q.Code) == "" {
+			writeReply(w, (&apiError{status: http.StatusBadRequest, code: -1, msg: "Enter a code first.", reason: "code_required"}).reply())
+			return
+		}
+		if rep, _ := h.checkParseCode(r, held, q.Code); rep.Status != 0 {
+			writeReply(w, rep)
+			return
+		}
+	}
+	writeReply(w, h.releaseParse(r, held.ID))
+}
+
+// apiSMS: POST <prefix>api/sms {challenge} sends a code to the user's phone.
+func (h *Handler) apiSMS(w http.ResponseWriter, r *http.Request) {
+	_, held, ok := h.apiLoad(w, r)
+	if !ok {
+		return
+	}
+	if !h.smsOn() {
+		writeReply(w, (&apiError{status: http.StatusNotFound, code: -1, msg: "Text-message codes are not enabled.", reason: "sms_off"}).reply())
+		return
+	}
+	to, err := h.smsPhone(r.Context(), held)
+	if err != nil {
+		writeReply(w, errStore.reply())
+		return
+	}
+	if to == "" {
+		writeReply(w, (&apiError{status: http.StatusBadRequest, code: -1, msg: "No phone number is set up for text-message codes.", reason: "no_phone"}).reply())
+		return
+	}
+	h.apiSend(w, r, held, to, "login")
+}
+
+func (h *Handler) apiSend(w http.ResponseWriter, r *http.Request, held *store.Held, to, purpose string) {
+	if msg, status := h.sendCode(r, held, to, purpose); msg != "" {
+		writeReply(w, (&apiError{status: status, code: -1, msg: h.tr(r, msg), reason: "sms_not_sent"}).reply())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(map[string]any{"sent": true, "phone": phone.Mask(to), "expiresIn": int(h.opt.SMS.CodeTTL.Seconds())})
+}
+
+// apiEnrollTOTP: POST <prefix>api/enroll/totp {challenge} starts an
+// authenticator enrollment: the secret, its otpauth URL and QR code.
+func (h *Handler) apiEnrollTOTP(w http.ResponseWriter, r *http.Request) {
+	_, held, ok := h.apiLoad(w, r)
+	if !ok || !h.apiUnenrolled(w, r, held) {
+		return
+	}
+	if !h.totpOn() {
+		writeReply(w, (&apiError{status: http.StatusNotFound, code: -1, msg: "Authenticator apps are not enabled.", reason: "totp_off"}).reply())
+		return
+	}
+	var secret string
+	if len(held.EnrollSecret) > 0 {
+		b, err := h.opt.Sealer.Open(held.EnrollSecret, []byte(held.User))
+		if err != nil {
+			writeReply(w, errStore.reply())
+			return
+		}
+		secret = string(b)
+	} else {
+		var err error
+		if secret, err = factor.NewTOTPSecret(h.opt.Random); err != nil {
+			writeReply(w, errStore.reply())
+			return
+		}
+		sealed, err := h.opt.Sealer.Seal([]byte(secret), []byte(held.User))
+		if err != nil {
+			writeReply(w, errStore.reply())
+			return
+		}
+		if err := h.opt.Ephemeral.SetHeldEnrollment(r.Context(), held.ID, sealed); err != nil {
+			writeReply(w, errExpired.reply())
+			return
+		}
+	}
+	uri := factor.KeyURI(h.opt.AppName, accountName(held), secret)
+	png, err := factor.QRCodePNG(uri, 200)
+	if err != nil {
+		writeReply(w, errStore.reply())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(map[string]any{"secret": secret, "otpauthUrl": uri, "qrPng": "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)})
+}
+
+// accountName labels the user in an authenticator app: the Parse username
+// when the held answer has one, else the user id.
+func accountName(held *store.Held) string {
+	if held.Kind == store.KindParse {
+		var u struct {
+			Username string `json:"username"`
+		}
+		if json.Unmarshal(held.Response.Body, &u) == nil && u.Username != "" {
+			return u.Username
+		}
+	}
+	return held.User
+}
+
+// apiEnrollSMS: POST <prefix>api/enroll/sms {challenge, phone} sends a
+// confirmation code to the number (the one the app's user record gives
+// when phone is empty; a typed one needs sms.self_enroll).
+func (h *Handler) apiEnrollSMS(w http.ResponseWriter, r *http.Request) {
+	q, held, ok := h.apiLoad(w, r)
+	if !ok || !h.apiUnenrolled(w, r, held) {
+		return
+	}
+	if !h.smsOn() {
+		writeReply(w, (&apiError{status: http.StatusNotFound, code: -1, msg: "Text-message codes are not enabled.", reason: "sms_off"}).reply())
+		return
+	}
+	number := held.Phone
+	if q.Phone != "" {
+		if !h.opt.SMS.SelfEnroll {
+			writeReply(w, (&apiError{status: http.StatusForbidden, code: -1, msg: "Your phone number comes from your account; it can't be typed here.", reason: "self_enroll_off"}).reply())
+			return
+		}
+		number = q.Phone
+	}
+	to, err := phone.Parse(number, h.opt.SMS.DefaultRegion)
+	if err != nil || !phone.Mobile(to) {
+		writeReply(w, (&apiError{status: http.StatusBadRequest, code: -1, msg: "That is not a mobile number we can send text messages to. Include the country code.", reason: "bad_phone"}).reply())
+		return
+	}
+	h.apiSend(w, r, held, to, "enroll")
+}
+
+// apiEnrollConfirm: POST <prefix>api/enroll/confirm {challenge, code}
+// finishes an enrollment with its first code: the factor and fresh
+// recovery codes are stored, the login is verified, and the recovery codes
+// are answered once. POST api/verify {challenge} then releases the login.
+func (h *Handler) apiEnrollConfirm(w http.ResponseWriter, r *http.Request) {
+	q, held, ok := h.apiLoad(w, r)
+	if !ok || !h.apiUnenrolled(w, r, held) {
+		return
+	}
+	ctx, cancel := ctxTimeout(r)
+	defer cancel()
+	n, err := h.opt.Ephemeral.HeldAttempt(ctx, held.ID)
+	if err != nil {
+		writeReply(w, errExpired.reply())
+		return
+	}
+	if n > h.opt.MaxAttempts {
+		h.dropHeld(r, held, "attempts_exhausted")
+		writeReply(w, errTooMany.reply())
+		return
+	}
+	var reg *regulate.Attempt
+	if h.opt.Regulator != nil {
+		if reg, err = h.opt.Regulator.Begin(ctx, held.User, h.ip(r)); err != nil {
+			h.dropHeld(r, held, "banned")
+			writeReply(w, errTooMany.reply())
+			return
+		}
+	}
+	now := h.opt.Now()
+	code := strings.ReplaceAll(strings.TrimSpace(q.Code), " ", "")
+	e := store.Enrollment{User: held.User, CreatedAt: now, LastUsed: now}
+	valid, factorName := false, ""
+	if len(held.EnrollSecret) > 0 {
+		if secret, err := h.opt.Sealer.Open(held.EnrollSecret, []byte(held.User)); err == nil {
+			if step, ok := h.opt.TOTP.Verify(string(secret), code, now); ok {
+				valid, factorName, e.TOTPSecret, e.LastStep = true, "totp", held.EnrollSecret, step
+			}
+		}
+	}
+	if !valid && len(held.SMSHash) > 0 && h.smsOn() {
+		res, err := h.opt.Ephemeral.UseHeldSMS(ctx, held.ID, h.smsHash(held.ID, code), now, h.opt.SMS.MaxAttempts)
+		if err == nil && res == store.SMSAccepted {
+			if fresh, err := h.opt.Ephemeral.Held(ctx, held.ID); err == nil {
+				if to, err := phone.Parse(fresh.Phone, h.opt.SMS.DefaultRegion); err == nil {
+					valid, factorName, e.Phone = true, "sms", to
+				}
+			}
+		}
+	}
+	if !valid {
+		h.log.WarnContext(r.Context(), "second factor rejected", "event", "code_rejected", "factor", "enroll", "user", held.User, "attempt", n, "remote_ip", h.ip(r))
+		if reg != nil {
+			if err := reg.Fail(ctx); err != nil {
+				if _, ok := regulate.IsBanned(err); ok {
+					h.dropHeld(r, held, "banned")
+					writeReply(w, errTooMany.reply())
+					return
+				}
+			}
+		}
+		if n >= h.opt.MaxAttempts {
+			h.dropHeld(r, held, "attempts_exhausted")
+			writeReply(w, errTooMany.reply())
+			return
+		}
+		writeReply(w, (&apiError{status: http.StatusBadRequest, code: -1, msg: "Invalid MFA token", reason: "invalid_code",
+			extra: map[string]any{"attemptsLeft": h.opt.MaxAttempts - n}}).reply())
+		return
+	}
+	codes, hashes, err := h.newRecoveryCodes()
+	if err != nil {
+		writeReply(w, errStore.reply())
+		return
+	}
+	e.RecoveryHashes = hashes
+	if err := h.opt.Durable.EnrollNew(ctx, e); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			writeReply(w, errEnrolled.reply())
+			return
+		}
+		writeReply(w, errStore.reply())
+		return
+	}
+	if reg != nil {
+		reg.Succeed(ctx)
+	}
+	if err := h.opt.Ephemeral.MarkHeldVerified(ctx, held.ID, now); err != nil {
+		writeReply(w, errExpired.reply())
+		return
+	}
+	h.log.InfoContext(r.Context(), "enrolled", "event", "enrollment", "factor", factorName, "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(map[string]any{"verified": true, "factor": factorName, "recoveryCodes": codes})
+}
+
+// apiUnenrolled answers 409 for a user who already has a second factor: a
+// held login never replaces an enrollment.
+func (h *Handler) apiUnenrolled(w http.ResponseWriter, r *http.Request, held *store.Held) bool {
+	_, err := h.opt.Durable.Enrollment(r.Context(), held.User)
+	switch {
+	case err == nil:
+		writeReply(w, errEnrolled.reply())
+		return false
+	case !errors.Is(err, store.ErrNotFound):
+		writeReply(w, errStore.reply())
+		return false
+	}
+	return true
+}
+
+// getParsePage: GET <prefix>parse?t=TICKET, the browser page of a held
+// Parse login. The ticket (encrypted, short-lived) becomes the pending
+// cookie and the browser goes on to the usual code or enrollment page,
+// without the ticket in its address bar.
+func (h *Handler) getParsePage(w http.ResponseWriter, r *http.Request) {
+	var id string
+	if err := securecookie.DecodeMulti(ticketName, r.URL.Query().Get("t"), &id, h.pending.Codecs...); err != nil || id == "" {
+		h.restart(w, r, "This link has expired. Please sign in again in the app.")
+		return
+	}
+	held, err := h.opt.Ephemeral.Held(r.Context(), id)
+	if err != nil || held.Kind != store.KindParse || !held.Verified.IsZero() {
+		h.restart(w, r, "This link has expired. Please sign in again in the app.")
+		return
+	}
+	csrf, err := h.token()
+	if err != nil {
+		h.ErrorPage(w, r, http.StatusServiceUnavailable)
+		return
+	}
+	s := sessions.NewSession(h.pending, h.opt.PendingCookie)
+	opts := *h.pending.Options
+	s.Options = &opts
+	s.Values[keyHeld] = held.ID
+	s.Values[keyCSRF] = csrf
+	encoded, err := securecookie.EncodeMulti(h.opt.PendingCookie, s.Values, h.pending.Codecs...)
+	if err != nil {
+		h.ErrorPage(w, r, http.StatusServiceUnavailable)
+		return
+	}
+	http.SetCookie(w, sessions.NewCookie(h.opt.PendingCookie, encoded, s.Options))
+	http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
+}
+
+// parseDone ends the page flow of a verified Parse login: the app, not the
+// browser, takes the session (POST api/verify).
+func (h *Handler) parseDone(w http.ResponseWriter, r *http.Request, held *store.Held) {
+	http.SetCookie(w, h.clearPending())
+	h.log.InfoContext(r.Context(), "Parse login verified in the browser; waiting for the app to complete it", "event", "parse_page_verified", "user", held.User, "remote_ip", h.ip(r))
+	h.render(w, r, http.StatusOK, "message", pageData{Title: "You're verified", Message: "You're verified. Go back to the app to finish signing in."})
+}

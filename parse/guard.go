@@ -1,0 +1,740 @@
+package parse
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vestibule-gw/vestibule/audit"
+	"github.com/vestibule-gw/vestibule/clientip"
+	"github.com/vestibule-gw/vestibule/proxy"
+	"github.com/vestibule-gw/vestibule/store"
+)
+
+// TokenKey is the Held.Session key of a held Parse login's session token;
+// the app keys of the login request are kept beside it under their header
+// names, for the gateway's own calls (logging out an abandoned login).
+const TokenKey = "sessionToken"
+
+// Challenger starts the second factor for a held Parse login (the challenge
+// package implements it).
+type Challenger interface {
+	// BeginParse answers a held Parse login: a Parse-shaped JSON
+	// challenge; or, when the login carried a code the mfa-adapter way
+	// (mfa.Sent) and it passes, the released answer itself.
+	BeginParse(r *http.Request, h *store.Held, mfa MFA) (proxy.Reply, error)
+}
+
+// MFA is what a login sent in authData.mfa (Parse's mfa adapter protocol).
+type MFA struct {
+	Sent  bool
+	Token string // a code, or "request" to ask for a text message
+}
+
+// Options configures a Guard.
+type Options struct {
+	Upstream     *url.URL // Required.
+	Transport    http.RoundTripper
+	PreserveHost bool
+	// Mount is Parse Server's mount path ("/parse"); GraphQL its GraphQL
+	// path ("": none). Matched the way Parse routes: case insensitive,
+	// repeated and trailing slashes ignored.
+	Mount   string
+	GraphQL string
+	// Prefix is the gate prefix; Next serves it and every request outside
+	// Mount and GraphQL (the cookie proxy). Required.
+	Prefix string
+	Next   http.Handler
+	// Challenger starts second factors. Required.
+	Challenger Challenger
+	// Store holds held logins and the registry of released tokens. Required.
+	Store store.Ephemeral
+	// ClientIP resolves client addresses (nil: the peer).
+	ClientIP *clientip.Resolver
+	// MasterKeyFrom lists the client networks that may send a master or
+	// maintenance key (none: refused from everyone).
+	MasterKeyFrom []netip.Prefix
+	// AllowLoginAs lets master-key /loginAs through (from MasterKeyFrom);
+	// its token is released at once. AllowVerifyPassword lets
+	// /verifyPassword through (a password check that mints no session).
+	AllowLoginAs, AllowVerifyPassword bool
+	// SignupGrace releases a new user's token at once (with the header
+	// X-Vestibule-Enrollment: required) instead of holding it until the
+	// user enrolls a second factor.
+	SignupGrace bool
+	// SessionTTL is how long a released token stays registered (0: one
+	// year, Parse's default session length).
+	SessionTTL time.Duration
+	// HoldTTL is the lifetime of a held login (0: 5 minutes).
+	HoldTTL time.Duration
+	// PhoneField names the user field of the login answer holding the
+	// phone number for text-message codes ("": none).
+	PhoneField string
+	// MaxBody bounds request bodies read (0: 20 MiB, Parse's default).
+	MaxBody int64
+	// CacheTTL is how long a registry answer is reused in this process
+	// (0: 5 seconds; negative: no cache).
+	CacheTTL time.Duration
+	// Regulator refuses logins from a banned client address.
+	Regulator proxy.Regulator
+	Now       func() time.Time
+	Random    io.Reader
+	Logger    *slog.Logger
+	// Status, if set, is told the status of every answer (metrics).
+	Status func(code int)
+}
+
+// Guard is the Parse Server guard: only session tokens the gateway released
+// after a second factor reach the app; answers that mint a token are held.
+type Guard struct {
+	opt     Options
+	rp      *httputil.ReverseProxy
+	mount   string
+	gql     string
+	log     *slog.Logger
+	cacheMu sync.Mutex
+	cache   map[[32]byte]cached
+}
+
+type cached struct {
+	user  string
+	until time.Time
+}
+
+// maxCache bounds the in-process registry cache.
+const maxCache = 100_000
+
+// maxAnswer bounds the answers the guard reads to find tokens.
+const maxAnswer = 8 << 20
+
+// New checks opts and returns a Guard.
+func New(opts Options) (*Guard, error) {
+	switch {
+	case opts.Upstream == nil:
+		return nil, errors.New("parse: no upstream")
+	case opts.Next == nil || opts.Challenger == nil || opts.Store == nil:
+		return nil, errors.New("parse: no next handler, challenger or store")
+	case !strings.HasPrefix(opts.Mount, "/") || key(opts.Mount) == "/":
+		return nil, fmt.Errorf("parse: mount %q must be a path below /", opts.Mount)
+	case opts.GraphQL != "" && !strings.HasPrefix(opts.GraphQL, "/"):
+		return nil, fmt.Errorf("parse: graphql path %q must start with /", opts.GraphQL)
+	}
+	if opts.Transport == nil {
+		opts.Transport = proxy.NewTransport(proxy.TransportOptions{})
+	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = 365 * 24 * time.Hour
+	}
+	if opts.HoldTTL <= 0 {
+		opts.HoldTTL = 5 * time.Minute
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = 20 << 20
+	}
+	if opts.CacheTTL == 0 {
+		opts.CacheTTL = 5 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Random == nil {
+		opts.Random = rand.Reader
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	g := &Guard{opt: opts, mount: key(opts.Mount), log: opts.Logger, cache: map[[32]byte]cached{}}
+	if opts.GraphQL != "" {
+		g.gql = key(opts.GraphQL)
+	}
+	g.rp = proxy.NewForwarder(opts.Upstream, opts.Transport, opts.ClientIP, opts.PreserveHost)
+	g.rp.ModifyResponse = g.modifyResponse
+	g.rp.ErrorHandler = g.errorHandler
+	g.rp.ErrorLog = slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)
+	return g, nil
+}
+
+// state travels with a request whose answer the guard must read.
+type state struct {
+	kind      kind
+	req       *request
+	token     string // the caller's released token
+	user      string // its user
+	deleted   string // the token of the session a DELETE /sessions/:id ends
+	remoteIP  string
+	userAgent string
+	orig      *http.Request
+}
+
+type stateKey struct{}
+
+// ServeHTTP guards one request.
+func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, g.opt.Prefix) {
+		g.opt.Next.ServeHTTP(w, r)
+		return
+	}
+	k := key(r.URL.Path)
+	if dotted(k) {
+		g.fail(w, r, http.StatusBadRequest, 107, "Invalid path.", "bad_path")
+		return
+	}
+	route, isParse := under(k, g.mount)
+	isGQL := g.gql != "" && k == g.gql
+	if !isParse && !isGQL {
+		// Not a Parse route; a Parse token header is still checked.
+		if tok := r.Header.Get("X-Parse-Session-Token"); tok != "" {
+			if _, ok := g.checkToken(w, r, tok); !ok {
+				return
+			}
+		}
+		g.opt.Next.ServeHTTP(w, r)
+		return
+	}
+	delete(r.Header, proxy.UserHeader)
+	if v := r.Header.Get(audit.Header); v == "" || !audit.Sane(v) || !g.opt.ClientIP.TrustedPeer(r) {
+		r.Header[audit.Header] = []string{audit.NewID()}
+	}
+	_, ctx := audit.EnsureRequestID(r, g.opt.ClientIP.TrustedPeer(r))
+	r = r.WithContext(ctx)
+	ip := g.opt.ClientIP.ClientIP(r)
+
+	q, err := readRequest(r, g.opt.MaxBody)
+	if err != nil {
+		switch {
+		case errors.Is(err, errBodyTooLarge):
+			g.fail(w, r, http.StatusRequestEntityTooLarge, 130, "Request body too large.", "body_too_large")
+		case errors.Is(err, errEncoding):
+			g.log.InfoContext(ctx, "Parse request refused", "event", "bad_request", "reason", err.Error(), "remote_ip", ip)
+			g.fail(w, r, http.StatusUnsupportedMediaType, 107, "Send the body as plain UTF-8 JSON.", "")
+		default:
+			g.log.InfoContext(ctx, "Parse request refused", "event", "bad_request", "reason", err.Error(), "remote_ip", ip)
+			g.fail(w, r, http.StatusBadRequest, 107, "Invalid JSON.", "")
+		}
+		return
+	}
+	if q.master && !g.masterAllowed(ip) {
+		g.log.WarnContext(ctx, "master key from a client outside parse.master_key_from refused", "event", "master_key_refused",
+			"path", r.URL.Path, "remote_ip", ip)
+		g.fail(w, r, http.StatusForbidden, 119, "The master key is not accepted from this address.", "")
+		return
+	}
+	st := &state{req: q, remoteIP: ip, userAgent: r.UserAgent()}
+	for _, tok := range []string{q.headerToken, q.bodyToken} {
+		if tok == "" {
+			continue
+		}
+		user, ok := g.checkToken(w, r, tok)
+		if !ok {
+			return
+		}
+		if st.user != "" && st.user != user {
+			g.fail(w, r, http.StatusBadRequest, 209, "Invalid session token", "token_mismatch")
+			return
+		}
+		st.token, st.user = tok, user
+	}
+	switch {
+	case isGQL:
+		st.kind = graphQLKind(q)
+	case route == "batch":
+		st.kind = batchKind(q, g.mount)
+	default:
+		st.kind = classify(route, q.method)
+	}
+	switch st.kind {
+	case refused:
+		g.log.WarnContext(ctx, "Parse batch with loginAs or verifyPassword refused", "event", "batch_refused", "remote_ip", ip)
+		g.fail(w, r, http.StatusForbidden, 119, "loginAs and verifyPassword can't be used in a batch through this gateway.", "")
+		return
+	case loginAs:
+		if !g.opt.AllowLoginAs || !q.master {
+			g.log.WarnContext(ctx, "Parse loginAs refused (parse.allow_login_as)", "event", "login_as_refused", "remote_ip", ip)
+			g.fail(w, r, http.StatusForbidden, 119, "loginAs is not available through this gateway.", "")
+			return
+		}
+	case verifyPassword:
+		if !g.opt.AllowVerifyPassword {
+			g.log.WarnContext(ctx, "Parse verifyPassword refused (parse.allow_verify_password)", "event", "verify_password_refused", "remote_ip", ip)
+			g.fail(w, r, http.StatusForbidden, 119, "verifyPassword is not available through this gateway.", "")
+			return
+		}
+	}
+	if st.kind == login || st.kind == verifyPassword {
+		if g.opt.Regulator != nil {
+			if err := g.opt.Regulator.Banned(ctx, "", ip); err != nil {
+				var b interface{ BannedUntil() time.Time }
+				if !errors.As(err, &b) {
+					g.log.ErrorContext(ctx, "reading bans", "event", "store_error", "err", err)
+					g.fail(w, r, http.StatusServiceUnavailable, 1, "Sign-in is temporarily unavailable.", "")
+					return
+				}
+				g.log.WarnContext(ctx, "login refused: banned", "event", "login_refused_banned", "remote_ip", ip)
+				w.Header().Set("Retry-After", fmt.Sprint(int(b.BannedUntil().Sub(g.opt.Now()).Seconds())+1))
+				g.fail(w, r, http.StatusTooManyRequests, 155, "Too many failed attempts. Try again later.", "too_many_attempts")
+				return
+			}
+		}
+		if err := q.stripMFA(r); err != nil {
+			g.fail(w, r, http.StatusBadRequest, 107, "Invalid JSON.", "")
+			return
+		}
+	}
+	if st.user != "" {
+		r.Header[proxy.UserHeader] = []string{st.user}
+	}
+	if st.kind == deleteSession && st.token != "" {
+		// Learn the token of the session being deleted while the caller
+		// may still read it.
+		id := route[strings.LastIndexByte(route, '/')+1:]
+		st.deleted = g.sessionToken(ctx, q, st.token, id)
+	}
+	if st.kind != pass && st.kind != verifyPassword {
+		// The answer is read: ask for it uncompressed.
+		r.Header.Del("Accept-Encoding")
+		st.orig = r
+		r = r.WithContext(context.WithValue(ctx, stateKey{}, st))
+	}
+	g.rp.ServeHTTP(w, r)
+}
+
+// dotted reports a path with dot segments or backslashes, which an app
+// might resolve differently from the gateway.
+func dotted(k string) bool {
+	return strings.Contains(k, "\\") || strings.Contains(k, "/./") || strings.Contains(k, "/../") ||
+		strings.HasSuffix(k, "/.") || strings.HasSuffix(k, "/..")
+}
+
+func (g *Guard) masterAllowed(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range g.opt.MasterKeyFrom {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkToken answers a request whose token was not released (as Parse
+// answers an invalid token) and returns false; else the token's user.
+func (g *Guard) checkToken(w http.ResponseWriter, r *http.Request, tok string) (string, bool) {
+	user, ok, err := g.released(r.Context(), tok)
+	if err != nil {
+		g.log.ErrorContext(r.Context(), "reading the token registry", "event", "store_error", "err", err)
+		g.fail(w, r, http.StatusServiceUnavailable, 1, "Temporarily unavailable. Please try again in a moment.", "")
+		return "", false
+	}
+	if !ok {
+		g.log.WarnContext(r.Context(), "session token not released by the gateway refused", "event", "token_refused",
+			"path", r.URL.Path, "remote_ip", g.opt.ClientIP.ClientIP(r))
+		g.fail(w, r, http.StatusBadRequest, 209, "Invalid session token", "")
+		return "", false
+	}
+	return user, true
+}
+
+func hashToken(tok string) [32]byte { return sha256.Sum256([]byte("vestibule-parse-token:" + tok)) }
+
+// HashToken is the registry key of a session token.
+func HashToken(tok string) [32]byte { return hashToken(tok) }
+
+// released looks a token up in the registry (through the bounded cache).
+func (g *Guard) released(ctx context.Context, tok string) (string, bool, error) {
+	h := hashToken(tok)
+	now := g.opt.Now()
+	if g.opt.CacheTTL > 0 {
+		g.cacheMu.Lock()
+		c, ok := g.cache[h]
+		g.cacheMu.Unlock()
+		if ok && now.Before(c.until) {
+			return c.user, true, nil
+		}
+	}
+	user, err := g.opt.Store.Token(ctx, h, now)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	g.remember(h, user, now)
+	return user, true, nil
+}
+
+func (g *Guard) remember(h [32]byte, user string, now time.Time) {
+	if g.opt.CacheTTL <= 0 {
+		return
+	}
+	g.cacheMu.Lock()
+	if len(g.cache) >= maxCache {
+		clear(g.cache)
+	}
+	g.cache[h] = cached{user: user, until: now.Add(g.opt.CacheTTL)}
+	g.cacheMu.Unlock()
+}
+
+func (g *Guard) forget(ctx context.Context, tok string) error {
+	h := hashToken(tok)
+	g.cacheMu.Lock()
+	delete(g.cache, h)
+	g.cacheMu.Unlock()
+	return g.opt.Store.DeleteToken(ctx, h)
+}
+
+// register records a released token.
+func (g *Guard) register(ctx context.Context, tok, user string) error {
+	now := g.opt.Now()
+	h := hashToken(tok)
+	if err := g.opt.Store.PutToken(ctx, h, user, now.Add(g.opt.SessionTTL)); err != nil {
+		return err
+	}
+	g.remember(h, user, now)
+	return nil
+}
+
+// Register records a token released by the challenge (Parse release).
+func Register(ctx context.Context, s store.Tokens, tok, user string, until time.Time) error {
+	return s.PutToken(ctx, hashToken(tok), user, until)
+}
+
+// fail writes a Parse-shaped error: {"code": code, "error": msg}.
+func (g *Guard) fail(w http.ResponseWriter, r *http.Request, status, code int, msg, reason string) {
+	if g.opt.Status != nil {
+		g.opt.Status(status)
+	}
+	WriteError(w, status, code, msg, reason)
+}
+
+// WriteError writes a Parse-shaped error answer.
+func WriteError(w http.ResponseWriter, status, code int, msg, reason string) {
+	body := map[string]any{"code": code, "error": msg}
+	if reason != "" {
+		body["reason"] = reason
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(body)
+}
+
+// modifyResponse reads the answers that may carry session tokens.
+func (g *Guard) modifyResponse(resp *http.Response) (err error) {
+	if g.opt.Status != nil {
+		defer func() {
+			if err == nil {
+				g.opt.Status(resp.StatusCode)
+			}
+		}()
+	}
+	st, _ := resp.Request.Context().Value(stateKey{}).(*state)
+	if st == nil {
+		return nil
+	}
+	ctx := resp.Request.Context()
+	switch st.kind {
+	case logout:
+		if resp.StatusCode == http.StatusOK && st.token != "" {
+			if err := g.forget(ctx, st.token); err != nil {
+				g.log.ErrorContext(ctx, "forgetting a logged-out token", "event", "store_error", "err", err)
+			}
+			g.log.InfoContext(ctx, "logout", "event", "logout", "user", st.user, "remote_ip", st.remoteIP)
+		}
+		return nil
+	case deleteSession:
+		if resp.StatusCode == http.StatusOK && st.deleted != "" {
+			if err := g.forget(ctx, st.deleted); err != nil {
+				g.log.ErrorContext(ctx, "forgetting a deleted session's token", "event", "store_error", "err", err)
+			}
+			g.log.InfoContext(ctx, "session deleted", "event", "logout", "user", st.user, "remote_ip", st.remoteIP)
+		}
+		return nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("reading answer: %w", err)
+	}
+	if len(body) > maxAnswer {
+		g.log.ErrorContext(ctx, "answer too large to check for session tokens", "event", "answer_too_large", "path", resp.Request.URL.Path, "limit", maxAnswer)
+		return errTooLarge
+	}
+	keep := func() error { replaceBody(resp, body); return nil }
+	if !bytes.Contains(body, []byte("sessionToken")) && !bytes.Contains(body, []byte(`\u`)) {
+		return keep()
+	}
+	v, ok := decodeAnswer(body)
+	if !ok {
+		return keep()
+	}
+	found := findTokens(v, nil)
+	var unreleased []minted
+	for _, m := range found {
+		_, ok, err := g.released(ctx, m.token)
+		if err != nil {
+			return storeError{err}
+		}
+		if !ok {
+			unreleased = append(unreleased, m)
+		}
+	}
+	if len(unreleased) == 0 {
+		return keep()
+	}
+	success := resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated
+	if st.kind == scan || !success {
+		drop := map[string]bool{}
+		for _, m := range unreleased {
+			drop[m.token] = true
+		}
+		redact(v, func(t string) bool { return drop[t] })
+		out, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		g.log.InfoContext(ctx, "session tokens the gateway did not release removed from an answer", "event", "tokens_redacted",
+			"count", len(drop), "path", resp.Request.URL.Path, "user", st.user)
+		replaceBody(resp, out)
+		return nil
+	}
+	if st.kind == loginAs {
+		for _, m := range unreleased {
+			if err := g.register(ctx, m.token, m.user); err != nil {
+				return storeError{err}
+			}
+			g.log.WarnContext(ctx, "loginAs token released (master key)", "event", "login_as", "user", m.user, "remote_ip", st.remoteIP)
+		}
+		return keep()
+	}
+	// A token minted from the caller's own released session (a password
+	// change, POST /sessions) follows it.
+	rest := unreleased[:0]
+	for _, m := range unreleased {
+		if st.kind == follow && st.user != "" && m.user == "" {
+			// A password change answers only {updatedAt, sessionToken}.
+			m.user = g.whoami(ctx, st.req, m.token)
+		}
+		if st.kind == follow && st.user != "" && m.user == st.user {
+			if err := g.register(ctx, m.token, m.user); err != nil {
+				return storeError{err}
+			}
+			g.log.InfoContext(ctx, "new session token of a released session follows it", "event", "session_rotated", "user", m.user)
+			continue
+		}
+		rest = append(rest, m)
+	}
+	distinct := map[string]minted{}
+	for _, m := range rest {
+		if d, ok := distinct[m.token]; !ok || d.user == "" {
+			distinct[m.token] = m
+		}
+	}
+	switch len(distinct) {
+	case 0:
+		return keep()
+	case 1:
+	default:
+		g.log.WarnContext(ctx, "answer mints several session tokens; refused", "event", "login_refused", "count", len(distinct), "remote_ip", st.remoteIP)
+		rewrite(resp, http.StatusBadRequest, errorBody(119, "Only one sign-in per request is possible through this gateway.", "several_logins"))
+		return nil
+	}
+	var m minted
+	for _, d := range distinct {
+		m = d
+	}
+	if m.user == "" {
+		m.user = g.whoami(ctx, st.req, m.token)
+		if m.user == "" {
+			g.log.ErrorContext(ctx, "login answer names no user and /users/me did not either", "event", "login_unattributed", "remote_ip", st.remoteIP)
+			return errUnattributed
+		}
+	}
+	if g.opt.SignupGrace && resp.StatusCode == http.StatusCreated {
+		if err := g.register(ctx, m.token, m.user); err != nil {
+			return storeError{err}
+		}
+		resp.Header.Set("X-Vestibule-Enrollment", "required")
+		g.log.WarnContext(ctx, "new user released without a second factor (parse.signup: grace)", "event", "signup_grace", "user", m.user, "remote_ip", st.remoteIP)
+		return keep()
+	}
+	return g.hold(resp, st, m, body)
+}
+
+// hold keeps a login answer and replaces it with the challenge.
+func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) error {
+	ctx := resp.Request.Context()
+	var b [18]byte
+	if _, err := io.ReadFull(g.opt.Random, b[:]); err != nil {
+		return fmt.Errorf("making held login id: %w", err)
+	}
+	now := g.opt.Now()
+	header := resp.Header.Clone()
+	for _, k := range []string{"Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Trailer", "Upgrade", proxy.UserHeader} {
+		header.Del(k)
+	}
+	session := map[string]string{TokenKey: m.token}
+	for k, v := range st.req.keys {
+		session[k] = v
+	}
+	h := &store.Held{
+		ID: base64.RawURLEncoding.EncodeToString(b[:]), Kind: store.KindParse, User: m.user, Session: session,
+		Response: store.HeldResponse{Status: resp.StatusCode, Header: header, Body: body},
+		RemoteIP: st.remoteIP, UserAgent: st.userAgent, Created: now, Expires: now.Add(g.opt.HoldTTL),
+	}
+	if g.opt.PhoneField != "" && m.obj != nil {
+		if p, ok := m.obj[g.opt.PhoneField].(string); ok {
+			h.Phone = strings.TrimSpace(p)
+		}
+	}
+	if err := g.opt.Store.CreateHeld(ctx, h); err != nil {
+		return storeError{fmt.Errorf("holding login: %w", err)}
+	}
+	reply, err := g.opt.Challenger.BeginParse(st.orig, h, MFA{Sent: st.req.hasMFA, Token: st.req.mfa})
+	if err != nil {
+		return fmt.Errorf("starting challenge: %w", err)
+	}
+	resp.StatusCode = reply.Status
+	resp.Status = ""
+	resp.Header = reply.Header
+	if resp.Header == nil {
+		resp.Header = http.Header{}
+	}
+	replaceBody(resp, reply.Body)
+	g.log.InfoContext(ctx, "login held", "event", "login_held", "user", m.user, "remote_ip", st.remoteIP, "user_agent", st.userAgent, "kind", "parse")
+	return nil
+}
+
+func errorBody(code int, msg, reason string) []byte {
+	b, _ := json.Marshal(map[string]any{"code": code, "error": msg, "reason": reason})
+	return b
+}
+
+func rewrite(resp *http.Response, status int, body []byte) {
+	resp.StatusCode, resp.Status = status, ""
+	resp.Header = http.Header{"Content-Type": {"application/json; charset=utf-8"}, "Cache-Control": {"no-store"}}
+	replaceBody(resp, body)
+}
+
+func replaceBody(resp *http.Response, b []byte) {
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Set("Content-Length", fmt.Sprint(len(b)))
+	resp.Header.Del("Content-Encoding")
+	resp.TransferEncoding = nil
+	resp.Trailer = nil
+}
+
+var (
+	errTooLarge     = errors.New("answer too large to check for session tokens")
+	errUnattributed = errors.New("login answer names no user")
+)
+
+type storeError struct{ err error }
+
+func (e storeError) Error() string { return e.err.Error() }
+func (e storeError) Unwrap() error { return e.err }
+
+// errorHandler answers upstream and interception failures, Parse-shaped.
+func (g *Guard) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := http.StatusBadGateway, "The app is not answering. Please try again in a moment."
+	var se storeError
+	switch {
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		return
+	case errors.As(err, &se):
+		status, msg = http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again in a moment."
+	case errors.Is(err, context.DeadlineExceeded):
+		status = http.StatusGatewayTimeout
+	}
+	g.log.WarnContext(r.Context(), "upstream request failed", "event", "upstream_error", "status", status,
+		"method", r.Method, "path", r.URL.Path, "remote_ip", g.opt.ClientIP.ClientIP(r), "err", err)
+	g.fail(w, r, status, 1, msg, "")
+}
+
+// call makes one request of the gateway's own to Parse, with the app keys
+// of a client request and a session token.
+func (g *Guard) call(ctx context.Context, method, route string, keys map[string]string, token string) (map[string]any, int, error) {
+	u := *g.opt.Upstream
+	u.Path = strings.TrimSuffix(u.Path, "/") + strings.TrimSuffix(g.opt.Mount, "/") + "/" + route
+	u.RawPath = ""
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	for k, v := range keys {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("X-Parse-Session-Token", token)
+	resp, err := g.opt.Transport.RoundTrip(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&m); err != nil {
+		return nil, resp.StatusCode, err
+	}
+	return m, resp.StatusCode, nil
+}
+
+// whoami asks Parse whose token this is (a GraphQL login that did not ask
+// for the user's id).
+func (g *Guard) whoami(ctx context.Context, q *request, token string) string {
+	m, status, err := g.call(ctx, http.MethodGet, "users/me", q.keys, token)
+	if err != nil || status != http.StatusOK {
+		return ""
+	}
+	id, _ := m["objectId"].(string)
+	return id
+}
+
+// sessionToken reads the token of session id as the caller sees it.
+func (g *Guard) sessionToken(ctx context.Context, q *request, caller, id string) string {
+	if id == "" || strings.ContainsAny(id, "/?#%") {
+		return ""
+	}
+	m, status, err := g.call(ctx, http.MethodGet, "sessions/"+url.PathEscape(id), q.keys, caller)
+	if err != nil || status != http.StatusOK {
+		return ""
+	}
+	t, _ := m["sessionToken"].(string)
+	return t
+}
+
+// Logout ends a held Parse login's session at the app (an abandoned login).
+func Logout(ctx context.Context, transport http.RoundTripper, upstream *url.URL, mount string, h *store.Held) error {
+	g := &Guard{opt: Options{Upstream: upstream, Mount: mount, Transport: transport}}
+	keys := map[string]string{}
+	for k, v := range h.Session {
+		if k != TokenKey {
+			keys[k] = v
+		}
+	}
+	_, status, err := g.call(ctx, http.MethodPost, "logout", keys, h.Session[TokenKey])
+	if err != nil && status == 0 {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("parse logout answered %d", status)
+	}
+	return nil
+}

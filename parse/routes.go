@@ -1,0 +1,162 @@
+package parse
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// kind is what the guard does with a Parse route's answer.
+type kind int
+
+const (
+	// pass: streamed through untouched (object queries, files, config...).
+	pass kind = iota
+	// login: an answer with a new session token is held for a second
+	// factor (login, signup, authData login, batch, GraphQL).
+	login
+	// follow: a new token minted from the caller's own released session
+	// (password change, POST /sessions, upgradeToRevocableSession) is
+	// released when it belongs to the same user; otherwise held.
+	follow
+	// scan: answers that may echo session tokens (/users/me, /sessions);
+	// tokens the gateway did not release are removed from them.
+	scan
+	// logout: the caller's token leaves the registry once Parse agrees.
+	logout
+	// deleteSession: DELETE /sessions/:id; the deleted session's token
+	// leaves the registry once Parse agrees.
+	deleteSession
+	// loginAs and verifyPassword: refused unless allowed in the config.
+	loginAs
+	verifyPassword
+	// refused: never forwarded (loginAs or verifyPassword inside a batch).
+	refused
+)
+
+// key normalises a path the way Parse Server (Express) routes it: case
+// insensitive, repeated and trailing slashes ignored.
+func key(p string) string {
+	var b strings.Builder
+	b.Grow(len(p))
+	prev := false
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c == '/' {
+			if prev {
+				continue
+			}
+			prev = true
+		} else {
+			prev = false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	s := b.String()
+	if len(s) > 1 {
+		s = strings.TrimSuffix(s, "/")
+	}
+	return s
+}
+
+// under returns the route below mount ("login", "users/me"), and whether
+// k (a key) is the mount or below it.
+func under(k, mount string) (string, bool) {
+	if k == mount {
+		return "", true
+	}
+	if strings.HasPrefix(k, mount+"/") {
+		return k[len(mount)+1:], true
+	}
+	return "", false
+}
+
+// classify names what to do with a Parse REST route (below the mount) for
+// the request's effective method.
+func classify(route, method string) kind {
+	seg := strings.Split(route, "/")
+	first := seg[0]
+	switch {
+	case first == "login":
+		return login
+	case first == "loginas":
+		return loginAs
+	case first == "verifypassword":
+		return verifyPassword
+	case first == "logout":
+		return logout
+	case first == "batch":
+		return login
+	case first == "upgradetorevocablesession":
+		return follow
+	case first == "users" && len(seg) == 1 && method == http.MethodPost:
+		return login // signup, or a login with authData
+	case first == "classes" && len(seg) == 2 && seg[1] == "_user" && method == http.MethodPost:
+		return login
+	case first == "users" && len(seg) == 2 && seg[1] != "me" && method == http.MethodPut,
+		first == "classes" && len(seg) == 3 && seg[1] == "_user" && method == http.MethodPut:
+		return follow // a password change mints a new token
+	case first == "sessions" && len(seg) == 1 && method == http.MethodPost:
+		return follow
+	case first == "sessions" && len(seg) == 2 && seg[1] != "me" && method == http.MethodDelete,
+		first == "classes" && len(seg) == 3 && seg[1] == "_session" && method == http.MethodDelete:
+		return deleteSession
+	case first == "users", first == "sessions",
+		first == "classes" && len(seg) >= 2 && (seg[1] == "_user" || seg[1] == "_session"),
+		first == "aggregate" && len(seg) >= 2 && (seg[1] == "_user" || seg[1] == "_session"),
+		first == "functions", first == "jobs":
+		return scan
+	}
+	return pass
+}
+
+// graphQLKind: a GraphQL operation that signs in (logIn, logInWith,
+// signUp) is a login; any other may echo tokens. A login the gateway does
+// not recognise is still safe: its token is removed from the answer.
+func graphQLKind(q *request) kind {
+	var query string
+	if raw, ok := q.obj["query"]; ok {
+		json.Unmarshal(raw, &query)
+	}
+	if strings.Contains(query, "logIn") || strings.Contains(query, "signUp") {
+		return login
+	}
+	return scan
+}
+
+// batchKind is the strongest kind among a batch's sub-requests: any login
+// makes the batch a login; else a token-minting one a follow; else scan.
+// loginAs and verifyPassword are never allowed inside a batch.
+func batchKind(q *request, mount string) kind {
+	var body struct {
+		Requests []struct {
+			Method string `json:"method"`
+			Path   string `json:"path"`
+		} `json:"requests"`
+	}
+	if raw, ok := q.obj["requests"]; ok {
+		json.Unmarshal(raw, &body.Requests)
+	}
+	out := scan
+	for _, sub := range body.Requests {
+		k := key(sub.Path)
+		route, ok := under(k, mount)
+		if !ok {
+			route = strings.TrimPrefix(k, "/")
+		}
+		switch classify(route, strings.ToUpper(sub.Method)) {
+		case loginAs, verifyPassword:
+			return refused
+		case login:
+			out = login
+		case follow:
+			if out != login {
+				out = follow
+			}
+		}
+	}
+	return out
+}
