@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Vestibule on a fresh Debian machine: installs what the
 # tests need (chromium for the browser test, redis-server and postgresql for
-# the fleet stores, python3-django for the real-app example test), starts throwaway Redis and PostgreSQL servers on
+# the fleet stores, python3-django and dokuwiki for the real-app example tests,
+# parse-server and the Parse JS SDK from npm for the Parse Server test), starts throwaway Redis and PostgreSQL servers on
 # loopback (stopped at exit), then go vet, the whole test
 # suite with the race detector, a static build as the Dockerfile does it, and
 # each fuzz target for a short, bounded time.
@@ -32,6 +33,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null; as_root chmod +x "$policy"; added_policy=1; fi
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   if [ -n "${added_policy:-}" ]; then as_root rm -f "$policy"; fi
+fi
+
+# The real Parse Server and Parse JS SDK for e2e/parse_test.go, pinned by
+# e2e/parse/package-lock.json (parse-server 9.10.0 needs Node.js 20.19+).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "== installing: nodejs npm"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if [ ! -x e2e/parse/node_modules/.bin/parse-server ]; then
+  echo "== npm ci (e2e/parse: parse-server, parse)"
+  (cd e2e/parse && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 export VESTIBULE_REQUIRE_BROWSER=1

@@ -159,3 +159,40 @@ func (s *RedisServer) Restart() {
 	bin, _ := exec.LookPath("redis-server")
 	s.start(bin)
 }
+
+// PostgresDatabase creates a fresh database on the test PostgreSQL server
+// (for programs that want a database of their own, such as Parse Server)
+// and returns its URL; it is dropped when the test ends.
+func PostgresDatabase(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("VESTIBULE_TEST_POSTGRES_URL")
+	if base == "" {
+		missing(t, "PostgreSQL (VESTIBULE_TEST_POSTGRES_URL)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connecting to the test PostgreSQL: %v", err)
+	}
+	defer conn.Close(ctx)
+	name := RandomName("db_")
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("creating database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, base); err == nil {
+			c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			c.Close(ctx)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	u.RawQuery = ""
+	return u.String()
+}
