@@ -47,6 +47,9 @@ var (
 // is refused rather than forwarded unchecked.
 func readRequest(r *http.Request, max int64) (*request, error) {
 	q := &request{method: r.Method, keys: map[string]string{}}
+	if len(r.Header.Values("X-Parse-Session-Token")) > 1 {
+		return nil, fmt.Errorf("%w: several X-Parse-Session-Token headers", errBadJSON)
+	}
 	q.headerToken = r.Header.Get("X-Parse-Session-Token")
 	for _, k := range []string{"X-Parse-Application-Id", "X-Parse-Javascript-Key", "X-Parse-Rest-Api-Key", "X-Parse-Client-Key", "X-Parse-Installation-Id", "X-Parse-Windows-Key"} {
 		if v := r.Header.Get(k); v != "" {
@@ -116,7 +119,15 @@ func readRequest(r *http.Request, max int64) (*request, error) {
 		}
 		return s
 	}
-	q.bodyToken = str("_SessionToken")
+	if raw, ok := q.obj["_SessionToken"]; ok {
+		// Parse takes any truthy value; an object there could reach its
+		// session query as an operator. Only a string is a token.
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil && string(raw) != "null" && string(raw) != "false" {
+			return nil, fmt.Errorf("%w: _SessionToken is not a string", errBadJSON)
+		}
+		q.bodyToken = s
+	}
 	if _, ok := q.obj["_MasterKey"]; ok {
 		q.master = true
 	}
