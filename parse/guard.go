@@ -205,6 +205,13 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.opt.Next.ServeHTTP(w, r)
 		return
 	}
+	if r.Header.Get("Upgrade") != "" {
+		// A WebSocket (LiveQuery) carries its token inside messages the
+		// gateway doesn't read: not through the guarded paths.
+		g.log.InfoContext(r.Context(), "protocol upgrade on a Parse path refused", "event", "upgrade_refused", "path", r.URL.Path)
+		g.fail(w, r, http.StatusForbidden, 119, "WebSockets are not available on this path through the gateway.", "")
+		return
+	}
 	delete(r.Header, proxy.UserHeader)
 	if v := r.Header.Get(audit.Header); v == "" || !audit.Sane(v) || !g.opt.ClientIP.TrustedPeer(r) {
 		r.Header[audit.Header] = []string{audit.NewID()}

@@ -548,6 +548,7 @@ func TestParseRefusals(t *testing.T) {
 		{"utf-16 body", "POST", "/parse/login", "application/json; charset=utf-16le", "{\x00}\x00", app, 415, 107},
 		{"broken JSON", "POST", "/parse/login", "text/plain", `{"_ApplicationId":"testapp",`, nil, 400, 107},
 		{"dot segments", "GET", "/parse/x/../classes/Note", "", "", app, 400, 107},
+		{"websocket", "GET", "/parse/", "", "", append(app, "Connection", "Upgrade", "Upgrade", "websocket"), 403, 119},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
