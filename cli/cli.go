@@ -99,7 +99,7 @@ func usage(w io.Writer) {
   vestibule users show -user NAME        one user's factors (phone masked)
   vestibule users recovery-codes -user NAME
                                          issue a new set of recovery codes, printed once
-  vestibule users unlock -user NAME      lift a ban (needs store.redis)
+  vestibule users unlock -user NAME      lift a ban (store.redis or the SQLite ephemeral store)
   vestibule users set-phone -user NAME -number +447400123456 [-config FILE]
                                          set the number for a user's text-message codes
   vestibule devices revoke -user NAME [-config FILE]
@@ -522,15 +522,33 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 			return nil
 		}
 	case "unlock":
-		if cfg.Store.Redis == "" {
-			return errors.New("users unlock needs store.redis: with the in-process store, bans live inside the running gateway (they end by themselves, or restart it)")
+		var bans interface {
+			Unban(ctx context.Context, key string) error
 		}
-		rs, err := redis.Open(ctx, redis.Options{URL: cfg.Store.Redis, Prefix: cfg.Store.RedisPrefix})
-		if err != nil {
-			return err
+		switch {
+		case cfg.Store.Redis != "":
+			rs, err := redis.Open(ctx, redis.Options{URL: cfg.Store.Redis, Prefix: cfg.Store.RedisPrefix})
+			if err != nil {
+				return err
+			}
+			defer rs.Close()
+			bans = rs
+		case cfg.Store.Ephemeral == "sqlite":
+			// Bans live in the SQLite file the running gateway uses too.
+			lite, err := sqlite.Open(ctx, cfg.Store.SQLite, nil)
+			if err != nil {
+				return fmt.Errorf("opening store.sqlite: %w", err)
+			}
+			defer lite.Close()
+			e, err := lite.Ephemeral(ctx)
+			if err != nil {
+				return err
+			}
+			bans = e
+		default:
+			return errors.New("users unlock can't reach bans kept in memory (store.ephemeral: memory): they end by themselves, or restart the gateway")
 		}
-		defer rs.Close()
-		if err := rs.Unban(ctx, "user:"+u); err != nil {
+		if err := bans.Unban(ctx, "user:"+u); err != nil {
 			return err
 		}
 		log.Warn("user unlocked by an administrator", "event", "unlock", "user", u)

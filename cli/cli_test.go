@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/store/sqlite"
@@ -151,6 +152,8 @@ log: {audit_file: "`+auditPath+`"}
 		t.Fatal(err)
 	}
 	db.Enroll(t.Context(), store.Enrollment{User: "alice", TOTPSecret: []byte("sealed")})
+	eph, _ := db.Ephemeral(t.Context())
+	eph.Ban(t.Context(), "user:alice", time.Now().Add(time.Hour))
 	db.Close()
 
 	var out bytes.Buffer
@@ -163,9 +166,16 @@ log: {audit_file: "`+auditPath+`"}
 	if err := Run(t.Context(), []string{"users", "set-phone", "-config", cfgPath, "-user", "alice", "-number", "12"}, &out, io.Discard, noEnv, nil); err == nil {
 		t.Error("an invalid number was set")
 	}
+	if err := Run(t.Context(), []string{"users", "unlock", "-config", cfgPath, "-user", "alice"}, &out, io.Discard, noEnv, nil); err != nil {
+		t.Fatal(err)
+	}
 	db2, _ := sqlite.Open(t.Context(), dbPath, nil)
 	if e, _ := db2.Enrollment(t.Context(), "alice"); e.Phone != "+447400123456" {
 		t.Errorf("phone after set-phone: %q", e.Phone)
+	}
+	eph2, _ := db2.Ephemeral(t.Context())
+	if _, banned, _ := eph2.BannedUntil(t.Context(), "user:alice", time.Now()); banned {
+		t.Error("still banned after users unlock")
 	}
 	db2.Close()
 	var list, show, codes bytes.Buffer
@@ -204,10 +214,10 @@ log: {audit_file: "`+auditPath+`"}
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	if len(lines) != 4 {
+	if len(lines) != 5 {
 		t.Fatalf("audit file:\n%s", raw)
 	}
-	for i, want := range []string{"devices_revoked", "phone_set", "recovery_codes_replaced", "factor_reset"} {
+	for i, want := range []string{"devices_revoked", "phone_set", "unlock", "recovery_codes_replaced", "factor_reset"} {
 		var ev map[string]any
 		if err := json.Unmarshal([]byte(lines[i]), &ev); err != nil || ev["event"] != want || ev["user"] != "alice" {
 			t.Errorf("line %d: %s", i, lines[i])
