@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -119,7 +120,12 @@ type Handler struct {
 	log     *slog.Logger
 	// stepUpKey makes the step-up form's CSRF token from the gate session.
 	stepUpKey []byte
+	// brand is the pages' look; SetBrand swaps it (config reload).
+	brand atomic.Pointer[Brand]
 }
+
+// SetBrand changes the pages' accent colour and logo while serving.
+func (h *Handler) SetBrand(b Brand) { h.brand.Store(&b) }
 
 var _ proxy.Challenger = (*Handler)(nil)
 
@@ -167,6 +173,7 @@ func New(opts Options) (*Handler, error) {
 		opts.ParseSessionTTL = 365 * 24 * time.Hour
 	}
 	h := &Handler{opt: opts, log: opts.Logger, pages: map[string]*template.Template{}}
+	h.SetBrand(opts.Brand)
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -226,16 +233,17 @@ func New(opts Options) (*Handler, error) {
 	mux.HandleFunc("GET "+p+"brand.css", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		w.Header().Set("Cache-Control", "public, max-age=3600")
-		fmt.Fprintf(w, ":root{--accent:%s}\n", h.opt.Brand.Accent)
+		fmt.Fprintf(w, ":root{--accent:%s}\n", h.brand.Load().Accent)
 	})
 	mux.HandleFunc("GET "+p+"logo", func(w http.ResponseWriter, r *http.Request) {
-		if len(h.opt.Brand.Logo) == 0 {
+		b := h.brand.Load()
+		if len(b.Logo) == 0 {
 			http.NotFound(w, r)
 			return
 		}
-		w.Header().Set("Content-Type", h.opt.Brand.LogoType)
+		w.Header().Set("Content-Type", b.LogoType)
 		w.Header().Set("Cache-Control", "public, max-age=3600")
-		w.Write(h.opt.Brand.Logo)
+		w.Write(b.Logo)
 	})
 	mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 		h.ErrorPage(w, r, http.StatusNotFound)
@@ -434,7 +442,8 @@ type pageData struct {
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
 	d.Lang = templates.Negotiate(r.Header.Get("Accept-Language"))
 	d.Title, d.Message, d.Error = templates.T(d.Lang, d.Title), templates.T(d.Lang, d.Message), templates.T(d.Lang, d.Error)
-	d.Branded, d.Logo = h.opt.Brand.Accent != "", len(h.opt.Brand.Logo) > 0
+	b := h.brand.Load()
+	d.Branded, d.Logo = b.Accent != "", len(b.Logo) > 0
 	w.Header().Set("Content-Language", d.Lang)
 	d.AppName = h.opt.AppName
 	d.Remember = d.Remember || (h.opt.Device != nil && d.CSRF != "")

@@ -75,6 +75,7 @@ func TestConfigReload(t *testing.T) {
 	next := *e.cfg
 	next.Bypass = append(append([]config.Bypass(nil), e.cfg.Bypass...), config.Bypass{Path: "/whoami", Methods: []string{"GET"}})
 	next.Upstream.URL = "http://127.0.0.1:9"
+	next.Branding.Accent = "#0b6e4f"
 	if err := next.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +89,16 @@ func TestConfigReload(t *testing.T) {
 	// /whoami is now public: the unreleased cookie may reach it.
 	if got := b.do("GET", "/whoami", nil, "Accept", "text/plain").body; strings.TrimSpace(got) != "alice" {
 		t.Errorf("new bypass rule not applied: %q", got)
+	}
+	// The branding is applied to the pages at once.
+	if css := b.get("/.vestibule/brand.css"); !strings.Contains(css.body, "--accent:#0b6e4f") {
+		t.Errorf("brand.css after reload: %q", css.body)
+	}
+	// A logo file that can't be read keeps the running config.
+	bad := next
+	bad.Branding.LogoFile = "/nonexistent/logo.png"
+	if _, err := e.srv.Reload(&bad); err == nil || !strings.Contains(err.Error(), "branding.logo_file") {
+		t.Errorf("reload with a missing logo: %v", err)
 	}
 	// The upstream change was not applied: the app still answers.
 	if p := b.get("/healthz"); p.status != http.StatusOK {

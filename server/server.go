@@ -69,6 +69,7 @@ type Server struct {
 	transport http.RoundTripper
 	metrics   *metrics.Metrics
 	px        *proxy.Proxy
+	ch        *challenge.Handler
 	reg       *regulate.Regulator
 	now       func() time.Time
 	stop      chan struct{}
@@ -234,12 +235,9 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 
-	brand := challenge.Brand{Accent: cfg.Branding.Accent}
-	if f := cfg.Branding.LogoFile; f != "" {
-		if brand.Logo, err = os.ReadFile(f); err != nil {
-			return nil, fmt.Errorf("branding.logo_file: %w", err)
-		}
-		brand.LogoType = config.LogoTypes[strings.ToLower(filepath.Ext(f))]
+	brand, err := loadBrand(cfg.Branding)
+	if err != nil {
+		return nil, err
 	}
 
 	pub, _ := url.Parse(cfg.PublicURL)
@@ -328,7 +326,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.px, s.reg = px, reg
+	s.px, s.reg, s.ch = px, reg, ch
 	s.handler = s.metrics.Observe(cfg.Prefix, px)
 	if cfg.Parse.Enabled {
 		pc := cfg.Parse
@@ -529,15 +527,21 @@ func pathRules(cfg *config.Config) ([]proxy.BypassRule, []proxy.StepUpRule, erro
 }
 
 // Reload applies a new, validated config while serving: bypass and step-up
-// rules and the failed-attempt limits change at once. It returns the keys
+// rules, the failed-attempt limits and the pages' branding (accent colour,
+// logo file read again) change at once. It returns the keys
 // that differ but need a restart to take effect (they are not applied).
 func (s *Server) Reload(cfg *config.Config) ([]string, error) {
 	bypass, stepUp, err := pathRules(cfg)
 	if err != nil {
 		return nil, err
 	}
+	brand, err := loadBrand(cfg.Branding)
+	if err != nil {
+		return nil, err
+	}
 	s.px.SetRules(bypass, stepUp)
 	s.reg.SetLimits(regulate.Limit(cfg.Regulation.User), regulate.Limit(cfg.Regulation.IP))
+	s.ch.SetBrand(brand)
 	var restart []string
 	old := *s.cfg // the startup config: restart-only keys compare with it
 	for key, same := range map[string]bool{
@@ -554,7 +558,7 @@ func (s *Server) Reload(cfg *config.Config) ([]string, error) {
 		"sms":             reflect.DeepEqual(old.SMS, cfg.SMS),
 		"factors":         old.Factors == cfg.Factors,
 		"remember_device": old.RememberDevice == cfg.RememberDevice,
-		"branding":        old.Branding == cfg.Branding,
+		"parse":           reflect.DeepEqual(old.Parse, cfg.Parse),
 		"server":          reflect.DeepEqual(old.Server, cfg.Server),
 		"admin":           old.Admin == cfg.Admin,
 		"log":             old.Log == cfg.Log,
@@ -565,8 +569,21 @@ func (s *Server) Reload(cfg *config.Config) ([]string, error) {
 		}
 	}
 	sort.Strings(restart)
-	s.log.Info("config reloaded: bypass, step_up and regulation applied", "event", "config_reloaded", "needs_restart", strings.Join(restart, ","))
+	s.log.Info("config reloaded: bypass, step_up, regulation and branding applied", "event", "config_reloaded", "needs_restart", strings.Join(restart, ","))
 	return restart, nil
+}
+
+// loadBrand reads the gate pages' look (the logo file is read now).
+func loadBrand(b config.Branding) (challenge.Brand, error) {
+	brand := challenge.Brand{Accent: b.Accent}
+	if f := b.LogoFile; f != "" {
+		logo, err := os.ReadFile(f)
+		if err != nil {
+			return brand, fmt.Errorf("branding.logo_file: %w", err)
+		}
+		brand.Logo, brand.LogoType = logo, config.LogoTypes[strings.ToLower(filepath.Ext(f))]
+	}
+	return brand, nil
 }
 
 // deriveAll gives a second cookie its own keys from each configured key.
