@@ -225,6 +225,7 @@ func New(opts Options) (*Handler, error) {
 	mux.HandleFunc("POST "+p+"api/enroll/totp", h.apiEnrollTOTP)
 	mux.HandleFunc("POST "+p+"api/enroll/sms", h.apiEnrollSMS)
 	mux.HandleFunc("POST "+p+"api/enroll/confirm", h.apiEnrollConfirm)
+	mux.HandleFunc("OPTIONS "+p+"api/", h.apiPreflight)
 	static, err := fs.Sub(opts.Static, ".")
 	if err != nil {
 		return nil, err

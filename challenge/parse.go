@@ -63,6 +63,7 @@ var (
 )
 
 func writeReply(w http.ResponseWriter, rep proxy.Reply) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	for k, v := range rep.Header {
 		w.Header()[k] = v
 	}
@@ -432,6 +433,7 @@ func (h *Handler) apiSend(w http.ResponseWriter, r *http.Request, held *store.He
 		writeReply(w, (&apiError{status: status, code: -1, msg: h.tr(r, msg), reason: "sms_not_sent"}).reply())
 		return
 	}
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(map[string]any{"sent": true, "phone": phone.Mask(to), "expiresIn": int(h.opt.SMS.CodeTTL.Seconds())})
@@ -478,6 +480,7 @@ func (h *Handler) apiEnrollTOTP(w http.ResponseWriter, r *http.Request) {
 		writeReply(w, errStore.reply())
 		return
 	}
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(map[string]any{"secret": secret, "otpauthUrl": uri, "qrPng": "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)})
@@ -617,6 +620,7 @@ func (h *Handler) apiEnrollConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.InfoContext(r.Context(), "enrolled", "event", "enrollment", "factor", factorName, "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(map[string]any{"verified": true, "factor": factorName, "recoveryCodes": codes})
@@ -635,6 +639,17 @@ func (h *Handler) apiUnenrolled(w http.ResponseWriter, r *http.Request, held *st
 		return false
 	}
 	return true
+}
+
+// apiPreflight answers CORS preflights of the JSON protocol: a Parse web
+// app on another origin calls it with fetch. No cookies are involved; the
+// challenge id in the body is the only credential.
+func (h *Handler) apiPreflight(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+	w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+	w.Header().Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // getParsePage: GET <prefix>parse?t=TICKET, the browser page of a held

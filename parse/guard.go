@@ -430,12 +430,15 @@ func (g *Guard) fail(w http.ResponseWriter, r *http.Request, status, code int, m
 	WriteError(w, status, code, msg, reason)
 }
 
-// WriteError writes a Parse-shaped error answer.
+// WriteError writes a Parse-shaped error answer. Like Parse's own answers
+// it may be read by a web app on another origin (no credentials are
+// involved: Parse requests carry no cookies).
 func WriteError(w http.ResponseWriter, status, code int, msg, reason string) {
 	body := map[string]any{"code": code, "error": msg}
 	if reason != "" {
 		body["reason"] = reason
 	}
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -617,12 +620,19 @@ func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) erro
 	if err != nil {
 		return fmt.Errorf("starting challenge: %w", err)
 	}
+	if reply.Header == nil {
+		reply.Header = http.Header{}
+	}
+	// A web app on another origin must be able to read the challenge:
+	// keep Parse's CORS headers.
+	for k, v := range resp.Header {
+		if strings.HasPrefix(k, "Access-Control-") {
+			reply.Header[k] = v
+		}
+	}
 	resp.StatusCode = reply.Status
 	resp.Status = ""
 	resp.Header = reply.Header
-	if resp.Header == nil {
-		resp.Header = http.Header{}
-	}
 	replaceBody(resp, reply.Body)
 	g.log.InfoContext(ctx, "login held", "event", "login_held", "user", m.user, "remote_ip", st.remoteIP, "user_agent", st.userAgent, "kind", "parse")
 	return nil
@@ -635,7 +645,13 @@ func errorBody(code int, msg, reason string) []byte {
 
 func rewrite(resp *http.Response, status int, body []byte) {
 	resp.StatusCode, resp.Status = status, ""
-	resp.Header = http.Header{"Content-Type": {"application/json; charset=utf-8"}, "Cache-Control": {"no-store"}}
+	h := http.Header{"Content-Type": {"application/json; charset=utf-8"}, "Cache-Control": {"no-store"}}
+	for k, v := range resp.Header {
+		if strings.HasPrefix(k, "Access-Control-") {
+			h[k] = v
+		}
+	}
+	resp.Header = h
 	replaceBody(resp, body)
 }
 

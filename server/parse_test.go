@@ -460,7 +460,7 @@ func TestParseSignup(t *testing.T) {
 // token the gateway holds.
 func TestParseSessionsFollowAndEnd(t *testing.T) {
 	e := newParseEnv(t, nil)
-	secret, _, tok := e.enrollTOTP("alice", "alice-pw")
+	_, _, tok := e.enrollTOTP("alice", "alice-pw")
 
 	// A held login's token does not leak through the session list.
 	held := e.expectChallenge(e.login("alice", "alice-pw"))
@@ -521,7 +521,6 @@ func TestParseSessionsFollowAndEnd(t *testing.T) {
 	if n := e.rest("GET", "/parse/classes/Note", "", tok2); n.code() != 209 || len(e.fake.Seen()) != before {
 		t.Errorf("after logout: %d %s", n.status, n.raw)
 	}
-	_ = secret
 }
 
 // TestParseRefusals: master keys from outside the allowlist, loginAs,
@@ -648,5 +647,24 @@ func TestParseHeldExpiry(t *testing.T) {
 	}
 	if r := e.api("verify", map[string]any{"challenge": ch, "code": "123456"}); r.str("reason") != "challenge_expired" {
 		t.Errorf("expired challenge: %s", r.raw)
+	}
+}
+
+// TestParseCORS: a Parse web app on another origin can read the challenge,
+// the gateway's own errors and the JSON protocol's answers.
+func TestParseCORS(t *testing.T) {
+	e := newParseEnv(t, nil)
+XX || a.header.Get("Access-Control-Expose-Headers") == "" {
+		t.Errorf("challenge lost Parse's CORS headers: %v", a.header)
+	}
+	if r := e.rest("GET", "/parse/classes/Note", "", "r:unknown"); r.code() != 209 || r.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("209 answer: %d %v", r.status, r.header)
+	}
+	if r := e.api("verify", map[string]any{"challenge": a.str("challenge"), "code": "000000"}); r.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("api answer without CORS: %v", r.header)
+	}
+	p := e.call("OPTIONS", "/.vestibule/api/verify", "", "", "Origin", "https://app.example.com", "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")
+	if p.status != http.StatusNoContent || !strings.Contains(p.header.Get("Access-Control-Allow-Headers"), "Content-Type") || p.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("preflight: %d %v", p.status, p.header)
 	}
 }
