@@ -292,21 +292,12 @@ func (h *Handler) Begin(r *http.Request, held *store.Held) (proxy.Reply, error) 
 			return reply, nil
 		}
 	}
-	csrf, err := h.token()
+	pc, err := h.pendingCookie(held.ID)
 	if err != nil {
 		return proxy.Reply{}, err
 	}
-	s := sessions.NewSession(h.pending, h.opt.PendingCookie)
-	opts := *h.pending.Options
-	s.Options = &opts
-	s.Values[keyHeld] = held.ID
-	s.Values[keyCSRF] = csrf
-	encoded, err := securecookie.EncodeMulti(h.opt.PendingCookie, s.Values, h.pending.Codecs...)
-	if err != nil {
-		return proxy.Reply{}, fmt.Errorf("encoding pending cookie: %w", err)
-	}
 	hd := http.Header{}
-	hd.Add("Set-Cookie", sessions.NewCookie(h.opt.PendingCookie, encoded, s.Options).String())
+	hd.Add("Set-Cookie", pc.String())
 	hd.Set("Cache-Control", "no-store")
 	next := h.opt.Prefix + "verify"
 	if wantsJSON(r) {
@@ -320,6 +311,25 @@ func (h *Handler) Begin(r *http.Request, held *store.Held) (proxy.Reply, error) 
 	}
 	hd.Set("Location", next)
 	return proxy.Reply{Status: http.StatusSeeOther, Header: hd}, nil
+}
+
+// pendingCookie makes the pending-challenge cookie for a held login, with
+// a fresh CSRF token.
+func (h *Handler) pendingCookie(heldID string) (*http.Cookie, error) {
+	csrf, err := h.token()
+	if err != nil {
+		return nil, err
+	}
+	s := sessions.NewSession(h.pending, h.opt.PendingCookie)
+	opts := *h.pending.Options
+	s.Options = &opts
+	s.Values[keyHeld] = heldID
+	s.Values[keyCSRF] = csrf
+	encoded, err := securecookie.EncodeMulti(h.opt.PendingCookie, s.Values, h.pending.Codecs...)
+	if err != nil {
+		return nil, fmt.Errorf("encoding pending cookie: %w", err)
+	}
+	return sessions.NewCookie(h.opt.PendingCookie, encoded, s.Options), nil
 }
 
 // Pending implements proxy.Challenger.

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gorilla/securecookie"
-	"github.com/gorilla/sessions"
 
 	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/parse"
@@ -667,22 +666,12 @@ func (h *Handler) getParsePage(w http.ResponseWriter, r *http.Request) {
 		h.restart(w, r, "This link has expired. Please sign in again in the app.")
 		return
 	}
-	csrf, err := h.token()
+	pc, err := h.pendingCookie(held.ID)
 	if err != nil {
 		h.ErrorPage(w, r, http.StatusServiceUnavailable)
 		return
 	}
-	s := sessions.NewSession(h.pending, h.opt.PendingCookie)
-	opts := *h.pending.Options
-	s.Options = &opts
-	s.Values[keyHeld] = held.ID
-	s.Values[keyCSRF] = csrf
-	encoded, err := securecookie.EncodeMulti(h.opt.PendingCookie, s.Values, h.pending.Codecs...)
-	if err != nil {
-		h.ErrorPage(w, r, http.StatusServiceUnavailable)
-		return
-	}
-	http.SetCookie(w, sessions.NewCookie(h.opt.PendingCookie, encoded, s.Options))
+	http.SetCookie(w, pc)
 	http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
 }
 

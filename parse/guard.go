@@ -596,9 +596,8 @@ func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) erro
 	}
 	now := g.opt.Now()
 	header := resp.Header.Clone()
-	for _, k := range []string{"Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Trailer", "Upgrade", proxy.UserHeader} {
-		header.Del(k)
-	}
+	proxy.RemoveHopHeaders(header)
+	header.Del(proxy.UserHeader)
 	session := map[string]string{TokenKey: m.token}
 	for k, v := range st.req.keys {
 		session[k] = v

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/vestibule-gw/vestibule/proxy"
 )
 
 // request is what the guard reads off a client request: every place Parse
@@ -36,7 +38,7 @@ type request struct {
 
 // Errors a request can fail with before it reaches the app.
 var (
-	errBodyTooLarge = errors.New("request body too large")
+	errBodyTooLarge = proxy.ErrBodyTooLarge
 	errEncoding     = errors.New("request body encoding not accepted")
 	errBadJSON      = errors.New("request body is not valid JSON or form data")
 )
@@ -75,19 +77,11 @@ func readRequest(r *http.Request, max int64) (*request, error) {
 			}
 		}
 	}
-	if r.ContentLength > max {
-		return nil, errBodyTooLarge
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
-	r.Body.Close()
+	b, err := proxy.ReadBody(r, max)
 	if err != nil {
-		return nil, fmt.Errorf("reading request body: %w", err)
-	}
-	if int64(len(b)) > max {
-		return nil, errBodyTooLarge
+		return nil, err
 	}
 	q.body = b
-	setBody(r, b)
 	if bytes.HasPrefix(b, []byte("\xef\xbb\xbf")) || bytes.HasPrefix(b, []byte("\xfe\xff")) || bytes.HasPrefix(b, []byte("\xff\xfe")) {
 		return nil, fmt.Errorf("%w: byte order mark", errEncoding)
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+
+	"github.com/vestibule-gw/vestibule/proxy"
 )
 
 // kind is what the guard does with a Parse route's answer.
@@ -36,31 +38,7 @@ const (
 
 // key normalises a path the way Parse Server (Express) routes it: case
 // insensitive, repeated and trailing slashes ignored.
-func key(p string) string {
-	var b strings.Builder
-	b.Grow(len(p))
-	prev := false
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if c == '/' {
-			if prev {
-				continue
-			}
-			prev = true
-		} else {
-			prev = false
-		}
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b.WriteByte(c)
-	}
-	s := b.String()
-	if len(s) > 1 {
-		s = strings.TrimSuffix(s, "/")
-	}
-	return s
-}
+func key(p string) string { return proxy.RouteKey(p) }
 
 // under returns the route below mount ("login", "users/me"), and whether
 // k (a key) is the mount or below it.

@@ -238,14 +238,14 @@ func TestLoginUser(t *testing.T) {
 
 func TestReadLoginBodyBounded(t *testing.T) {
 	r := httptest.NewRequest("POST", "/login", strings.NewReader(strings.Repeat("a", 100)))
-	if _, err := readLoginBody(r, 99); err != errBodyTooLarge {
+	if _, err := ReadBody(r, 99); err != ErrBodyTooLarge {
 		t.Fatalf("over the limit: %v", err)
 	}
 	r = httptest.NewRequest("POST", "/login", strings.NewReader("username=a"))
 	r.ContentLength = -1 // unknown length, as with chunked uploads
-	b, err := readLoginBody(r, 99)
+	b, err := ReadBody(r, 99)
 	if err != nil || string(b) != "username=a" {
-		t.Fatalf("readLoginBody = %q, %v", b, err)
+		t.Fatalf("ReadBody = %q, %v", b, err)
 	}
 	again := make([]byte, 20)
 	n, _ := r.Body.Read(again)

@@ -12,17 +12,17 @@ import (
 	"strings"
 )
 
-// errBodyTooLarge: a login body over the configured limit.
-var errBodyTooLarge = errors.New("login request body too large")
+// ErrBodyTooLarge: a request body over the configured limit.
+var ErrBodyTooLarge = errors.New("request body too large")
 
-// readLoginBody reads at most max bytes of the request body and puts the
-// bytes back so that they are forwarded unchanged.
-func readLoginBody(r *http.Request, max int64) ([]byte, error) {
+// ReadBody reads at most max bytes of the request body and puts the bytes
+// back so that they are forwarded unchanged (ErrBodyTooLarge beyond max).
+func ReadBody(r *http.Request, max int64) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
 	if r.ContentLength > max {
-		return nil, errBodyTooLarge
+		return nil, ErrBodyTooLarge
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 	r.Body.Close()
@@ -30,7 +30,7 @@ func readLoginBody(r *http.Request, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("reading login body: %w", err)
 	}
 	if int64(len(b)) > max {
-		return nil, errBodyTooLarge
+		return nil, ErrBodyTooLarge
 	}
 	r.Body = io.NopCloser(bytes.NewReader(b))
 	r.ContentLength = int64(len(b))

@@ -334,9 +334,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	interceptLogin := isLogin && p.login.match(key, r.Method)
 	var user string
 	if interceptLogin {
-		body, err := readLoginBody(r, p.maxBody)
+		body, err := ReadBody(r, p.maxBody)
 		if err != nil {
-			if errors.Is(err, errBodyTooLarge) {
+			if errors.Is(err, ErrBodyTooLarge) {
 				p.page(w, r, http.StatusRequestEntityTooLarge)
 			} else {
 				p.log.InfoContext(r.Context(), "login request body unreadable", "event", "bad_request", "remote_ip", p.opt.ClientIP.ClientIP(r), "err", err)
@@ -706,6 +706,10 @@ func (p *Proxy) page(w http.ResponseWriter, r *http.Request, status int) {
 // Hop-by-hop headers (RFC 9110 7.6.1) are not part of a held response.
 var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length"}
+
+// RemoveHopHeaders removes hop-by-hop headers (and Content-Length) from a
+// response header about to be held.
+func RemoveHopHeaders(h http.Header) { removeHopHeaders(h) }
 
 func removeHopHeaders(h http.Header) {
 	for _, f := range h["Connection"] {

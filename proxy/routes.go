@@ -45,6 +45,10 @@ func canonical(p string) bool {
 	return true
 }
 
+// RouteKey is loginKey for other packages (the Parse guard routes the same
+// way).
+func RouteKey(p string) string { return loginKey(p) }
+
 // loginKey normalises a canonical path for matching against login and
 // logout routes: lower case, repeated slashes collapsed, no trailing slash.
 // It widens matching only towards variants an app may treat as the same

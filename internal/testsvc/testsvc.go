@@ -42,33 +42,8 @@ func RandomName(prefix string) string {
 // the schema is dropped when the test ends.
 func Postgres(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv("VESTIBULE_TEST_POSTGRES_URL")
-	if base == "" {
-		missing(t, "PostgreSQL (VESTIBULE_TEST_POSTGRES_URL)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connecting to the test PostgreSQL: %v", err)
-	}
-	defer conn.Close(ctx)
 	schema := RandomName("t_")
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("creating schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if c, err := pgx.Connect(ctx, base); err == nil {
-			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(ctx)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := postgresObject(t, "CREATE SCHEMA "+schema, "DROP SCHEMA "+schema+" CASCADE")
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
@@ -160,10 +135,9 @@ func (s *RedisServer) Restart() {
 	s.start(bin)
 }
 
-// PostgresDatabase creates a fresh database on the test PostgreSQL server
-// (for programs that want a database of their own, such as Parse Server)
-// and returns its URL; it is dropped when the test ends.
-func PostgresDatabase(t testing.TB) string {
+// postgresObject creates a schema or database (create, then drop when the
+// test ends) on the test PostgreSQL server and returns the server's URL.
+func postgresObject(t testing.TB, create, drop string) *url.URL {
 	t.Helper()
 	base := os.Getenv("VESTIBULE_TEST_POSTGRES_URL")
 	if base == "" {
@@ -176,15 +150,14 @@ func PostgresDatabase(t testing.TB) string {
 		t.Fatalf("connecting to the test PostgreSQL: %v", err)
 	}
 	defer conn.Close(ctx)
-	name := RandomName("db_")
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("creating database: %v", err)
+	if _, err := conn.Exec(ctx, create); err != nil {
+		t.Fatalf("%s: %v", create, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if c, err := pgx.Connect(ctx, base); err == nil {
-			c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			c.Exec(ctx, drop)
 			c.Close(ctx)
 		}
 	})
@@ -192,6 +165,16 @@ func PostgresDatabase(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return u
+}
+
+// PostgresDatabase creates a fresh database on the test PostgreSQL server
+// (for programs that want a database of their own, such as Parse Server)
+// and returns its URL; it is dropped when the test ends.
+func PostgresDatabase(t testing.TB) string {
+	t.Helper()
+	name := RandomName("db_")
+	u := postgresObject(t, "CREATE DATABASE "+name, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 	u.Path = "/" + name
 	u.RawQuery = ""
 	return u.String()
