@@ -207,6 +207,13 @@ func TestValidate(t *testing.T) {
 			c.SMS.Enabled, c.SMS.Sender, c.SMS.AllowLogSender, c.Factors.TOTP, c.Factors.SMS = true, "log", true, "required", "required"
 		}, "factors: only one factor can be required"},
 		{"sms required but off", func(c *Config) { c.Factors.SMS = "required" }, "factors.sms: requiring text messages needs sms.enabled"},
+		{"parse mount", func(c *Config) { c.Parse.Enabled, c.Parse.Mount = true, "/" }, "parse.mount"},
+		{"parse mount under prefix", func(c *Config) { c.Parse.Enabled, c.Parse.Mount = true, "/.vestibule/parse" }, "parse.mount"},
+		{"parse graphql", func(c *Config) { c.Parse.Enabled, c.Parse.GraphQLPath = true, "graphql" }, "parse.graphql_path"},
+		{"parse master network", func(c *Config) { c.Parse.Enabled, c.Parse.MasterKeyFrom = true, []string{"10.0.0.0/33"} }, "parse.master_key_from[0]"},
+		{"parse loginAs without master networks", func(c *Config) { c.Parse.Enabled, c.Parse.AllowLoginAs = true, true }, "parse.allow_login_as"},
+		{"parse signup", func(c *Config) { c.Parse.Enabled, c.Parse.Signup = true, "open" }, "parse.signup"},
+		{"parse cache", func(c *Config) { c.Parse.Enabled, c.Parse.TokenCache = true, time.Hour }, "parse.token_cache"},
 		{"template without code", func(c *Config) {
 			c.SMS.Enabled, c.SMS.Sender, c.SMS.AllowLogSender, c.SMS.Template = true, "log", true, "hello"
 		}, "sms.template"},
@@ -235,6 +242,13 @@ func TestValidate(t *testing.T) {
 	}
 	if err := base().Validate(); err != nil {
 		t.Errorf("valid config rejected: %v", err)
+	}
+	// Parse mode needs no cookie names or login routes.
+	c = base()
+	c.SessionCookies, c.Login.Routes, c.Parse.Enabled = nil, nil, true
+	c.Parse.MasterKeyFrom = []string{"10.0.0.0/8", "192.0.2.7", "::1"}
+	if err := c.Validate(); err != nil {
+		t.Errorf("valid Parse config rejected: %v", err)
 	}
 }
 
