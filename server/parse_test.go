@@ -21,6 +21,7 @@ import (
 	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/internal/parsefake"
+	"github.com/vestibule-gw/vestibule/internal/testsvc"
 )
 
 // parseEnv is a gateway in Parse mode in front of the fake Parse Server.
@@ -32,6 +33,7 @@ type parseEnv struct {
 	clock *clock
 	logs  *strings.Builder
 	sms   *fakeTwilio
+	cfg   *config.Config
 }
 
 const parseConfig = `
@@ -83,6 +85,7 @@ func newParseEnv(t *testing.T, mutate func(*config.Config)) *parseEnv {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("validate: %v", err)
 	}
+	e.cfg = cfg
 	log := slog.New(audit.NewHandler(slog.NewTextHandler(syncWriter{e.logs, &sync.Mutex{}}, &slog.HandlerOptions{Level: slog.LevelDebug}), nil))
 	e.srv, err = New(context.Background(), cfg, Deps{Now: e.clock.Now, Logger: log})
 	if err != nil {
@@ -669,5 +672,49 @@ func TestParseCORS(t *testing.T) {
 	p := e.call("OPTIONS", "/.vestibule/api/verify", "", "", "Origin", "https://app.example.com", "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")
 	if p.status != http.StatusNoContent || !strings.Contains(p.header.Get("Access-Control-Allow-Headers"), "Content-Type") || p.header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Errorf("preflight: %d %v", p.status, p.header)
+	}
+}
+
+// replica is a second gateway sharing e's config (and so its Redis).
+func (e *parseEnv) replica() *parseEnv {
+	e.t.Helper()
+	cfg := *e.cfg
+	cfg.Store.SQLite = filepath.Join(e.t.TempDir(), "r.db")
+	srv, err := New(context.Background(), &cfg, Deps{Now: e.clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { srv.Close() })
+	gw := httptest.NewServer(srv.Handler())
+	e.t.Cleanup(gw.Close)
+	r := *e
+	r.srv, r.gw = srv, gw
+	return &r
+}
+
+// TestParseRegistryAcrossReplicas: on Redis, a token released by one
+// replica works on another, and a logout on one ends it on the others.
+func TestParseRegistryAcrossReplicas(t *testing.T) {
+	url := testsvc.Redis(t)
+	e := newParseEnv(t, func(c *config.Config) {
+		c.Store.Redis, c.Store.RedisPrefix = url, testsvc.RandomName("p")+":"
+		c.Parse.TokenCache = 0
+	})
+	b := e.replica()
+	_, _, tok := e.enrollTOTP("alice", "alice-pw")
+	if n := b.rest("GET", "/parse/classes/Note", "", tok); n.status != 200 {
+		t.Fatalf("token released on A refused on B: %d %s", n.status, n.raw)
+	}
+	// A held login on A completes on B.
+	ch := e.expectChallenge(e.login("bob", "bob-pw"))
+	if r := b.api("enroll/totp", map[string]any{"challenge": ch}); r.status != 200 {
+		t.Fatalf("held login of A unknown on B: %d %s", r.status, r.raw)
+	}
+	if lo := b.rest("POST", "/parse/logout", `{}`, tok); lo.status != 200 {
+		t.Fatalf("logout on B: %d %s", lo.status, lo.raw)
+	}
+	before := len(e.fake.Seen())
+	if n := e.rest("GET", "/parse/classes/Note", "", tok); n.code() != 209 || len(e.fake.Seen()) != before {
+		t.Errorf("token logged out on B still accepted on A: %d %s", n.status, n.raw)
 	}
 }
