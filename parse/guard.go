@@ -576,6 +576,22 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 			return errUnattributed
 		}
 	}
+	if st.user != "" && m.user != st.user && resp.StatusCode == http.StatusCreated {
+		// A signed-in user created another user (an admin screen): the
+		// creator gets the new record without the new user's session, which
+		// is ended at Parse. The new user signs in (and enrolls) themselves.
+		redact(v, func(t string) bool { return t == m.token })
+		out, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		if _, status, err := g.call(ctx, http.MethodPost, "logout", st.req.keys, m.token); err != nil || status != http.StatusOK {
+			g.log.WarnContext(ctx, "ending the session of a user created by another failed", "event", "upstream_logout_failed", "user", m.user, "status", status, "err", err)
+		}
+		g.log.InfoContext(ctx, "user created by a signed-in user; the new session withheld", "event", "user_created", "user", m.user, "by", st.user)
+		replaceBody(resp, out)
+		return nil
+	}
 	if g.opt.SignupGrace && resp.StatusCode == http.StatusCreated {
 		if err := g.register(ctx, m.token, m.user); err != nil {
 			return storeError{err}

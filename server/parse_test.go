@@ -441,6 +441,18 @@ func TestParseSignup(t *testing.T) {
 			t.Errorf("signup should ask to enroll: %s", a.raw)
 		}
 	}
+	// A signed-in user creating another user gets the record, not the new
+	// user's session (ended at the app).
+	_, _, tok := e.enrollTOTP("alice", "alice-pw")
+	before := len(e.fake.Seen())
+	cr := e.rest("POST", "/parse/users", `{"username":"frank","password":"pw"}`, tok)
+	if cr.status != 201 || cr.str("objectId") == "" || bytes.Contains(cr.raw, []byte("sessionToken")) {
+		t.Fatalf("user created by alice: %d %s", cr.status, cr.raw)
+	}
+	if seen := e.fake.Seen()[before:]; len(seen) != 2 || !strings.HasSuffix(seen[1].Path, "/logout") || !strings.HasPrefix(seen[1].Token, "r:") || seen[1].Token == tok {
+		t.Errorf("the new user's session was not ended at the app: %+v", seen)
+	}
+	e.expectChallenge(e.login("frank", "pw"))
 	// Anonymous authData logins are logins too.
 	e.expectChallenge(e.rest("POST", "/parse/users", `{"authData":{"anonymous":{"id":"6f1b"}}}`, ""))
 
