@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"html"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -605,8 +606,11 @@ func TestParseBrowserPage(t *testing.T) {
 	}
 	p = b.verify(e.totp(secret, 0))
 	must(t, p, http.StatusOK)
-	if !strings.Contains(p.body, "Go back to the app") || strings.Contains(p.body, "r:") {
+	if !strings.Contains(p.body, "Go back to the app") || strings.Contains(p.body, "r:") || strings.Contains(p.body, "sessionToken") {
 		t.Fatalf("verified page: %s", p.body)
+	}
+	if d := b.do("GET", "/.vestibule/verify", nil, "Accept-Language", "de"); !strings.Contains(html.UnescapeString(d.body), "erneut an") {
+		t.Errorf("after verification the page flow is over (German): %.300s", d.body)
 	}
 	// The link is spent; the app completes the login without a code.
 	if p := b.get(u.RequestURI()); p.status != 200 || !strings.Contains(p.body, "expired") {
