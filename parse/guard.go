@@ -360,9 +360,6 @@ func (g *Guard) checkToken(w http.ResponseWriter, r *http.Request, tok string) (
 
 func hashToken(tok string) [32]byte { return sha256.Sum256([]byte("vestibule-parse-token:" + tok)) }
 
-// HashToken is the registry key of a session token.
-func HashToken(tok string) [32]byte { return hashToken(tok) }
-
 // released looks a token up in the registry (through the bounded cache).
 func (g *Guard) released(ctx context.Context, tok string) (string, bool, error) {
 	h := hashToken(tok)
@@ -427,13 +424,13 @@ func (g *Guard) fail(w http.ResponseWriter, r *http.Request, status, code int, m
 	if g.opt.Status != nil {
 		g.opt.Status(status)
 	}
-	WriteError(w, status, code, msg, reason)
+	writeError(w, status, code, msg, reason)
 }
 
-// WriteError writes a Parse-shaped error answer. Like Parse's own answers
+// writeError writes a Parse-shaped error answer. Like Parse's own answers
 // it may be read by a web app on another origin (no credentials are
 // involved: Parse requests carry no cookies).
-func WriteError(w http.ResponseWriter, status, code int, msg, reason string) {
+func writeError(w http.ResponseWriter, status, code int, msg, reason string) {
 	body := map[string]any{"code": code, "error": msg}
 	if reason != "" {
 		body["reason"] = reason

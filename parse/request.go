@@ -48,14 +48,14 @@ var (
 // gateway (compressed, a non-UTF-8 charset, a JSON object Go can't parse)
 // is refused rather than forwarded unchecked.
 func readRequest(r *http.Request, max int64) (*request, error) {
-	q := &request{method: r.Method, keys: map[string]string{}}
+	q := &request{method: r.Method}
 	if len(r.Header.Values("X-Parse-Session-Token")) > 1 {
 		return nil, fmt.Errorf("%w: several X-Parse-Session-Token headers", errBadJSON)
 	}
 	q.headerToken = r.Header.Get("X-Parse-Session-Token")
-	for _, k := range []string{"X-Parse-Application-Id", "X-Parse-Javascript-Key", "X-Parse-Rest-Api-Key", "X-Parse-Client-Key", "X-Parse-Installation-Id", "X-Parse-Windows-Key"} {
+	for _, k := range appKeyHeaders {
 		if v := r.Header.Get(k); v != "" {
-			q.keys[k] = v
+			q.setKey(k, v)
 		}
 	}
 	if r.Header.Get("X-Parse-Master-Key") != "" || r.Header.Get("X-Parse-Maintenance-Key") != "" {
@@ -95,7 +95,7 @@ func readRequest(r *http.Request, max int64) (*request, error) {
 		q.bodyToken = form.Get("_SessionToken")
 		q.master = q.master || form.Has("_MasterKey")
 		if v := form.Get("_ApplicationId"); v != "" && q.keys["X-Parse-Application-Id"] == "" {
-			q.keys["X-Parse-Application-Id"] = v
+			q.setKey("X-Parse-Application-Id", v)
 		}
 		return q, nil
 	}
@@ -131,7 +131,7 @@ func readRequest(r *http.Request, max int64) (*request, error) {
 	for k, h := range map[string]string{"_ApplicationId": "X-Parse-Application-Id", "_JavaScriptKey": "X-Parse-Javascript-Key",
 		"_InstallationId": "X-Parse-Installation-Id", "_ClientKey": "X-Parse-Client-Key"} {
 		if v := str(k); v != "" && q.keys[h] == "" {
-			q.keys[h] = v
+			q.setKey(h, v)
 		}
 	}
 	if raw, ok := q.obj["authData"]; ok {
@@ -153,6 +153,18 @@ func readRequest(r *http.Request, max int64) (*request, error) {
 		}
 	}
 	return q, nil
+}
+
+// appKeyHeaders identify the app to Parse; the gateway copies them onto
+// its own calls for a client.
+var appKeyHeaders = []string{"X-Parse-Application-Id", "X-Parse-Javascript-Key", "X-Parse-Rest-Api-Key",
+	"X-Parse-Client-Key", "X-Parse-Installation-Id", "X-Parse-Windows-Key"}
+
+func (q *request) setKey(k, v string) {
+	if q.keys == nil {
+		q.keys = map[string]string{}
+	}
+	q.keys[k] = v
 }
 
 // basicMaster reports whether an Authorization header carries a master key
