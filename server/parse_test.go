@@ -734,3 +734,42 @@ func TestParseRegistryAcrossReplicas(t *testing.T) {
 		t.Errorf("token logged out on B still accepted on A: %d %s", n.status, n.raw)
 	}
 }
+
+// TestParseBrowserEnrollment: a user without a second factor enrolls on
+// the gateway's pages from the challenge link; the app then completes.
+func TestParseBrowserEnrollment(t *testing.T) {
+	e := newParseEnv(t, nil)
+	a := e.login("bob", "bob-pw")
+	ch := e.expectChallenge(a)
+	u, _ := url.Parse(a.str("url"))
+	b := (&env{t: t, gw: e.gw, clock: e.clock}).browser()
+	must(t, b.get(u.RequestURI()), http.StatusSeeOther)
+	p := b.get("/.vestibule/verify")
+	if location(p) != "/.vestibule/enroll" {
+		t.Fatalf("unenrolled user goes to %q", location(p))
+	}
+	p = b.get("/.vestibule/enroll")
+	must(t, p, http.StatusOK)
+	m := reSecret.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no key on the enroll page: %.500s", p.body)
+	}
+	secret := strings.ReplaceAll(m[1], " ", "")
+	p = b.post("/.vestibule/enroll", url.Values{"csrf": {csrf(t, p)}, "code": {e.totp(secret, 0)}})
+	must(t, p, http.StatusOK)
+	if n := len(reCodes.FindAllStringSubmatch(p.body, -1)); n != 10 {
+		t.Fatalf("%d recovery codes on the page", n)
+	}
+	p = b.post("/.vestibule/release", url.Values{"csrf": {csrf(t, p)}})
+	must(t, p, http.StatusOK)
+	if !strings.Contains(p.body, "Go back to the app") || strings.Contains(p.body, "r:") || p.header.Get("Set-Cookie") == "" {
+		t.Fatalf("after enrollment: %s", p.body)
+	}
+	// The page gave the browser no session; the app completes the login.
+	for _, c := range b.jar.Cookies(u) {
+		if strings.HasPrefix(c.Value, "r:") {
+			t.Errorf("a session token reached the browser: %s", c.Name)
+		}
+	}
+	e.expectReleased(e.api("verify", map[string]any{"challenge": ch}), "bob")
+}
