@@ -2,11 +2,11 @@ package server
 
 import (
 	"bytes"
-	"html"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
