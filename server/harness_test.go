@@ -134,15 +134,23 @@ func newEnv(t *testing.T, o envOpt) *env {
 		t.Fatalf("validate config: %v", err)
 	}
 	e.cfg = cfg
-	log := slog.New(audit.NewHandler(slog.NewTextHandler(syncWriter{e.logs, &sync.Mutex{}}, &slog.HandlerOptions{Level: slog.LevelDebug}), nil))
-	e.srv, err = New(context.Background(), cfg, Deps{Now: e.clock.Now, Logger: log})
+	e.srv, e.gw = startGateway(t, cfg, e.clock, e.logs)
+	return e
+}
+
+// startGateway assembles a gateway from a validated config on the test
+// clock, logging into logs, and serves it on loopback.
+func startGateway(t *testing.T, cfg *config.Config, c *clock, logs *strings.Builder) (*Server, *httptest.Server) {
+	t.Helper()
+	log := slog.New(audit.NewHandler(slog.NewTextHandler(syncWriter{logs, &sync.Mutex{}}, &slog.HandlerOptions{Level: slog.LevelDebug}), nil))
+	srv, err := New(context.Background(), cfg, Deps{Now: c.Now, Logger: log})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
-	t.Cleanup(func() { e.srv.Close() })
-	e.gw = httptest.NewServer(e.srv.Handler())
-	t.Cleanup(e.gw.Close)
-	return e
+	t.Cleanup(func() { srv.Close() })
+	gw := httptest.NewServer(srv.Handler())
+	t.Cleanup(gw.Close)
+	return srv, gw
 }
 
 var testEncKey = key32()

@@ -8,17 +8,14 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/internal/parsefake"
@@ -87,14 +84,7 @@ func newParseEnv(t *testing.T, mutate func(*config.Config)) *parseEnv {
 		t.Fatalf("validate: %v", err)
 	}
 	e.cfg = cfg
-	log := slog.New(audit.NewHandler(slog.NewTextHandler(syncWriter{e.logs, &sync.Mutex{}}, &slog.HandlerOptions{Level: slog.LevelDebug}), nil))
-	e.srv, err = New(context.Background(), cfg, Deps{Now: e.clock.Now, Logger: log})
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	t.Cleanup(func() { e.srv.Close() })
-	e.gw = httptest.NewServer(e.srv.Handler())
-	t.Cleanup(e.gw.Close)
+	e.srv, e.gw = startGateway(t, cfg, e.clock, e.logs)
 	return e
 }
 
@@ -696,15 +686,8 @@ func (e *parseEnv) replica() *parseEnv {
 	e.t.Helper()
 	cfg := *e.cfg
 	cfg.Store.SQLite = filepath.Join(e.t.TempDir(), "r.db")
-	srv, err := New(context.Background(), &cfg, Deps{Now: e.clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { srv.Close() })
-	gw := httptest.NewServer(srv.Handler())
-	e.t.Cleanup(gw.Close)
 	r := *e
-	r.srv, r.gw = srv, gw
+	r.srv, r.gw = startGateway(e.t, &cfg, e.clock, &strings.Builder{})
 	return &r
 }
 
