@@ -194,32 +194,15 @@ func (h *Handler) dropHeld(r *http.Request, held *store.Held, reason string) {
 // checkParseCode counts an attempt and checks a code of an enrolled user:
 // TOTP, a text-message code (this login's, or the one an earlier adapter
 // login asked for) or a recovery code. On success the held login is marked
-// verified and the reply's Status is 0. done=false: the reply is final and
-// the held login stays (a wrong code with attempts left).
+// verified and the reply's Status is 0. A wrong code with attempts left
+// answers invalid_code with done=true: the held login stays. done=false:
+// the reply is final (expired, spent, banned, store down).
 func (h *Handler) checkParseCode(r *http.Request, held *store.Held, code string) (proxy.Reply, bool) {
 	ctx, cancel := ctxTimeout(r)
 	defer cancel()
-	n, err := h.opt.Ephemeral.HeldAttempt(ctx, held.ID)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return errExpired.reply(), false
-		}
-		return errStore.reply(), false
-	}
-	if n > h.opt.MaxAttempts {
-		h.dropHeld(r, held, "attempts_exhausted")
-		return errTooMany.reply(), false
-	}
-	var reg *regulate.Attempt
-	if h.opt.Regulator != nil {
-		reg, err = h.opt.Regulator.Begin(ctx, held.User, h.ip(r))
-		if err != nil {
-			if _, ok := regulate.IsBanned(err); ok {
-				h.dropHeld(r, held, "banned")
-				return errTooMany.reply(), false
-			}
-			return errStore.reply(), false
-		}
+	n, reg, rep, ok := h.apiAttempt(ctx, r, held)
+	if !ok {
+		return rep, false
 	}
 	enr, err := h.opt.Durable.Enrollment(ctx, held.User)
 	if err != nil {
@@ -233,22 +216,7 @@ func (h *Handler) checkParseCode(r *http.Request, held *store.Held, code string)
 		return errStore.reply(), false
 	}
 	if !valid {
-		h.log.WarnContext(r.Context(), "second factor rejected", "event", "code_rejected", "factor", "parse", "user", held.User,
-			"attempt", n, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
-		if reg != nil {
-			if err := reg.Fail(ctx); err != nil {
-				if _, ok := regulate.IsBanned(err); ok {
-					h.dropHeld(r, held, "banned")
-					return errTooMany.reply(), false
-				}
-			}
-		}
-		if n >= h.opt.MaxAttempts {
-			h.dropHeld(r, held, "attempts_exhausted")
-			return errTooMany.reply(), false
-		}
-		return (&apiError{status: http.StatusBadRequest, code: -1, msg: "Invalid MFA token", reason: "invalid_code",
-			extra: map[string]any{"attemptsLeft": h.opt.MaxAttempts - n}}).reply(), true
+		return h.apiRejected(ctx, r, held, n, reg, "parse")
 	}
 	if reg != nil {
 		reg.Succeed(ctx)
@@ -262,6 +230,56 @@ func (h *Handler) checkParseCode(r *http.Request, held *store.Held, code string)
 	h.log.InfoContext(r.Context(), "second factor accepted", "event", "code_accepted", "factor", factorName, "user", held.User,
 		"remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	return proxy.Reply{}, true
+}
+
+// apiAttempt counts one code attempt before the code is looked at: against
+// the held login (its budget), and per user and client address (regulate).
+// ok=false: rep is the final answer (expired, spent, banned, store down).
+func (h *Handler) apiAttempt(ctx context.Context, r *http.Request, held *store.Held) (n int, reg *regulate.Attempt, rep proxy.Reply, ok bool) {
+	n, err := h.opt.Ephemeral.HeldAttempt(ctx, held.ID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return n, nil, errExpired.reply(), false
+		}
+		return n, nil, errStore.reply(), false
+	}
+	if n > h.opt.MaxAttempts {
+		h.dropHeld(r, held, "attempts_exhausted")
+		return n, nil, errTooMany.reply(), false
+	}
+	if h.opt.Regulator != nil {
+		if reg, err = h.opt.Regulator.Begin(ctx, held.User, h.ip(r)); err != nil {
+			if _, banned := regulate.IsBanned(err); banned {
+				h.dropHeld(r, held, "banned")
+				return n, nil, errTooMany.reply(), false
+			}
+			return n, nil, errStore.reply(), false
+		}
+	}
+	return n, reg, proxy.Reply{}, true
+}
+
+// apiRejected answers a wrong code: it counts the failure per user and
+// address and, when that was the last attempt or it earned a ban, ends the
+// held login (done=false). Otherwise the login stays for another try.
+func (h *Handler) apiRejected(ctx context.Context, r *http.Request, held *store.Held, n int, reg *regulate.Attempt, factorName string) (rep proxy.Reply, done bool) {
+	h.log.WarnContext(ctx, "second factor rejected", "event", "code_rejected", "factor", factorName, "user", held.User,
+		"attempt", n, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
+	if reg != nil {
+		if err := reg.Fail(ctx); err != nil {
+			if _, banned := regulate.IsBanned(err); banned {
+				h.dropHeld(r, held, "banned")
+				return errTooMany.reply(), false
+			}
+			h.log.ErrorContext(ctx, "recording failed attempt", "event", "store_error", "err", err)
+		}
+	}
+	if n >= h.opt.MaxAttempts {
+		h.dropHeld(r, held, "attempts_exhausted")
+		return errTooMany.reply(), false
+	}
+	return (&apiError{status: http.StatusBadRequest, code: -1, msg: "Invalid MFA token", reason: "invalid_code",
+		extra: map[string]any{"attemptsLeft": h.opt.MaxAttempts - n}}).reply(), true
 }
 
 // matchCode checks code against the user's factors, consuming what it
@@ -538,23 +556,10 @@ func (h *Handler) apiEnrollConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := ctxTimeout(r)
 	defer cancel()
-	n, err := h.opt.Ephemeral.HeldAttempt(ctx, held.ID)
-	if err != nil {
-		writeReply(w, errExpired.reply())
+	n, reg, rep, ok := h.apiAttempt(ctx, r, held)
+	if !ok {
+		writeReply(w, rep)
 		return
-	}
-	if n > h.opt.MaxAttempts {
-		h.dropHeld(r, held, "attempts_exhausted")
-		writeReply(w, errTooMany.reply())
-		return
-	}
-	var reg *regulate.Attempt
-	if h.opt.Regulator != nil {
-		if reg, err = h.opt.Regulator.Begin(ctx, held.User, h.ip(r)); err != nil {
-			h.dropHeld(r, held, "banned")
-			writeReply(w, errTooMany.reply())
-			return
-		}
 	}
 	now := h.opt.Now()
 	code := strings.ReplaceAll(strings.TrimSpace(q.Code), " ", "")
@@ -578,23 +583,8 @@ func (h *Handler) apiEnrollConfirm(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !valid {
-		h.log.WarnContext(r.Context(), "second factor rejected", "event", "code_rejected", "factor", "enroll", "user", held.User, "attempt", n, "remote_ip", h.ip(r))
-		if reg != nil {
-			if err := reg.Fail(ctx); err != nil {
-				if _, ok := regulate.IsBanned(err); ok {
-					h.dropHeld(r, held, "banned")
-					writeReply(w, errTooMany.reply())
-					return
-				}
-			}
-		}
-		if n >= h.opt.MaxAttempts {
-			h.dropHeld(r, held, "attempts_exhausted")
-			writeReply(w, errTooMany.reply())
-			return
-		}
-		writeReply(w, (&apiError{status: http.StatusBadRequest, code: -1, msg: "Invalid MFA token", reason: "invalid_code",
-			extra: map[string]any{"attemptsLeft": h.opt.MaxAttempts - n}}).reply())
+		rep, _ := h.apiRejected(ctx, r, held, n, reg, "enroll")
+		writeReply(w, rep)
 		return
 	}
 	codes, hashes, err := h.newRecoveryCodes()

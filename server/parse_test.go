@@ -622,7 +622,11 @@ func TestParseSMSEnrollment(t *testing.T) {
 	if s := e.api("enroll/sms", map[string]any{"challenge": ch}); s.status != 200 || s.body["sent"] != true {
 		t.Fatalf("enroll/sms: %d %s", s.status, s.raw)
 	}
-	cf := e.api("enroll/confirm", map[string]any{"challenge": ch, "code": e.sms.lastCode(t, "+447400123456")})
+	code := e.sms.lastCode(t, "+447400123456")
+	if w := e.api("enroll/confirm", map[string]any{"challenge": ch, "code": "000000"}); w.status != 400 || w.str("reason") != "invalid_code" || w.body["attemptsLeft"] != float64(4) {
+		t.Fatalf("wrong confirmation code: %d %s", w.status, w.raw)
+	}
+	cf := e.api("enroll/confirm", map[string]any{"challenge": ch, "code": code})
 	if cf.status != 200 || cf.str("factor") != "sms" || len(cf.body["recoveryCodes"].([]any)) != 10 {
 		t.Fatalf("confirm: %d %s", cf.status, cf.raw)
 	}
