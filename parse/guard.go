@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -483,7 +482,7 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 		g.log.ErrorContext(ctx, "answer too large to check for session tokens", "event", "answer_too_large", "path", resp.Request.URL.Path, "limit", maxAnswer)
 		return errTooLarge
 	}
-	keep := func() error { replaceBody(resp, body); return nil }
+	keep := func() error { proxy.ReplaceBody(resp, body); return nil }
 	if !bytes.Contains(body, []byte("sessionToken")) && !bytes.Contains(body, []byte(`\u`)) {
 		return keep()
 	}
@@ -496,7 +495,7 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 	for _, m := range found {
 		_, ok, err := g.released(ctx, m.token)
 		if err != nil {
-			return storeError{err}
+			return proxy.StoreError{Err: err}
 		}
 		if !ok {
 			unreleased = append(unreleased, m)
@@ -518,13 +517,13 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 		}
 		g.log.InfoContext(ctx, "session tokens the gateway did not release removed from an answer", "event", "tokens_redacted",
 			"count", len(drop), "path", resp.Request.URL.Path, "user", st.user)
-		replaceBody(resp, out)
+		proxy.ReplaceBody(resp, out)
 		return nil
 	}
 	if st.kind == loginAs {
 		for _, m := range unreleased {
 			if err := g.register(ctx, m.token, m.user); err != nil {
-				return storeError{err}
+				return proxy.StoreError{Err: err}
 			}
 			g.log.WarnContext(ctx, "loginAs token released (master key)", "event", "login_as", "user", m.user, "remote_ip", st.remoteIP)
 		}
@@ -540,7 +539,7 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 		}
 		if st.kind == follow && st.user != "" && m.user == st.user {
 			if err := g.register(ctx, m.token, m.user); err != nil {
-				return storeError{err}
+				return proxy.StoreError{Err: err}
 			}
 			g.log.InfoContext(ctx, "new session token of a released session follows it", "event", "session_rotated", "user", m.user)
 			continue
@@ -586,12 +585,12 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 			g.log.WarnContext(ctx, "ending the session of a user created by another failed", "event", "upstream_logout_failed", "user", m.user, "status", status, "err", err)
 		}
 		g.log.InfoContext(ctx, "user created by a signed-in user; the new session withheld", "event", "user_created", "user", m.user, "by", st.user)
-		replaceBody(resp, out)
+		proxy.ReplaceBody(resp, out)
 		return nil
 	}
 	if g.opt.SignupGrace && resp.StatusCode == http.StatusCreated {
 		if err := g.register(ctx, m.token, m.user); err != nil {
-			return storeError{err}
+			return proxy.StoreError{Err: err}
 		}
 		resp.Header.Set("X-Vestibule-Enrollment", "required")
 		g.log.WarnContext(ctx, "new user released without a second factor (parse.signup: grace)", "event", "signup_grace", "user", m.user, "remote_ip", st.remoteIP)
@@ -603,9 +602,9 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 // hold keeps a login answer and replaces it with the challenge.
 func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) error {
 	ctx := resp.Request.Context()
-	var b [18]byte
-	if _, err := io.ReadFull(g.opt.Random, b[:]); err != nil {
-		return fmt.Errorf("making held login id: %w", err)
+	id, err := proxy.NewHeldID(g.opt.Random)
+	if err != nil {
+		return err
 	}
 	now := g.opt.Now()
 	header := resp.Header.Clone()
@@ -616,7 +615,7 @@ func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) erro
 		session[k] = v
 	}
 	h := &store.Held{
-		ID: base64.RawURLEncoding.EncodeToString(b[:]), Kind: store.KindParse, User: m.user, Session: session,
+		ID: id, Kind: store.KindParse, User: m.user, Session: session,
 		Response: store.HeldResponse{Status: resp.StatusCode, Header: header, Body: body},
 		RemoteIP: st.remoteIP, UserAgent: st.userAgent, Created: now, Expires: now.Add(g.opt.HoldTTL),
 	}
@@ -626,7 +625,7 @@ func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) erro
 		}
 	}
 	if err := g.opt.Store.CreateHeld(ctx, h); err != nil {
-		return storeError{fmt.Errorf("holding login: %w", err)}
+		return proxy.StoreError{Err: fmt.Errorf("holding login: %w", err)}
 	}
 	reply, err := g.opt.Challenger.BeginParse(st.orig, h, MFA{Sent: st.req.hasMFA, Token: st.req.mfa})
 	if err != nil {
@@ -635,17 +634,8 @@ func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) erro
 	if reply.Header == nil {
 		reply.Header = http.Header{}
 	}
-	// A web app on another origin must be able to read the challenge:
-	// keep Parse's CORS headers.
-	for k, v := range resp.Header {
-		if strings.HasPrefix(k, "Access-Control-") {
-			reply.Header[k] = v
-		}
-	}
-	resp.StatusCode = reply.Status
-	resp.Status = ""
-	resp.Header = reply.Header
-	replaceBody(resp, reply.Body)
+	keepCORS(resp.Header, reply.Header)
+	reply.Replace(resp)
 	g.log.InfoContext(ctx, "login held", "event", "login_held", "user", m.user, "remote_ip", st.remoteIP, "user_agent", st.userAgent, "kind", "parse")
 	return nil
 }
@@ -656,24 +646,19 @@ func errorBody(code int, msg, reason string) []byte {
 }
 
 func rewrite(resp *http.Response, status int, body []byte) {
-	resp.StatusCode, resp.Status = status, ""
 	h := http.Header{"Content-Type": {"application/json; charset=utf-8"}, "Cache-Control": {"no-store"}}
-	for k, v := range resp.Header {
-		if strings.HasPrefix(k, "Access-Control-") {
-			h[k] = v
-		}
-	}
-	resp.Header = h
-	replaceBody(resp, body)
+	keepCORS(resp.Header, h)
+	proxy.Reply{Status: status, Header: h, Body: body}.Replace(resp)
 }
 
-func replaceBody(resp *http.Response, b []byte) {
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	resp.ContentLength = int64(len(b))
-	resp.Header.Set("Content-Length", fmt.Sprint(len(b)))
-	resp.Header.Del("Content-Encoding")
-	resp.TransferEncoding = nil
-	resp.Trailer = nil
+// keepCORS copies Parse's CORS headers onto an answer the gateway makes in
+// place of Parse's, so a web app on another origin can read it.
+func keepCORS(from, to http.Header) {
+	for k, v := range from {
+		if strings.HasPrefix(k, "Access-Control-") {
+			to[k] = v
+		}
+	}
 }
 
 var (
@@ -681,22 +666,15 @@ var (
 	errUnattributed = errors.New("login answer names no user")
 )
 
-type storeError struct{ err error }
-
-func (e storeError) Error() string { return e.err.Error() }
-func (e storeError) Unwrap() error { return e.err }
-
 // errorHandler answers upstream and interception failures, Parse-shaped.
 func (g *Guard) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	status, msg := http.StatusBadGateway, "The app is not answering. Please try again in a moment."
-	var se storeError
-	switch {
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		return
-	case errors.As(err, &se):
-		status, msg = http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again in a moment."
-	case errors.Is(err, context.DeadlineExceeded):
-		status = http.StatusGatewayTimeout
+	status := proxy.FailureStatus(r, err)
+	msg := "The app is not answering. Please try again in a moment."
+	switch status {
+	case 0:
+		return // the client went away
+	case http.StatusServiceUnavailable:
+		msg = "Sign-in is temporarily unavailable. Please try again in a moment."
 	}
 	g.log.WarnContext(r.Context(), "upstream request failed", "event", "upstream_error", "status", status,
 		"method", r.Method, "path", r.URL.Path, "remote_ip", g.opt.ClientIP.ClientIP(r), "err", err)

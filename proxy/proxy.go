@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -522,7 +523,7 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 		p.log.ErrorContext(resp.Request.Context(), "login answer too large to hold", "event", "login_too_large", "user", user, "limit", maxHeldBody)
 		return errTooLarge
 	}
-	id, err := p.newID()
+	id, err := NewHeldID(p.random)
 	if err != nil {
 		return err
 	}
@@ -552,10 +553,10 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 	// that keeps its session id across a login (PHP without regeneration)
 	// must not let an older gate cookie carry the new login.
 	if err := p.opt.Store.Revoke(ctx, bind, now, now.Add(p.opt.Cookies.MaxAge)); err != nil {
-		return storeError{fmt.Errorf("revoking earlier gate sessions: %w", err)}
+		return StoreError{fmt.Errorf("revoking earlier gate sessions: %w", err)}
 	}
 	if err := p.opt.Store.CreateHeld(ctx, h); err != nil {
-		return storeError{fmt.Errorf("holding login: %w", err)}
+		return StoreError{fmt.Errorf("holding login: %w", err)}
 	}
 	reply, err := p.opt.Challenger.Begin(st.orig, h)
 	if err != nil {
@@ -567,14 +568,7 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 	// A gate cookie of an earlier session goes; one the reply sets itself
 	// (a remembered device released at once) comes later and wins.
 	reply.Header["Set-Cookie"] = append([]string{p.opt.Cookies.Clear().String()}, reply.Header["Set-Cookie"]...)
-	resp.StatusCode = reply.Status
-	resp.Status = ""
-	resp.Header = reply.Header
-	resp.Body = io.NopCloser(bytes.NewReader(reply.Body))
-	resp.ContentLength = int64(len(reply.Body))
-	resp.Header.Set("Content-Length", fmt.Sprint(len(reply.Body)))
-	resp.Trailer = nil
-	resp.TransferEncoding = nil
+	reply.Replace(resp)
 	p.log.InfoContext(resp.Request.Context(), "login held", "event", "login_held", "user", user, "remote_ip", st.remoteIP, "user_agent", st.userAgent)
 	return nil
 }
@@ -654,12 +648,34 @@ func (p *Proxy) phoneOf(h http.Header, body []byte) string {
 	return ""
 }
 
-func (p *Proxy) newID() (string, error) {
+// NewHeldID makes a held login's id: 144 random bits, URL-safe.
+func NewHeldID(random io.Reader) (string, error) {
 	var b [18]byte
-	if _, err := io.ReadFull(p.random, b[:]); err != nil {
+	if _, err := io.ReadFull(random, b[:]); err != nil {
 		return "", fmt.Errorf("making held login id: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// Replace makes resp the gateway's own answer rep (a held login's
+// challenge): status, headers and body, framed anew.
+func (rep Reply) Replace(resp *http.Response) {
+	resp.StatusCode, resp.Status = rep.Status, ""
+	resp.Header = rep.Header
+	if resp.Header == nil {
+		resp.Header = http.Header{}
+	}
+	ReplaceBody(resp, rep.Body)
+}
+
+// ReplaceBody gives resp a new, complete body.
+func ReplaceBody(resp *http.Response, b []byte) {
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+	resp.Header.Del("Content-Encoding")
+	resp.TransferEncoding = nil
+	resp.Trailer = nil
 }
 
 var (
@@ -667,25 +683,37 @@ var (
 	errTooLarge = errors.New("login answer too large to hold")
 )
 
-type storeError struct{ err error }
+// StoreError marks a failure of the gateway's store while it handled an
+// answer: the client gets 503, not 502.
+type StoreError struct{ Err error }
 
-func (e storeError) Error() string { return e.err.Error() }
-func (e storeError) Unwrap() error { return e.err }
+func (e StoreError) Error() string { return e.Err.Error() }
+func (e StoreError) Unwrap() error { return e.Err }
+
+
+// FailureStatus is the status of the gateway's answer to a request that
+// failed upstream or while its answer was handled: 503 for a store
+// failure, 504 for a timeout, else 502; 0 when the client went away.
+func FailureStatus(r *http.Request, err error) int {
+	var se StoreError
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		return 0
+	case errors.As(err, &se):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
+}
 
 // errorHandler answers upstream failures and interception failures with the
 // gateway's own page; details go to the log only.
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	status := http.StatusBadGateway
-	var se storeError
-	var ne net.Error
-	switch {
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		// The client went away; nobody to answer.
-		return
-	case errors.As(err, &se):
-		status = http.StatusServiceUnavailable
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		status = http.StatusGatewayTimeout
+	status := FailureStatus(r, err)
+	if status == 0 {
+		return // the client went away; nobody to answer
 	}
 	p.log.WarnContext(r.Context(), "upstream request failed", "event", "upstream_error", "status", status,
 		"method", r.Method, "path", r.URL.Path, "remote_ip", p.opt.ClientIP.ClientIP(r), "err", err)

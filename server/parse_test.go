@@ -760,3 +760,13 @@ func TestParseBrowserEnrollment(t *testing.T) {
 	}
 	e.expectReleased(e.api("verify", map[string]any{"challenge": ch}), "bob")
 }
+
+// TestParseUpstreamDown: with Parse unreachable, clients get a Parse-shaped
+// 502 naming no detail.
+func TestParseUpstreamDown(t *testing.T) {
+	e := newParseEnv(t, func(c *config.Config) { c.Upstream.URL = "http://127.0.0.1:9" })
+	a := e.login("alice", "alice-pw")
+	if a.status != http.StatusBadGateway || a.code() != 1 || a.header.Get("Content-Type") != "application/json; charset=utf-8" || strings.Contains(string(a.raw), "127.0.0.1") {
+		t.Fatalf("app down: %d %v %s", a.status, a.header, a.raw)
+	}
+}
