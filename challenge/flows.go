@@ -1,6 +1,7 @@
 package challenge
 
 import (
+	"context"
 	"maps"
 	"net/url"
 	"slices"
@@ -90,18 +91,10 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
 		h.ErrorPage(w, r, http.StatusServiceUnavailable)
 		return
 	}
-	now := h.opt.Now()
-	step, valid := h.opt.TOTP.Verify(string(secret), r.PostForm.Get("code"), now)
-	if valid {
-		err = h.opt.Durable.UseTOTPStep(ctx, held.User, step, now)
-		switch {
-		case errors.Is(err, store.ErrReplay):
-			valid = false
-			h.log.WarnContext(r.Context(), "TOTP code replayed", "event", "code_replayed", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
-		case err != nil:
-			h.storeFailed(w, r, "recording TOTP step", err)
-			return
-		}
+	valid, err := h.useTOTP(ctx, r, held.User, string(secret), r.PostForm.Get("code"))
+	if err != nil {
+		h.storeFailed(w, r, "recording TOTP step", err)
+		return
 	}
 	if !valid {
 		h.rejected(w, r, held, n, reg, "verify", st, "totp")
@@ -109,6 +102,22 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.InfoContext(r.Context(), "second factor accepted", "event", "code_accepted", "factor", "totp", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	h.verifiedRelease(w, r, held, reg)
+}
+
+// useTOTP checks a TOTP code against the user's secret and consumes its
+// time step (a code, or an earlier one, never works twice).
+func (h *Handler) useTOTP(ctx context.Context, r *http.Request, user, secret, code string) (bool, error) {
+	now := h.opt.Now()
+	step, ok := h.opt.TOTP.Verify(secret, code, now)
+	if !ok {
+		return false, nil
+	}
+	err := h.opt.Durable.UseTOTPStep(ctx, user, step, now)
+	if errors.Is(err, store.ErrReplay) {
+		h.log.WarnContext(ctx, "TOTP code replayed", "event", "code_replayed", "user", user, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func (h *Handler) getRecovery(w http.ResponseWriter, r *http.Request) {

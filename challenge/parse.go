@@ -294,16 +294,8 @@ func (h *Handler) matchCode(ctx context.Context, r *http.Request, held *store.He
 			if err != nil {
 				return "", false, fmt.Errorf("opening TOTP secret: %w", err)
 			}
-			if step, ok := h.opt.TOTP.Verify(string(secret), code, h.opt.Now()); ok {
-				err := h.opt.Durable.UseTOTPStep(ctx, held.User, step, h.opt.Now())
-				switch {
-				case err == nil:
-					return "totp", true, nil
-				case errors.Is(err, store.ErrReplay):
-					h.log.WarnContext(ctx, "TOTP code replayed", "event", "code_replayed", "user", held.User, "remote_ip", h.ip(r))
-				default:
-					return "", false, err
-				}
+			if ok, err := h.useTOTP(ctx, r, held.User, string(secret), code); ok || err != nil {
+				return "totp", ok, err
 			}
 		}
 		if h.smsOn() {
