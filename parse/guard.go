@@ -212,9 +212,7 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	delete(r.Header, proxy.UserHeader)
-	if v := r.Header.Get(audit.Header); v == "" || !audit.Sane(v) || !g.opt.ClientIP.TrustedPeer(r) {
-		r.Header[audit.Header] = []string{audit.NewID()}
-	}
+	// The request id reaches Parse and every log line of this request.
 	_, ctx := audit.EnsureRequestID(r, g.opt.ClientIP.TrustedPeer(r))
 	r = r.WithContext(ctx)
 	ip := g.opt.ClientIP.ClientIP(r)
@@ -357,7 +355,13 @@ func (g *Guard) checkToken(w http.ResponseWriter, r *http.Request, tok string) (
 	return user, true
 }
 
-func hashToken(tok string) [32]byte { return sha256.Sum256([]byte("vestibule-parse-token:" + tok)) }
+// hashToken is a token's registry key (on the stack for usual tokens: it
+// runs for every request that carries one).
+func hashToken(tok string) [32]byte {
+	const domain = "vestibule-parse-token:"
+	var buf [128]byte
+	return sha256.Sum256(append(append(buf[:0], domain...), tok...))
+}
 
 // released looks a token up in the registry (through the bounded cache).
 func (g *Guard) released(ctx context.Context, tok string) (string, bool, error) {
@@ -581,7 +585,7 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 		if err != nil {
 			return err
 		}
-		if _, status, err := g.call(ctx, http.MethodPost, "logout", st.req.keys, m.token); err != nil || status != http.StatusOK {
+		if _, status, err := g.call(ctx, http.MethodPost, "logout", st.req.appKeys(), m.token); err != nil || status != http.StatusOK {
 			g.log.WarnContext(ctx, "ending the session of a user created by another failed", "event", "upstream_logout_failed", "user", m.user, "status", status, "err", err)
 		}
 		g.log.InfoContext(ctx, "user created by a signed-in user; the new session withheld", "event", "user_created", "user", m.user, "by", st.user)
@@ -611,7 +615,7 @@ func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) erro
 	proxy.RemoveHopHeaders(header)
 	header.Del(proxy.UserHeader)
 	session := map[string]string{TokenKey: m.token}
-	for k, v := range st.req.keys {
+	for k, v := range st.req.appKeys() {
 		session[k] = v
 	}
 	h := &store.Held{
@@ -712,7 +716,7 @@ func (g *Guard) call(ctx context.Context, method, route string, keys map[string]
 // whoami asks Parse whose token this is (a GraphQL login that did not ask
 // for the user's id).
 func (g *Guard) whoami(ctx context.Context, q *request, token string) string {
-	m, status, err := g.call(ctx, http.MethodGet, "users/me", q.keys, token)
+	m, status, err := g.call(ctx, http.MethodGet, "users/me", q.appKeys(), token)
 	if err != nil || status != http.StatusOK {
 		return ""
 	}
@@ -725,7 +729,7 @@ func (g *Guard) sessionToken(ctx context.Context, q *request, caller, id string)
 	if id == "" || strings.ContainsAny(id, "/?#%") {
 		return ""
 	}
-	m, status, err := g.call(ctx, http.MethodGet, "sessions/"+url.PathEscape(id), q.keys, caller)
+	m, status, err := g.call(ctx, http.MethodGet, "sessions/"+url.PathEscape(id), q.appKeys(), caller)
 	if err != nil || status != http.StatusOK {
 		return ""
 	}

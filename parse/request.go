@@ -28,8 +28,10 @@ type request struct {
 	method string
 	body   []byte
 	obj    map[string]json.RawMessage
-	// keys identify the app to Parse (copied onto the gateway's own calls).
-	keys map[string]string
+	// header and form are kept for appKeys (rare: only the gateway's own
+	// calls to Parse need them).
+	header http.Header
+	form   url.Values
 	// mfa is the Parse mfa-adapter token in authData.mfa.token; hasMFA
 	// says whether authData.mfa was sent at all.
 	mfa    string
@@ -48,16 +50,11 @@ var (
 // gateway (compressed, a non-UTF-8 charset, a JSON object Go can't parse)
 // is refused rather than forwarded unchecked.
 func readRequest(r *http.Request, max int64) (*request, error) {
-	q := &request{method: r.Method}
+	q := &request{method: r.Method, header: r.Header}
 	if len(r.Header.Values("X-Parse-Session-Token")) > 1 {
 		return nil, fmt.Errorf("%w: several X-Parse-Session-Token headers", errBadJSON)
 	}
 	q.headerToken = r.Header.Get("X-Parse-Session-Token")
-	for _, k := range appKeyHeaders {
-		if v := r.Header.Get(k); v != "" {
-			q.setKey(k, v)
-		}
-	}
 	if r.Header.Get("X-Parse-Master-Key") != "" || r.Header.Get("X-Parse-Maintenance-Key") != "" {
 		q.master = true
 	}
@@ -92,11 +89,9 @@ func readRequest(r *http.Request, max int64) (*request, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errBadJSON, err)
 		}
+		q.form = form
 		q.bodyToken = form.Get("_SessionToken")
 		q.master = q.master || form.Has("_MasterKey")
-		if v := form.Get("_ApplicationId"); v != "" && q.keys["X-Parse-Application-Id"] == "" {
-			q.setKey("X-Parse-Application-Id", v)
-		}
 		return q, nil
 	}
 	t := bytes.TrimLeft(b, " \t\r\n")
@@ -128,12 +123,6 @@ func readRequest(r *http.Request, max int64) (*request, error) {
 	if m := str("_method"); m != "" && r.Method == http.MethodPost {
 		q.method = strings.ToUpper(m)
 	}
-	for k, h := range map[string]string{"_ApplicationId": "X-Parse-Application-Id", "_JavaScriptKey": "X-Parse-Javascript-Key",
-		"_InstallationId": "X-Parse-Installation-Id", "_ClientKey": "X-Parse-Client-Key"} {
-		if v := str(k); v != "" && q.keys[h] == "" {
-			q.setKey(h, v)
-		}
-	}
 	if raw, ok := q.obj["authData"]; ok {
 		var ad map[string]json.RawMessage
 		if json.Unmarshal(raw, &ad) == nil {
@@ -155,16 +144,33 @@ func readRequest(r *http.Request, max int64) (*request, error) {
 	return q, nil
 }
 
-// appKeyHeaders identify the app to Parse; the gateway copies them onto
-// its own calls for a client.
-var appKeyHeaders = []string{"X-Parse-Application-Id", "X-Parse-Javascript-Key", "X-Parse-Rest-Api-Key",
-	"X-Parse-Client-Key", "X-Parse-Installation-Id", "X-Parse-Windows-Key"}
+// appKeys are the header and body fields that identify the app to Parse
+// (header name, and the JS SDK's body field where it has one).
+var appKeys = []struct{ header, field string }{
+	{"X-Parse-Application-Id", "_ApplicationId"}, {"X-Parse-Javascript-Key", "_JavaScriptKey"},
+	{"X-Parse-Rest-Api-Key", ""}, {"X-Parse-Client-Key", "_ClientKey"},
+	{"X-Parse-Installation-Id", "_InstallationId"}, {"X-Parse-Windows-Key", ""},
+}
 
-func (q *request) setKey(k, v string) {
-	if q.keys == nil {
-		q.keys = map[string]string{}
+// appKeys returns the client's app keys as headers, from its headers or
+// its JS SDK or form body, for the gateway's own calls to Parse on its
+// behalf. Built on demand: the guard's hot path never needs it.
+func (q *request) appKeys() map[string]string {
+	keys := map[string]string{}
+	for _, k := range appKeys {
+		v := q.header.Get(k.header)
+		if v == "" && k.field != "" {
+			if q.form != nil {
+				v = q.form.Get(k.field)
+			} else if raw, ok := q.obj[k.field]; ok {
+				json.Unmarshal(raw, &v)
+			}
+		}
+		if v != "" {
+			keys[k.header] = v
+		}
 	}
-	q.keys[k] = v
+	return keys
 }
 
 // basicMaster reports whether an Authorization header carries a master key

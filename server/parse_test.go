@@ -341,6 +341,14 @@ func TestParseOnlyReleasedTokens(t *testing.T) {
 	if a := e.call("POST", "/parse/classes/Note", "text/plain", jsBody(good)); a.status != 200 || !strings.Contains(string(a.raw), "note of alice") {
 		t.Errorf("released token in a JS SDK body: %d %s", a.status, a.raw)
 	}
+	// Parse gets a request id of the gateway's (a client's own is not
+	// believed from an untrusted peer) and the verified user.
+	e.call("GET", "/parse/classes/Note", "", "", "X-Parse-Application-Id", parsefake.AppID, "X-Parse-Session-Token", good,
+		"X-Request-Id", "client-chosen", "X-Vestibule-User", "bob")
+	last := e.fake.Seen()[len(e.fake.Seen())-1]
+	if last.RequestID == "" || last.RequestID == "client-chosen" || last.User != "aLiCe01" {
+		t.Errorf("forwarded request id %q, user %q", last.RequestID, last.User)
+	}
 	// Numbers in answers pass unchanged (no float rounding).
 	if a := e.rest("GET", "/parse/classes/Note", "", good); !bytes.Contains(a.raw, []byte("12345678901234567890")) {
 		t.Errorf("answer changed: %s", a.raw)
@@ -639,10 +647,12 @@ func TestParseSMSEnrollment(t *testing.T) {
 }
 
 // TestParseHeldExpiry: a held login nobody completes is logged out at the
-// app by the janitor.
+// app by the janitor, with the app id the client sent (here in a JS SDK
+// body, as the SDK does).
 func TestParseHeldExpiry(t *testing.T) {
 	e := newParseEnv(t, nil)
-	ch := e.expectChallenge(e.login("bob", "bob-pw"))
+	ch := e.expectChallenge(e.call("POST", "/parse/login", "text/plain",
+		fmt.Sprintf(`{"username":"bob","password":"bob-pw","_method":"GET","_ApplicationId":%q,"_InstallationId":"i9"}`, parsefake.AppID)))
 	h, err := e.srv.Ephemeral().Held(context.Background(), ch)
 	if err != nil {
 		t.Fatal(err)

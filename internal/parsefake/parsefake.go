@@ -35,6 +35,8 @@ type Seen struct {
 	Token        string // the session token Parse would use
 	Master       bool
 	Body         map[string]any
+	// RequestID and User are the X-Request-Id and X-Vestibule-User headers.
+	RequestID, User string
 }
 
 // Server is the fake.
@@ -169,7 +171,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	k := key(r.URL.Path)
 	s.mu.Lock()
-	s.seen = append(s.seen, Seen{Method: c.method, Path: r.URL.Path, Token: c.token, Master: c.master, Body: c.body})
+	s.seen = append(s.seen, Seen{Method: c.method, Path: r.URL.Path, Token: c.token, Master: c.master, Body: c.body,
+		RequestID: r.Header.Get("X-Request-Id"), User: r.Header.Get("X-Vestibule-User")})
 	s.mu.Unlock()
 	if k == "/graphql" {
 		s.graphql(w, c)
