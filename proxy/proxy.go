@@ -690,7 +690,6 @@ type StoreError struct{ Err error }
 func (e StoreError) Error() string { return e.Err.Error() }
 func (e StoreError) Unwrap() error { return e.Err }
 
-
 // FailureStatus is the status of the gateway's answer to a request that
 // failed upstream or while its answer was handled: 503 for a store
 // failure, 504 for a timeout, else 502; 0 when the client went away.
