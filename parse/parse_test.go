@@ -155,3 +155,36 @@ func TestAnswerTokens(t *testing.T) {
 		t.Error("two values decoded as one answer")
 	}
 }
+
+func TestOperationKinds(t *testing.T) {
+	cases := []struct {
+		name, body string
+		gql        bool
+		want       kind
+	}{
+		{"GraphQL logIn", `{"query":"mutation { logIn(input: {}) { viewer { sessionToken } } }"}`, true, login},
+		{"GraphQL logInWith", `{"query":"mutation { logInWith(input: {}) { viewer { sessionToken } } }"}`, true, login},
+		{"GraphQL signUp", `{"query":"mutation { signUp(input: {}) { viewer { sessionToken } } }"}`, true, login},
+		{"GraphQL query", `{"query":"{ viewer { sessionToken } }"}`, true, scan},
+		{"batch login", `{"requests":[{"method":"GET","path":"/parse/classes/Note"},{"method":"POST","path":"/PARSE/login"}]}`, false, login},
+		{"batch signup without the mount", `{"requests":[{"method":"post","path":"/users"}]}`, false, login},
+		{"batch password change", `{"requests":[{"method":"PUT","path":"/parse/users/abc"}]}`, false, follow},
+		{"batch objects", `{"requests":[{"method":"POST","path":"/parse/classes/Note"}]}`, false, scan},
+		{"batch loginAs", `{"requests":[{"method":"POST","path":"/parse/login"},{"method":"POST","path":"/parse/loginAs"}]}`, false, refused},
+		{"batch verifyPassword", `{"requests":[{"method":"GET","path":"/parse/verifyPassword"}]}`, false, refused},
+	}
+	for _, c := range cases {
+		r := httptest.NewRequest("POST", "/x", strings.NewReader(c.body))
+		q, err := readRequest(r, 1<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := batchKind(q, "/parse")
+		if c.gql {
+			got = graphQLKind(q)
+		}
+		if got != c.want {
+			t.Errorf("%s: kind %d, want %d", c.name, got, c.want)
+		}
+	}
+}
