@@ -688,8 +688,13 @@ func (g *Guard) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 // call makes one request of the gateway's own to Parse, with the app keys
 // of a client request and a session token.
 func (g *Guard) call(ctx context.Context, method, route string, keys map[string]string, token string) (map[string]any, int, error) {
-	u := *g.opt.Upstream
-	u.Path = strings.TrimSuffix(u.Path, "/") + strings.TrimSuffix(g.opt.Mount, "/") + "/" + route
+	return call(ctx, g.opt.Transport, g.opt.Upstream, g.opt.Mount, method, route, keys, token)
+}
+
+// call makes one request to Parse at upstream (Parse mounted at mount).
+func call(ctx context.Context, transport http.RoundTripper, upstream *url.URL, mount, method, route string, keys map[string]string, token string) (map[string]any, int, error) {
+	u := *upstream
+	u.Path = strings.TrimSuffix(u.Path, "/") + strings.TrimSuffix(mount, "/") + "/" + route
 	u.RawPath = ""
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -701,7 +706,7 @@ func (g *Guard) call(ctx context.Context, method, route string, keys map[string]
 		req.Header.Set(k, v)
 	}
 	req.Header.Set("X-Parse-Session-Token", token)
-	resp, err := g.opt.Transport.RoundTrip(req)
+	resp, err := transport.RoundTrip(req)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -739,14 +744,13 @@ func (g *Guard) sessionToken(ctx context.Context, q *request, caller, id string)
 
 // Logout ends a held Parse login's session at the app (an abandoned login).
 func Logout(ctx context.Context, transport http.RoundTripper, upstream *url.URL, mount string, h *store.Held) error {
-	g := &Guard{opt: Options{Upstream: upstream, Mount: mount, Transport: transport}}
 	keys := map[string]string{}
 	for k, v := range h.Session {
 		if k != TokenKey {
 			keys[k] = v
 		}
 	}
-	_, status, err := g.call(ctx, http.MethodPost, "logout", keys, h.Session[TokenKey])
+	_, status, err := call(ctx, transport, upstream, mount, http.MethodPost, "logout", keys, h.Session[TokenKey])
 	if err != nil && status == 0 {
 		return err
 	}
