@@ -112,6 +112,9 @@ type Guard struct {
 type cached struct {
 	user  string
 	until time.Time
+	// gone marks a token this process just logged out: a lookup racing
+	// with the logout must not put it back in the cache.
+	gone bool
 }
 
 // maxCache bounds the in-process registry cache.
@@ -371,7 +374,7 @@ func (g *Guard) released(ctx context.Context, tok string) (string, bool, error) 
 		g.cacheMu.Lock()
 		c, ok := g.cache[h]
 		g.cacheMu.Unlock()
-		if ok && now.Before(c.until) {
+		if ok && !c.gone && now.Before(c.until) {
 			return c.user, true, nil
 		}
 	}
@@ -391,18 +394,25 @@ func (g *Guard) remember(h [32]byte, user string, now time.Time) {
 		return
 	}
 	g.cacheMu.Lock()
+	defer g.cacheMu.Unlock()
+	if c, ok := g.cache[h]; ok && c.gone && now.Before(c.until) {
+		return
+	}
 	if len(g.cache) >= maxCache {
 		clear(g.cache)
 	}
 	g.cache[h] = cached{user: user, until: now.Add(g.opt.CacheTTL)}
-	g.cacheMu.Unlock()
 }
 
+// forget takes a logged-out token out of the registry and this process's
+// cache.
 func (g *Guard) forget(ctx context.Context, tok string) error {
 	h := hashToken(tok)
-	g.cacheMu.Lock()
-	delete(g.cache, h)
-	g.cacheMu.Unlock()
+	if g.opt.CacheTTL > 0 {
+		g.cacheMu.Lock()
+		g.cache[h] = cached{gone: true, until: g.opt.Now().Add(g.opt.CacheTTL)}
+		g.cacheMu.Unlock()
+	}
 	return g.opt.Store.DeleteToken(ctx, h)
 }
 
