@@ -44,7 +44,7 @@ func startParseServer(t *testing.T) string {
 	cmd := exec.Command("node", bin, "--appId", "e2eapp", "--masterKey", randomKey(), "--databaseURI", db,
 		"--port", fmt.Sprint(port), "--host", "127.0.0.1", "--mountPath", "/parse", "--serverURL", base, "--allowClientClassCreation", "true")
 	// GraphQL at /graphql (the CLI's --mountGraphQL flag did not take here).
-	cmd.Env = append(os.Environ(), "PARSE_SERVER_MOUNT_GRAPHQL=true")
+	cmd.Env = append(os.Environ(), "PARSE_SERVER_MOUNT_GRAPHQL=true", "PARSE_SERVER_LOGS_FOLDER="+t.TempDir())
 	logs := &syncBuffer{}
 	runUntilUp(t, "Parse Server", cmd, logs, base+"/health")
 	t.Cleanup(func() {
