@@ -22,6 +22,10 @@ type Config struct {
 	// matches by prefix (DokuWiki's "DW*").
 	SessionCookies []string `yaml:"session_cookies"`
 	Login          Login    `yaml:"login"`
+	// CredentialParams are request fields the app accepts as a password on
+	// any request (DokuWiki: u, p): outside a login attempt they are taken
+	// out of queries, cookies and form bodies.
+	CredentialParams []string `yaml:"credential_params"`
 	Logout         Routes   `yaml:"logout"`
 	Bypass         []Bypass `yaml:"bypass"`
 	Gate           Gate     `yaml:"gate"`
@@ -88,6 +92,9 @@ type Upstream struct {
 type Route struct {
 	Path    string   `yaml:"path"`
 	Methods []string `yaml:"methods"`
+	// Query, when set, must match too: each parameter present with that
+	// value (DokuWiki logs out with GET /doku.php?do=logout).
+	Query map[string]string `yaml:"query"`
 }
 
 // Routes is a list of routes.
@@ -107,6 +114,19 @@ type Login struct {
 	HoldTTL time.Duration `yaml:"hold_ttl"`
 	// MaxAttempts is the number of code attempts per held login.
 	MaxAttempts int `yaml:"max_attempts"`
+	// Fields are the only fields a login request carries to the app (query
+	// and body; "name=value" allows only that value); the rest are
+	// dropped, so a login can't also act.
+	Fields []string `yaml:"fields"`
+	// Identity asks the app who logged in; its answer files the held login.
+	Identity Identity `yaml:"identity"`
+	// PreLoginCookies are session cookies the app issues to anonymous
+	// browsers (kept-id apps): only these may come back with a login
+	// attempt, and only with the value the gateway saw the app issue.
+	PreLoginCookies []string `yaml:"pre_login_cookies"`
+	// Basic makes HTTP Basic credentials the first factor (apps that
+	// protect every page with Basic): no login route or form is needed.
+	Basic bool `yaml:"basic"`
 	// LogoutAbandoned, when true, logs a held login out at the app (through
 	// the first logout route, with the held session cookies) when it
 	// expires, runs out of attempts or is banned, so no authenticated app
@@ -152,6 +172,20 @@ type User struct {
 	// Header, when set, is a response header of the app's successful login
 	// answer naming the user; it wins over FormField.
 	Header string `yaml:"header"`
+	// Normalize is how the app compares names: nfkc, trim, casefold
+	// (casefold only for apps whose names are case-insensitive).
+	Normalize []string `yaml:"normalize"`
+}
+
+// Identity is the identity probe: a request the gateway sends to the app
+// with a new login's session, and where the answer names the user. Set
+// path and exactly one of regexp, json_pointer and header.
+type Identity struct {
+	Path        string        `yaml:"path"`
+	Regexp      string        `yaml:"regexp"`
+	JSONPointer string        `yaml:"json_pointer"`
+	Header      string        `yaml:"header"`
+	Timeout     time.Duration `yaml:"timeout"`
 }
 
 // Success matches an upstream response; all set parts must hold.

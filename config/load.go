@@ -35,7 +35,9 @@ func Defaults() *Config {
 		},
 		Login: Login{
 			Routes:       []Route{{Path: "/login", Methods: []string{"POST"}}},
-			User:         User{FormField: "username"},
+			User:         User{FormField: "username", Normalize: []string{"nfkc", "trim"}},
+			Fields:       []string{"password"},
+			Identity:     Identity{Timeout: 5 * time.Second},
 			MaxBodyBytes: 64 << 10,
 			HoldTTL:      5 * time.Minute,
 			MaxAttempts:  5,

@@ -58,9 +58,6 @@ func (c *Config) Validate() error {
 		p.add("upstream.max_idle_conns_per_host", 0, "want at least 1, got %d", c.Upstream.MaxIdleConnsPerHost)
 	}
 
-	if len(c.SessionCookies) == 0 && !c.Parse.Enabled {
-		p.add("session_cookies", 0, "name at least one of the app's session cookies (e.g. sessionid, PHPSESSID)")
-	}
 	for i, n := range c.SessionCookies {
 		base := strings.TrimSuffix(n, "*")
 		if !cookieName(base) {
@@ -68,13 +65,17 @@ func (c *Config) Validate() error {
 		}
 	}
 
-	if len(c.Login.Routes) == 0 && !c.Parse.Enabled {
+	if len(c.SessionCookies) == 0 && !c.Parse.Enabled && !c.Login.Basic {
+		p.add("session_cookies", 0, "name at least one of the app's session cookies (e.g. sessionid, PHPSESSID)")
+	}
+	if len(c.Login.Routes) == 0 && !c.Parse.Enabled && !c.Login.Basic {
 		p.add("login.routes", 0, "name at least one login route (path and methods)")
 	}
+	c.checkLogin(&p)
 	c.checkParse(&p)
 	c.checkRoutes(&p, "login.routes", c.Login.Routes)
 	c.checkRoutes(&p, "logout.routes", c.Logout.Routes)
-	if c.Login.User.FormField == "" && c.Login.User.Header == "" {
+	if c.Login.User.FormField == "" && c.Login.User.Header == "" && !c.Login.Basic {
 		p.add("login.user", 0, "set form_field (the login form's username field) or header")
 	}
 	for i, s := range c.Login.Success.Status {

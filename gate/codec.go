@@ -24,7 +24,9 @@ const maxCookieLen = 1024
 type Codec struct {
 	name   string
 	codecs []securecookie.Codec
-	now    func() time.Time
+	// markKeys sign pre-login markers (see Mark), one per configured key.
+	markKeys [][]byte
+	now      func() time.Time
 	cache  *verified
 }
 
@@ -78,6 +80,8 @@ func NewCodec(name string, keys [][]byte, now func() time.Time) (*Codec, error) 
 		}
 		hashKey, blockKey := DeriveKeys(k, "gate")
 		sc := securecookie.New(hashKey, blockKey)
+		markKey, _ := DeriveKeys(k, "prelogin")
+		c.markKeys = append(c.markKeys, markKey)
 		// Expiry is carried in Claims and checked against the injected
 		// clock; securecookie's own clock check is disabled.
 		sc.MaxAge(0)

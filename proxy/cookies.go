@@ -182,3 +182,68 @@ func sessionMapArrays(m map[string]string) (names, values []string) {
 	}
 	return names, values
 }
+
+// authorizationKey names the Authorization header among an app session's
+// parts in Basic mode (":" can't be in a cookie name).
+const authorizationKey = ":authorization"
+
+// cookieValue returns the value of the cookie called name ("" if absent or
+// sent twice).
+func cookieValue(lines []string, name string) string {
+	var v string
+	n := 0
+	for _, line := range lines {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			k, val, _ := strings.Cut(part, "=")
+			if strings.TrimSpace(k) == name {
+				v = trimCookieValue(val)
+				n++
+			}
+		}
+	}
+	if n != 1 {
+		return ""
+	}
+	return v
+}
+
+// stripSessionCookiesExcept is stripSessionCookies keeping the cookies that
+// keep matches.
+func stripSessionCookiesExcept(h http.Header, names, keep cookieNames) {
+	lines := h["Cookie"]
+	var kept []string
+	for _, line := range lines {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			name, _, _ := strings.Cut(part, "=")
+			if strings.TrimSpace(name) == "" || names.match(name) && !keep.match(name) {
+				continue
+			}
+			kept = append(kept, strings.TrimSpace(part))
+		}
+	}
+	if len(kept) == 0 {
+		h.Del("Cookie")
+		return
+	}
+	h["Cookie"] = []string{strings.Join(kept, "; ")}
+}
+
+// deletesBound reports whether an answer deletes any session cookie the
+// request carried.
+func deletesBound(sent *scan, setCookies []*http.Cookie, now time.Time) bool {
+	for _, c := range setCookies {
+		if !deletes(c, now) {
+			continue
+		}
+		for i := 0; i < sent.n; i++ {
+			if sent.names[i] == c.Name {
+				return true
+			}
+		}
+	}
+	return false
+}

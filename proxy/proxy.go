@@ -78,8 +78,31 @@ type Options struct {
 	Bypass         []BypassRule
 	// Success classifies login answers.
 	Success Matcher
-	// UserField is the login form field naming the user.
+	// UserField is the login form field naming the user. Form, when its
+	// UserField is set, says more: the allowed fields and normalisation.
 	UserField string
+	Form      LoginForm
+	// Identity, if set, asks the app who a new login belongs to; its
+	// answer is the held login's user. A probe that fails fails closed.
+	Identity *IdentityProbe
+	// PreLoginCookies are the session cookies ("name*" = prefix) the app
+	// issues to anonymous browsers (kept-id apps, CSRF in the session).
+	// Only these may be passed to an unreleased browser, with a signed
+	// marker, and come back on a login attempt; every other session
+	// cookie an answer sets for an unreleased browser is held or withheld.
+	PreLoginCookies []string
+	// CredentialParams are request fields the app accepts as a password on
+	// any request (DokuWiki's u and p): outside a login attempt they are
+	// taken out of the query, cookies and form bodies.
+	CredentialParams []string
+	// Basic makes HTTP Basic credentials the first factor: an Authorization
+	// header not bound to a gate session is a login attempt (GET and HEAD)
+	// whose successful answer is held. Without Basic, an Authorization
+	// header never reaches the app.
+	Basic bool
+	// Abandon ends an app session the gateway refused to hold (an identity
+	// probe that failed, a ban found after the probe); nil: nothing.
+	Abandon func(ctx context.Context, h *store.Held, reason string)
 	// UserHeader, if set, is a header of the app's login answer naming the
 	// user; it wins over UserField.
 	UserHeader string
@@ -147,9 +170,12 @@ type banned interface{ BannedUntil() time.Time }
 
 // Proxy is the guarded reverse proxy. It is an http.Handler.
 type Proxy struct {
-	opt     Options
-	rp      *httputil.ReverseProxy
-	names   cookieNames
+	opt       Options
+	rp        *httputil.ReverseProxy
+	transport http.RoundTripper
+	names     cookieNames
+	pre       cookieNames // pre-login session cookies
+	markName  string      // the pre-login marker cookie
 	login   routeSet
 	logout  routeSet
 	gateCk  string
@@ -190,6 +216,7 @@ func New(opts Options) (*Proxy, error) {
 	p := &Proxy{
 		opt:     opts,
 		names:   newCookieNames(opts.SessionCookies),
+		pre:     newCookieNames(opts.PreLoginCookies),
 		login:   newRouteSet(opts.LoginRoutes),
 		logout:  newRouteSet(opts.LogoutRoutes),
 		gateCk:  opts.Cookies.Codec.Name(),
@@ -200,6 +227,11 @@ func New(opts Options) (*Proxy, error) {
 		holdTTL: opts.HoldTTL,
 	}
 	p.SetRules(opts.Bypass, opts.StepUp)
+	p.markName = p.gateCk + "_pre"
+	if p.opt.Form.UserField == "" {
+		p.opt.Form.UserField = opts.UserField
+		p.opt.Form.Normalize = Normalizer{Trim: true, CaseFold: true}
+	}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -219,6 +251,7 @@ func New(opts Options) (*Proxy, error) {
 	if transport == nil {
 		transport = NewTransport(TransportOptions{})
 	}
+	p.transport = transport
 	p.rp = NewForwarder(opts.Upstream, transport, opts.ClientIP, opts.PreserveHost)
 	p.rp.ModifyResponse = p.modifyResponse
 	p.rp.ErrorHandler = p.errorHandler
@@ -269,8 +302,10 @@ var (
 type reqState struct {
 	login     bool
 	logout    bool
+	basic     bool // an HTTP Basic login attempt
 	user      string
 	sent      scan
+	auth      string // the Authorization of a Basic login attempt
 	remoteIP  string
 	userAgent string
 	orig      *http.Request
@@ -304,6 +339,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var sc scan
 	scanCookies(r.Header["Cookie"], p.gateCk, p.names, &sc)
+	// The Authorization header is an app credential: in Basic mode it is
+	// part of the app session the gate cookie is bound to; otherwise it
+	// never reaches the app.
+	auth, hasAuth := "", false
+	if vs := r.Header["Authorization"]; len(vs) > 0 {
+		hasAuth = true
+		if p.opt.Basic && len(vs) == 1 && !sc.overflow && sc.n < maxSessionCookies {
+			auth = vs[0]
+			sc.names[sc.n], sc.values[sc.n] = authorizationKey, auth
+			sc.n++
+		}
+	}
 
 	authorized := false
 	var claims gate.Claims
@@ -313,25 +360,34 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	path := r.URL.Path
 	canon := canonical(path)
+	rules := p.rules.Load()
+	// A released session reaches only paths the gateway reads as the app
+	// will: a path it can't canonicalise might resolve to a protected one.
+	if authorized && !canon {
+		p.log.InfoContext(r.Context(), "path refused: not canonical", "event", "path_refused",
+			"path", path, "user", claims.User, "remote_ip", p.opt.ClientIP.ClientIP(r))
+		p.page(w, r, http.StatusBadRequest)
+		return
+	}
 	var key string
 	isLogin, isLogout := false, false
 	if canon {
 		key = loginKey(path)
 		isLogin = p.login.matchPath(key)
-		isLogout = p.logout.match(key, r.Method)
+		isLogout = p.logout.matchRequest(key, r)
 	}
 
 	// A protocol upgrade (WebSocket) is a long-lived channel to the app:
 	// it needs a released session, unless its path is public.
-	rules := p.rules.Load()
 	if !authorized && r.Header.Get("Upgrade") != "" && !(canon && bypass(rules.bypass, path, r.Method)) {
 		p.log.InfoContext(r.Context(), "upgrade without a gate session refused", "event", "upgrade_refused",
 			"path", r.URL.Path, "remote_ip", p.opt.ClientIP.ClientIP(r))
 		p.page(w, r, http.StatusForbidden)
 		return
 	}
-	// A request to a login route (path and method) is read first: whether
-	// it names a user decides what its cookies may do.
+	// A request to a login route (path and method) is read first: a login
+	// attempt names the user, exactly once, and reaches the app in a
+	// canonical form with only the fields a login needs.
 	interceptLogin := isLogin && p.login.match(key, r.Method)
 	var user string
 	if interceptLogin {
@@ -345,23 +401,68 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
-		user = loginUser(r, body, p.opt.UserField)
+		if p.opt.Form.UserField != "" {
+			user, err = p.opt.Form.Canonical(r, body)
+			var lr *LoginRefused
+			if errors.As(err, &lr) {
+				p.log.WarnContext(r.Context(), "login request refused: ambiguous", "event", "login_refused_ambiguous",
+					"reason", lr.Reason, "path", path, "remote_ip", p.opt.ClientIP.ClientIP(r))
+				p.page(w, r, http.StatusBadRequest)
+				return
+			}
+		}
+		// A request that names no user is no login attempt (an app that
+		// posts every form to one path), unless the user comes only from
+		// the app's answer.
+		interceptLogin = user != "" || p.opt.Form.UserField == ""
 	}
+	// Basic mode: an Authorization not bound to a gate session is a login
+	// attempt, for GET and HEAD only (a login does not also act).
+	basicLogin := false
+	if p.opt.Basic && auth != "" && !authorized && !interceptLogin {
+		switch {
+		case p.wantsPage(r) && p.opt.Challenger.Pending(r):
+			p.redirectPending(w, r)
+			return
+		case (r.Method == http.MethodGet || r.Method == http.MethodHead) && !p.opt.Challenger.Pending(r):
+			u, err := p.basicUser(auth)
+			if err != nil {
+				p.log.WarnContext(r.Context(), "login request refused: ambiguous", "event", "login_refused_ambiguous",
+					"reason", err.Error(), "path", path, "remote_ip", p.opt.ClientIP.ClientIP(r))
+				p.page(w, r, http.StatusBadRequest)
+				return
+			}
+			basicLogin, interceptLogin, user = true, true, u
+		}
+	}
+	if hasAuth && !authorized && !basicLogin {
+		delete(r.Header, "Authorization")
+		p.log.InfoContext(r.Context(), "Authorization not bound to a gate session removed", "event", "credential_stripped",
+			"channel", "authorization", "path", path, "remote_ip", p.opt.ClientIP.ClientIP(r))
+	} else if hasAuth && !p.opt.Basic {
+		delete(r.Header, "Authorization")
+		p.log.InfoContext(r.Context(), "Authorization removed (the app's credentials pass only as released sessions)", "event", "credential_stripped",
+			"channel", "authorization", "path", path, "remote_ip", p.opt.ClientIP.ClientIP(r))
+	}
+	// Credential parameters reach the app only in a login attempt.
+	if len(p.opt.CredentialParams) > 0 {
+		p.stripCredentials(r, interceptLogin && !basicLogin)
+	}
+
 	if sc.n > 0 && !authorized {
 		switch {
-		case interceptLogin && (user != "" || p.opt.UserField == ""):
-			// A login attempt may carry an unreleased (pre-login) session:
-			// apps that keep their session id need it, and the answer is
-			// intercepted. Anything else on a login path, such as an
-			// app that posts every form to one path, gets no unreleased
-			// cookie.
+		case interceptLogin:
+			// A login attempt carries only pre-login cookies the gateway
+			// saw the app issue to this browser (its signed marker);
+			// anything else, such as a stolen session, is stripped.
+			if !p.preLoginOnly(r, &sc) {
+				stripSessionCookies(r.Header, p.names)
+				sc.n = 0
+			}
 		case canon && bypass(rules.bypass, path, r.Method):
 			// Public paths.
 		case p.wantsPage(r) && p.opt.Challenger.Pending(r):
-			http.Redirect(w, r, p.opt.Prefix+"verify", http.StatusSeeOther)
-			if p.opt.Status != nil {
-				p.opt.Status(http.StatusSeeOther)
-			}
+			p.redirectPending(w, r)
 			return
 		default:
 			stripSessionCookies(r.Header, p.names)
@@ -369,7 +470,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if authorized {
-		if len(rules.stepUp) > 0 && canon {
+		if len(rules.stepUp) > 0 {
 			if maxAge, ok := stepUpAge(rules.stepUp, path, r.Method); ok && p.now().Sub(claims.Verified) > maxAge {
 				p.requireStepUp(w, r)
 				return
@@ -381,7 +482,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if interceptLogin || (isLogout && sc.n > 0) {
 		_, ctx := audit.EnsureRequestID(r, p.opt.ClientIP.TrustedPeer(r))
 		r = r.WithContext(ctx)
-		st := &reqState{login: interceptLogin, logout: isLogout, sent: sc, remoteIP: p.opt.ClientIP.ClientIP(r), userAgent: r.UserAgent()}
+		st := &reqState{login: interceptLogin, logout: isLogout, basic: basicLogin, auth: auth, sent: sc, remoteIP: p.opt.ClientIP.ClientIP(r), userAgent: r.UserAgent()}
 		if interceptLogin {
 			st.user = user
 			if p.opt.Regulator != nil {
@@ -393,11 +494,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 						return
 					}
 					p.log.WarnContext(ctx, "login refused: banned", "event", "login_refused_banned", "user", st.user, "remote_ip", st.remoteIP)
-					if p.opt.BannedPage != nil {
-						p.opt.BannedPage(w, r, b.BannedUntil())
-					} else {
-						http.Error(w, "Too many failed attempts. Try again later.", http.StatusTooManyRequests)
-					}
+					p.bannedPage(w, r, b.BannedUntil())
 					return
 				}
 			}
@@ -406,6 +503,96 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	}
 	p.rp.ServeHTTP(w, r)
+}
+
+// redirectPending sends a browser with a pending challenge to its code page.
+func (p *Proxy) redirectPending(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, p.opt.Prefix+"verify", http.StatusSeeOther)
+	if p.opt.Status != nil {
+		p.opt.Status(http.StatusSeeOther)
+	}
+}
+
+func (p *Proxy) bannedPage(w http.ResponseWriter, r *http.Request, until time.Time) {
+	if p.opt.Status != nil {
+		p.opt.Status(http.StatusTooManyRequests)
+	}
+	if p.opt.BannedPage != nil {
+		p.opt.BannedPage(w, r, until)
+		return
+	}
+	http.Error(w, "Too many failed attempts. Try again later.", http.StatusTooManyRequests)
+}
+
+// stripCredentials takes credential parameters out of a request that is
+// not a login attempt (query, cookies, form bodies as they stream), and
+// out of the cookies of one that is.
+func (p *Proxy) stripCredentials(r *http.Request, loginAttempt bool) {
+	params := p.opt.CredentialParams
+	var channels []string
+	if stripCredentialCookies(r.Header, params) {
+		channels = append(channels, "cookie")
+	}
+	if !loginAttempt {
+		if q, found := stripCredentialQuery(r.URL.RawQuery, params); found {
+			r.URL.RawQuery = q
+			channels = append(channels, "query")
+		}
+		credentialBody(r, params, func() {
+			p.log.InfoContext(r.Context(), "credential parameter renamed in a request body", "event", "credential_stripped",
+				"channel", "body", "path", r.URL.Path, "remote_ip", p.opt.ClientIP.ClientIP(r))
+		})
+	}
+	if len(channels) > 0 {
+		p.log.InfoContext(r.Context(), "credential parameters removed", "event", "credential_stripped",
+			"channel", strings.Join(channels, ","), "path", r.URL.Path, "remote_ip", p.opt.ClientIP.ClientIP(r))
+	}
+}
+
+// preLoginOnly keeps, on a login attempt, the session cookies the gateway
+// saw the app issue to this browser before the login: pre-login cookies
+// whose values carry a valid marker. It reports false when nothing may
+// pass; otherwise it has already stripped every other session cookie.
+func (p *Proxy) preLoginOnly(r *http.Request, sc *scan) bool {
+	if len(p.pre.exact)+len(p.pre.prefixes) == 0 {
+		return false
+	}
+	var names, values []string
+	for i := 0; i < sc.n; i++ {
+		if sc.names[i] != authorizationKey && p.pre.match(sc.names[i]) {
+			names, values = append(names, sc.names[i]), append(values, sc.values[i])
+		}
+	}
+	if len(names) == 0 || !p.opt.Cookies.Codec.CheckMark(cookieValue(r.Header["Cookie"], p.markName), gate.Binding(names, values)) {
+		return false
+	}
+	stripSessionCookiesExcept(r.Header, p.names, p.pre)
+	var kept scan
+	scanCookies(r.Header["Cookie"], p.gateCk, p.names, &kept)
+	*sc = kept
+	return true
+}
+
+// basicUser reads the user name of an HTTP Basic Authorization value,
+// refusing anything an app might read differently.
+func (p *Proxy) basicUser(auth string) (string, error) {
+	scheme, cred, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return "", errors.New("the Authorization is not HTTP Basic")
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return "", errors.New("the Basic credentials are not base64")
+	}
+	name, _, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return "", errors.New("the Basic credentials have no password part")
+	}
+	user, err := p.opt.Form.Normalize.Normalize(name)
+	if err == nil && user == "" {
+		err = errors.New("the Basic user name is empty")
+	}
+	return user, err
 }
 
 // verify decides whether the request's app session was released: a gate
@@ -425,14 +612,44 @@ func (p *Proxy) verify(sc *scan) (gate.Claims, bool) {
 	return cl, true
 }
 
+// stepUpAge finds the step-up rule of a path. Rules that ask for more fail
+// closed: they also match the path with case folded and repeated slashes
+// collapsed, the variants an app may resolve to the same page.
 func stepUpAge(rules []StepUpRule, path, method string) (time.Duration, bool) {
+	folded := foldPath(path)
 	for i := range rules {
 		su := &rules[i]
-		if bypass([]BypassRule{su.Rule}, path, method) {
+		r := &su.Rule
+		if !methodIn(method, r.Methods) {
+			continue
+		}
+		switch {
+		case r.Path != "" && (path == r.Path || folded == foldPath(r.Path)),
+			r.Prefix != "" && (strings.HasPrefix(path, r.Prefix) || strings.HasPrefix(folded, foldPath(r.Prefix))),
+			r.Pattern != nil && (r.Pattern.MatchString(path) || r.Pattern.MatchString(folded)):
 			return su.MaxAge, true
 		}
 	}
 	return 0, false
+}
+
+// foldPath lower-cases a path and collapses repeated slashes.
+func foldPath(p string) string {
+	if isLoginKey(p) {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c == '/' && i > 0 && p[i-1] == '/' {
+			continue
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // requireStepUp sends a browser to the step-up page (coming back to this
@@ -485,34 +702,38 @@ func (p *Proxy) modifyResponse(resp *http.Response) (err error) {
 	return nil
 }
 
-// interceptLogin holds a successful login answer and replaces it with the
-// challenge. Other answers (a failed login, an error page) pass unchanged.
+// interceptLogin decides what becomes of the answer to a login attempt.
+// An answer the success rule matches, or one that sets a login-only
+// session cookie (any session cookie but a pre-login one), is a login: it
+// is held under the identity the app authenticated. Anything else (a
+// failed login) passes, without any new login-only session.
 func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 	cookies := resp.Cookies()
-	if !p.opt.Success.Match(resp, cookies, p.names) {
-		return nil
-	}
 	now := p.now()
-	user := st.user
-	if p.opt.UserHeader != "" {
-		if u := NormalizeUser(resp.Header.Get(p.opt.UserHeader)); u != "" {
-			user = u
-		}
+	matched := p.opt.Success.Match(resp, cookies, p.names)
+	if st.basic {
+		// Basic: the app's 401 is a failed login; the Authorization is
+		// the session, whatever cookies come with it.
+		matched = resp.StatusCode != http.StatusUnauthorized && p.opt.Success.Match(resp, cookies, cookieNames{})
 	}
-	if user == "" {
-		// No user named in the request or the answer: not a login (an app
-		// that posts everything to one path, index.php style). The answer
-		// passes; any session cookie it sets is still unreleased, so the
-		// guard strips it from later requests.
-		p.log.WarnContext(resp.Request.Context(), "answer on a login route names no user; passed through unreleased (check login.user if this was a login)",
-			"event", "login_unattributed", "remote_ip", st.remoteIP, "path", resp.Request.URL.Path)
+	fresh := p.setsLoginOnly(cookies, now)
+	if !matched && !fresh {
+		p.markPreLogin(resp, &st.sent, now)
 		return nil
 	}
 	session, _ := sessionAfter(&st.sent, cookies, p.names, now)
+	if st.basic {
+		session[authorizationKey] = st.auth
+	}
 	if len(session) == 0 {
 		p.log.ErrorContext(resp.Request.Context(), "login succeeded but no app session cookie is set; check session_cookies in the config",
-			"event", "login_unbound", "user", user, "remote_ip", st.remoteIP)
+			"event", "login_unbound", "user", st.user, "remote_ip", st.remoteIP)
 		return errUnbound
+	}
+	ctx := resp.Request.Context()
+	user, err := p.identify(resp, st, session)
+	if err != nil {
+		return err
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxHeldBody+1))
 	resp.Body.Close()
@@ -520,7 +741,8 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 		return fmt.Errorf("reading login answer: %w", err)
 	}
 	if len(body) > maxHeldBody {
-		p.log.ErrorContext(resp.Request.Context(), "login answer too large to hold", "event", "login_too_large", "user", user, "limit", maxHeldBody)
+		p.log.ErrorContext(ctx, "login answer too large to hold", "event", "login_too_large", "user", user, "limit", maxHeldBody)
+		p.abandon(ctx, st, user, session, "too_large")
 		return errTooLarge
 	}
 	id, err := NewHeldID(p.random)
@@ -536,26 +758,41 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 	if p.opt.PhoneHeader != "" {
 		header.Del(p.opt.PhoneHeader)
 	}
+	held := store.HeldResponse{Status: resp.StatusCode, Header: header, Body: body}
+	switch {
+	case st.basic:
+		// The browser asks again for what it asked for, now with the
+		// gate cookie beside its credentials.
+		held = seeOther(header, st.orig.URL.RequestURI(), true)
+	case !matched:
+		// A new session the success rule did not describe (a login that
+		// also asked for a page): held all the same; released as a
+		// redirect home rather than as that page.
+		p.log.WarnContext(ctx, "login answer sets a new app session but does not match login.success; held", "event", "login_unmatched_held",
+			"user", user, "status", resp.StatusCode, "path", resp.Request.URL.Path)
+		held = seeOther(header, "/", false)
+	}
 	h := &store.Held{
 		Phone:     p.phoneOf(resp.Header, body),
 		ID:        id,
 		User:      user,
 		Session:   session,
-		Response:  store.HeldResponse{Status: resp.StatusCode, Header: header, Body: body},
+		Response:  held,
 		RemoteIP:  st.remoteIP,
 		UserAgent: st.userAgent,
 		Created:   now,
 		Expires:   now.Add(p.holdTTL),
 	}
-	ctx := resp.Request.Context()
 	bind := gate.BindingMap(session)
 	// Gate cookies bound to this app session before now are void: an app
 	// that keeps its session id across a login (PHP without regeneration)
 	// must not let an older gate cookie carry the new login.
 	if err := p.opt.Store.Revoke(ctx, bind, now, now.Add(p.opt.Cookies.MaxAge)); err != nil {
+		p.abandon(ctx, st, user, session, "store_error")
 		return StoreError{fmt.Errorf("revoking earlier gate sessions: %w", err)}
 	}
 	if err := p.opt.Store.CreateHeld(ctx, h); err != nil {
+		p.abandon(ctx, st, user, session, "store_error")
 		return StoreError{fmt.Errorf("holding login: %w", err)}
 	}
 	reply, err := p.opt.Challenger.Begin(st.orig, h)
@@ -569,9 +806,142 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 	// (a remembered device released at once) comes later and wins.
 	reply.Header["Set-Cookie"] = append([]string{p.opt.Cookies.Clear().String()}, reply.Header["Set-Cookie"]...)
 	reply.Replace(resp)
-	p.log.InfoContext(resp.Request.Context(), "login held", "event", "login_held", "user", user, "remote_ip", st.remoteIP, "user_agent", st.userAgent)
+	p.log.InfoContext(ctx, "login held", "event", "login_held", "user", user, "remote_ip", st.remoteIP, "user_agent", st.userAgent)
 	return nil
 }
+
+// seeOther is a held answer that redirects to target, keeping the app's
+// Set-Cookie lines (they carry the session being released).
+func seeOther(h http.Header, target string, basic bool) store.HeldResponse {
+	out := http.Header{}
+	if !basic {
+		out["Set-Cookie"] = h["Set-Cookie"]
+	}
+	out.Set("Location", target)
+	out.Set("Cache-Control", "no-store")
+	return store.HeldResponse{Status: http.StatusSeeOther, Header: out}
+}
+
+// identify returns the user a login belongs to: the app's answer (the
+// identity probe, else the configured answer header), else the name the
+// canonical login request carried. A probe that fails, or a user the
+// probe names who is banned, ends the app session and fails the answer.
+func (p *Proxy) identify(resp *http.Response, st *reqState, session map[string]string) (string, error) {
+	ctx := resp.Request.Context()
+	user := st.user
+	if p.opt.UserHeader != "" {
+		if u, err := p.opt.Form.Normalize.Normalize(resp.Header.Get(p.opt.UserHeader)); err == nil && u != "" {
+			user = u
+		}
+	}
+	if p.opt.Identity != nil {
+		raw, err := p.opt.Identity.ask(ctx, p, st.orig, session)
+		u := user
+		if errors.Is(err, errConfirmOnly) {
+			err = nil
+		} else if err == nil {
+			if u, err = p.opt.Form.Normalize.Normalize(raw); err == nil && u == "" {
+				err = fmt.Errorf("%w: the app named an empty user", errProbe)
+			}
+		}
+		if err != nil {
+			p.log.ErrorContext(ctx, "identity probe failed; login not held", "event", "identity_probe_failed",
+				"request_user", st.user, "remote_ip", st.remoteIP, "err", err)
+			p.abandon(ctx, st, st.user, session, "identity_unconfirmed")
+			return "", PageError{Status: http.StatusBadGateway, Err: err}
+		}
+		if u != user {
+			p.log.WarnContext(ctx, "the app authenticated another user than the login request named; held under the app's", "event", "identity_mismatch",
+				"user", u, "request_user", user, "remote_ip", st.remoteIP)
+		}
+		user = u
+	}
+	if user == "" {
+		p.log.WarnContext(ctx, "login answer names no user; not held", "event", "login_unattributed", "remote_ip", st.remoteIP, "path", resp.Request.URL.Path)
+		p.abandon(ctx, st, "", session, "unattributed")
+		return "", PageError{Status: http.StatusBadGateway, Err: errors.New("login names no user")}
+	}
+	if user != st.user && p.opt.Regulator != nil {
+		if err := p.opt.Regulator.Banned(ctx, user, st.remoteIP); err != nil {
+			var b banned
+			if !errors.As(err, &b) {
+				p.abandon(ctx, st, user, session, "store_error")
+				return "", StoreError{fmt.Errorf("reading bans: %w", err)}
+			}
+			p.log.WarnContext(ctx, "login refused: banned", "event", "login_refused_banned", "user", user, "remote_ip", st.remoteIP)
+			p.abandon(ctx, st, user, session, "banned")
+			return "", PageError{Status: http.StatusTooManyRequests, Until: b.BannedUntil(), Err: err}
+		}
+	}
+	return user, nil
+}
+
+// abandon ends at the app a session the gateway will not hold.
+func (p *Proxy) abandon(ctx context.Context, st *reqState, user string, session map[string]string, reason string) {
+	if p.opt.Abandon == nil {
+		return
+	}
+	p.opt.Abandon(ctx, &store.Held{User: user, Session: session, RemoteIP: st.remoteIP, UserAgent: st.userAgent, Created: p.now()}, reason)
+}
+
+// setsLoginOnly reports whether an answer sets (not deletes) a session
+// cookie that is not a pre-login one: an app session that only a login
+// makes.
+func (p *Proxy) setsLoginOnly(cookies []*http.Cookie, now time.Time) bool {
+	for _, c := range cookies {
+		if p.names.match(c.Name) && !p.pre.match(c.Name) && !deletes(c, now) {
+			return true
+		}
+	}
+	return false
+}
+
+// markPreLogin lets pre-login session cookies an answer sets for an
+// unreleased browser pass, with a marker signed over their values, and
+// withholds every other session cookie it sets (a session the gateway did
+// not release).
+func (p *Proxy) markPreLogin(resp *http.Response, sent *scan, now time.Time) {
+	if !setsSessionCookie(resp.Header, p.names) {
+		return
+	}
+	pre := map[string]string{}
+	for i := 0; i < sent.n; i++ {
+		if p.pre.match(sent.names[i]) {
+			pre[sent.names[i]] = sent.values[i]
+		}
+	}
+	issued := false
+	var kept []string
+	lines := resp.Header["Set-Cookie"]
+	for _, line := range lines {
+		name, _, _ := strings.Cut(line, "=")
+		c, err := http.ParseSetCookie(line)
+		if err != nil {
+			c = nil
+		}
+		switch {
+		case !p.names.match(name) || c == nil:
+			kept = append(kept, line)
+		case deletes(c, now):
+			delete(pre, c.Name)
+			kept = append(kept, line)
+		case p.pre.match(c.Name):
+			pre[c.Name] = c.Value
+			issued = true
+			kept = append(kept, line)
+		default:
+			p.log.WarnContext(resp.Request.Context(), "app session cookie for an unreleased browser withheld", "event", "session_withheld",
+				"cookie", c.Name, "path", resp.Request.URL.Path, "status", resp.StatusCode)
+		}
+	}
+	resp.Header["Set-Cookie"] = kept
+	if issued {
+		m := &http.Cookie{Name: p.markName, Value: p.opt.Cookies.Codec.Mark(gate.BindingMap(pre), now.Add(p.opt.Cookies.MaxAge)),
+			Path: "/", MaxAge: int(p.opt.Cookies.MaxAge / time.Second), HttpOnly: true, Secure: p.opt.Cookies.Secure, SameSite: http.SameSiteLaxMode}
+		resp.Header.Add("Set-Cookie", m.String())
+	}
+}
+
 
 // endSession revokes the gate session of the app session that hit the
 // logout route, once the upstream has answered, and clears the gate cookie.
@@ -595,22 +965,34 @@ func (p *Proxy) endSession(resp *http.Response, st *reqState) error {
 func (p *Proxy) followRotation(resp *http.Response) {
 	var sc scan
 	scanCookies(resp.Request.Header["Cookie"], p.gateCk, p.names, &sc)
+	if p.opt.Basic {
+		if vs := resp.Request.Header["Authorization"]; len(vs) == 1 && sc.n < maxSessionCookies {
+			sc.names[sc.n], sc.values[sc.n] = authorizationKey, vs[0]
+			sc.n++
+		}
+	}
+	now := p.now()
+	cookies := resp.Cookies()
 	if sc.n == 0 || sc.overflow || sc.gate == "" {
+		p.markPreLogin(resp, &sc, now)
 		return
 	}
 	claims, ok := p.verify(&sc)
 	if !ok {
+		p.markPreLogin(resp, &sc, now)
 		return
 	}
-	now := p.now()
-	cookies := resp.Cookies()
 	session, changed := sessionAfter(&sc, cookies, p.names, now)
 	if !changed {
 		return
 	}
 	oldBind := claims.Bind
-	if len(session) == 0 {
-		_ = p.opt.Store.Revoke(resp.Request.Context(), oldBind, now, now.Add(p.opt.Cookies.MaxAge))
+	if len(session) == 0 || deletesBound(&sc, cookies, now) {
+		// The app ended (part of) the session: the gate session ends
+		// with it, and copies of the old cookies are worth nothing.
+		if err := p.opt.Store.Revoke(resp.Request.Context(), oldBind, now, now.Add(p.opt.Cookies.MaxAge)); err != nil {
+			p.log.ErrorContext(resp.Request.Context(), "revoking gate session the app ended", "event", "store_error", "err", err)
+		}
 		resp.Header.Add("Set-Cookie", p.opt.Cookies.Clear().String())
 		p.log.InfoContext(resp.Request.Context(), "app ended the session", "event", "logout", "user", claims.User)
 		return
@@ -622,6 +1004,10 @@ func (p *Proxy) followRotation(resp *http.Response) {
 	}
 	names, values := sessionMapArrays(session)
 	c, err := p.opt.Cookies.Cookie(claims.User, gate.Binding(names, values), claims.Verified)
+	// The old binding is void: the app replaced that session.
+	if err := p.opt.Store.Revoke(resp.Request.Context(), oldBind, now, now.Add(p.opt.Cookies.MaxAge)); err != nil {
+		p.log.ErrorContext(resp.Request.Context(), "revoking the rotated session's gate cookies", "event", "store_error", "err", err)
+	}
 	if err != nil {
 		p.log.ErrorContext(resp.Request.Context(), "re-binding gate cookie", "event", "rotation_failed", "err", err)
 		return
@@ -690,15 +1076,29 @@ type StoreError struct{ Err error }
 func (e StoreError) Error() string { return e.Err.Error() }
 func (e StoreError) Unwrap() error { return e.Err }
 
+// PageError fails an answer with the gateway's own page of status Status
+// (Until, for 429, is when a ban ends).
+type PageError struct {
+	Status int
+	Until  time.Time
+	Err    error
+}
+
+func (e PageError) Error() string { return e.Err.Error() }
+func (e PageError) Unwrap() error { return e.Err }
+
 // FailureStatus is the status of the gateway's answer to a request that
 // failed upstream or while its answer was handled: 503 for a store
 // failure, 504 for a timeout, else 502; 0 when the client went away.
 func FailureStatus(r *http.Request, err error) int {
 	var se StoreError
 	var ne net.Error
+	var pe PageError
 	switch {
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return 0
+	case errors.As(err, &pe):
+		return pe.Status
 	case errors.As(err, &se):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
@@ -713,6 +1113,15 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	status := FailureStatus(r, err)
 	if status == 0 {
 		return // the client went away; nobody to answer
+	}
+	var pe PageError
+	if errors.As(err, &pe) {
+		if status == http.StatusTooManyRequests {
+			p.bannedPage(w, r, pe.Until)
+			return
+		}
+		p.page(w, r, status)
+		return
 	}
 	p.log.WarnContext(r.Context(), "upstream request failed", "event", "upstream_error", "status", status,
 		"method", r.Method, "path", r.URL.Path, "remote_ip", p.opt.ClientIP.ClientIP(r), "err", err)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -10,6 +11,9 @@ import (
 type Route struct {
 	Path    string
 	Methods []string
+	// Query, when set, must match too: each parameter present with that
+	// value (any of its values, so a repeated parameter fails closed).
+	Query map[string]string
 }
 
 // BypassRule lets matching requests through without a gate session. One of
@@ -102,7 +106,7 @@ type routeSet struct {
 func newRouteSet(rs []Route) routeSet {
 	var out routeSet
 	for _, r := range rs {
-		out.routes = append(out.routes, Route{Path: loginKey(r.Path), Methods: r.Methods})
+		out.routes = append(out.routes, Route{Path: loginKey(r.Path), Methods: r.Methods, Query: r.Query})
 	}
 	return out
 }
@@ -121,6 +125,30 @@ func (s routeSet) matchPath(key string) bool {
 func (s routeSet) match(key, method string) bool {
 	for _, r := range s.routes {
 		if r.Path == key && methodIn(method, r.Methods) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchRequest is match that also checks each route's query parameters
+// against the request's.
+func (s routeSet) matchRequest(key string, r *http.Request) bool {
+	for _, rt := range s.routes {
+		if rt.Path != key || !methodIn(r.Method, rt.Methods) {
+			continue
+		}
+		if len(rt.Query) == 0 {
+			return true
+		}
+		q := r.URL.Query()
+		all := true
+		for k, want := range rt.Query {
+			if !slices.Contains(q[k], want) {
+				all = false
+			}
+		}
+		if all {
 			return true
 		}
 	}

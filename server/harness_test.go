@@ -66,6 +66,8 @@ session_cookies: [demo_session]
 login:
   routes:
     - path: /login
+  fields: [password, next]
+  user: {normalize: [nfkc, trim, casefold]}  # the demo app folds case
   success:
     status: [303]
     headers:
@@ -126,6 +128,10 @@ func newEnv(t *testing.T, o envOpt) *env {
 	cfg, err := config.Parse([]byte(yml), "test.yaml")
 	if err != nil {
 		t.Fatalf("parse config: %v", err)
+	}
+	if o.style == demoapp.StyleKeep {
+		// The kept-id app issues its session before login.
+		cfg.Login.PreLoginCookies = []string{"demo_session"}
 	}
 	if o.mutate != nil {
 		o.mutate(cfg)

@@ -288,40 +288,50 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	identity, err := identityProbe(cfg.Login.Identity)
+	if err != nil {
+		return nil, err
+	}
 	loginRoutes := routes(cfg.Login.Routes)
 	if cfg.Parse.Enabled && len(cfg.SessionCookies) == 0 {
 		// Parse-only: no cookie logins to intercept outside the mount.
 		loginRoutes = nil
 	}
 	px, err := proxy.New(proxy.Options{
-		Upstream:       upstream,
-		PreserveHost:   cfg.Upstream.PreserveHost,
-		Transport:      transport,
-		Prefix:         cfg.Prefix,
-		Gate:           ch,
-		Challenger:     ch,
-		ErrorPage:      ch.ErrorPage,
-		SessionCookies: cfg.SessionCookies,
-		LoginRoutes:    loginRoutes,
-		LogoutRoutes:   routes(cfg.Logout.Routes),
-		Bypass:         bypass,
-		Success:        matcher,
-		UserField:      cfg.Login.User.FormField,
-		UserHeader:     cfg.Login.User.Header,
-		MaxLoginBody:   cfg.Login.MaxBodyBytes,
-		HoldTTL:        cfg.Login.HoldTTL,
-		Cookies:        issuer,
-		Store:          s.ephemeral,
-		Now:            d.Now,
-		Random:         d.Random,
-		Logger:         d.Logger,
-		ClientIP:       ips,
-		Regulator:      reg,
-		BannedPage:     ch.BannedPage,
-		StepUp:         stepUp,
-		Status:         s.metrics.Status,
-		PhoneJSONField: cfg.SMS.PhoneFrom.JSONField,
-		PhoneHeader:    cfg.SMS.PhoneFrom.Header,
+		Upstream:         upstream,
+		PreserveHost:     cfg.Upstream.PreserveHost,
+		Transport:        transport,
+		Prefix:           cfg.Prefix,
+		Gate:             ch,
+		Challenger:       ch,
+		ErrorPage:        ch.ErrorPage,
+		SessionCookies:   cfg.SessionCookies,
+		LoginRoutes:      loginRoutes,
+		LogoutRoutes:     routes(cfg.Logout.Routes),
+		Bypass:           bypass,
+		Success:          matcher,
+		UserField:        cfg.Login.User.FormField,
+		Form:             loginForm(cfg.Login),
+		Identity:         identity,
+		PreLoginCookies:  cfg.Login.PreLoginCookies,
+		CredentialParams: cfg.CredentialParams,
+		Basic:            cfg.Login.Basic,
+		Abandon:          s.abandoned,
+		UserHeader:       cfg.Login.User.Header,
+		MaxLoginBody:     cfg.Login.MaxBodyBytes,
+		HoldTTL:          cfg.Login.HoldTTL,
+		Cookies:          issuer,
+		Store:            s.ephemeral,
+		Now:              d.Now,
+		Random:           d.Random,
+		Logger:           d.Logger,
+		ClientIP:         ips,
+		Regulator:        reg,
+		BannedPage:       ch.BannedPage,
+		StepUp:           stepUp,
+		Status:           s.metrics.Status,
+		PhoneJSONField:   cfg.SMS.PhoneFrom.JSONField,
+		PhoneHeader:      cfg.SMS.PhoneFrom.Header,
 	})
 	if err != nil {
 		return nil, err
@@ -658,6 +668,13 @@ func (s *Server) abandoned(ctx context.Context, h *store.Held, reason string) {
 	}
 	u := *s.upstream
 	u.Path = strings.TrimSuffix(u.Path, "/") + route.Path
+	if len(route.Query) > 0 {
+		q := url.Values{}
+		for k, v := range route.Query {
+			q.Set(k, v)
+		}
+		u.RawQuery = q.Encode()
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
@@ -666,6 +683,9 @@ func (s *Server) abandoned(ctx context.Context, h *store.Held, reason string) {
 		return
 	}
 	for _, name := range slices.Sorted(maps.Keys(h.Session)) {
+		if strings.HasPrefix(name, ":") {
+			continue // HTTP Basic credentials: nothing to log out
+		}
 		req.AddCookie(&http.Cookie{Name: name, Value: h.Session[name]})
 	}
 	resp, err := s.transport.RoundTrip(req)
@@ -750,9 +770,45 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func routes(rs []config.Route) []proxy.Route {
 	out := make([]proxy.Route, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, proxy.Route{Path: r.Path, Methods: r.Methods})
+		out = append(out, proxy.Route{Path: r.Path, Methods: r.Methods, Query: r.Query})
 	}
 	return out
+}
+
+// loginForm is how the proxy reads login requests.
+func loginForm(l config.Login) proxy.LoginForm {
+	f := proxy.LoginForm{UserField: l.User.FormField, Fields: []proxy.Field{}}
+	for _, fd := range l.Fields {
+		name, value, _ := strings.Cut(fd, "=")
+		f.Fields = append(f.Fields, proxy.Field{Name: name, Value: value})
+	}
+	for _, n := range l.User.Normalize {
+		switch n {
+		case "nfkc":
+			f.Normalize.NFKC = true
+		case "trim":
+			f.Normalize.Trim = true
+		case "casefold":
+			f.Normalize.CaseFold = true
+		}
+	}
+	return f
+}
+
+// identityProbe is the configured identity probe (nil: none).
+func identityProbe(id config.Identity) (*proxy.IdentityProbe, error) {
+	if id.Path == "" {
+		return nil, nil
+	}
+	ip := &proxy.IdentityProbe{Path: id.Path, JSONPointer: id.JSONPointer, Header: id.Header, Timeout: id.Timeout}
+	if id.Regexp != "" {
+		re, err := regexp.Compile(id.Regexp)
+		if err != nil {
+			return nil, fmt.Errorf("login.identity.regexp: %w", err)
+		}
+		ip.Regexp = re
+	}
+	return ip, nil
 }
 
 func successMatcher(s config.Success) (proxy.Matcher, error) {
