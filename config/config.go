@@ -26,9 +26,9 @@ type Config struct {
 	// any request (DokuWiki: u, p): outside a login attempt they are taken
 	// out of queries, cookies and form bodies.
 	CredentialParams []string `yaml:"credential_params"`
-	Logout         Routes   `yaml:"logout"`
-	Bypass         []Bypass `yaml:"bypass"`
-	Gate           Gate     `yaml:"gate"`
+	Logout           Routes   `yaml:"logout"`
+	Bypass           []Bypass `yaml:"bypass"`
+	Gate             Gate     `yaml:"gate"`
 	// StepUp lists sensitive paths that need a recent second factor even
 	// inside a valid gate session.
 	StepUp         []StepUp       `yaml:"step_up"`

@@ -27,7 +27,7 @@ type Codec struct {
 	// markKeys sign pre-login markers (see Mark), one per configured key.
 	markKeys [][]byte
 	now      func() time.Time
-	cache  *verified
+	cache    *verified
 }
 
 // verified remembers cookie values that already passed securecookie's

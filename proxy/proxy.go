@@ -176,14 +176,14 @@ type Proxy struct {
 	names     cookieNames
 	pre       cookieNames // pre-login session cookies
 	markName  string      // the pre-login marker cookie
-	login   routeSet
-	logout  routeSet
-	gateCk  string
-	log     *slog.Logger
-	now     func() time.Time
-	random  io.Reader
-	maxBody int64
-	holdTTL time.Duration
+	login     routeSet
+	logout    routeSet
+	gateCk    string
+	log       *slog.Logger
+	now       func() time.Time
+	random    io.Reader
+	maxBody   int64
+	holdTTL   time.Duration
 	// rules are the public and step-up paths; SetRules swaps them at run
 	// time (config reload) with one atomic store.
 	rules atomic.Pointer[pathRules]
@@ -941,7 +941,6 @@ func (p *Proxy) markPreLogin(resp *http.Response, sent *scan, now time.Time) {
 		resp.Header.Add("Set-Cookie", m.String())
 	}
 }
-
 
 // endSession revokes the gate session of the app session that hit the
 // logout route, once the upstream has answered, and clears the gate cookie.
