@@ -47,7 +47,10 @@ func startDokuWiki(t *testing.T) string {
 	local, _ := os.ReadFile(filepath.Join(dir, "conf/local.php"))
 	write("conf/local.php", string(local)+fmt.Sprintf("\n$conf['savedir'] = '%s/data';\n$conf['useacl'] = 1;\n$conf['authtype'] = 'authplain';\n$conf['superuser'] = '@admin';\n", dir))
 	write("conf/users.auth.php", "alice:"+string(hash)+":Alice:alice@example.com:admin,user\n")
-	write("conf/acl.auth.php", "*\t@ALL\t1\n*\t@user\t8\n")
+	// A page only signed-in users may read: its text shows whether a
+	// request reached DokuWiki as alice.
+	write("conf/acl.auth.php", "*\t@ALL\t1\n*\t@user\t8\nsecret\t@ALL\t0\nsecret\t@user\t1\n")
+	write("data/pages/secret.txt", "====== Secret ======\n"+dokuSecret+"\n")
 	port := freePort(t)
 	cmd := exec.Command(php, "-S", fmt.Sprintf("127.0.0.1:%d", port), "-t", dir+"/wiki")
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)

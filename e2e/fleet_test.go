@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -262,6 +263,20 @@ func (c *client) copyCookies(from *client, fromURL, toURL string) {
 // (fresh keys), adjusted by mutate once the gateway's URL is known.
 func exampleGateway(t *testing.T, file string, mutate func(cfg *config.Config, gwURL string)) string {
 	t.Helper()
+	gw, _ := exampleGatewayLog(t, file, mutate)
+	return gw
+}
+
+// exampleGatewayLog is exampleGateway that also returns the gateway's log
+// (printed when the test fails).
+func exampleGatewayLog(t *testing.T, file string, mutate func(cfg *config.Config, gwURL string)) (string, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", logs)
+		}
+	})
 	data, err := os.ReadFile(filepath.Join("..", "examples", file))
 	if err != nil {
 		t.Fatal(err)
@@ -277,7 +292,7 @@ func exampleGateway(t *testing.T, file string, mutate func(cfg *config.Config, g
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(context.Background(), cfg, server.Deps{})
+	srv, err := server.New(context.Background(), cfg, server.Deps{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +300,28 @@ func exampleGateway(t *testing.T, file string, mutate func(cfg *config.Config, g
 	gw.Config.Handler = srv.Handler()
 	gw.Start()
 	t.Cleanup(gw.Close)
-	return gwURL
+	return gwURL, logs
+}
+
+// send makes a request with a raw body of the given type and extra header
+// pairs, through c's cookie jar.
+func (c *client) send(method, u, contentType, body string, header ...string) resp {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, u, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Accept", "text/html")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	r, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	return resp{r.StatusCode, r.Header.Get("Location"), string(b)}
 }
 
 func (c *client) verify(base, code string) resp {
