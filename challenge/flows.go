@@ -514,7 +514,9 @@ func (h *Handler) released(r *http.Request, held *store.Held, verified time.Time
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(held.Session)) {
-		if !setByApp[name] {
+		// ":authorization" is the HTTP Basic credential the browser
+		// already sends; it is no cookie.
+		if !setByApp[name] && !strings.HasPrefix(name, ":") {
 			hd.Add("Set-Cookie", (&http.Cookie{Name: name, Value: held.Session[name], Path: "/", HttpOnly: true,
 				Secure: h.opt.Secure, SameSite: http.SameSiteLaxMode}).String())
 		}

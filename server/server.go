@@ -293,7 +293,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	loginRoutes := routes(cfg.Login.Routes)
-	if cfg.Parse.Enabled && len(cfg.SessionCookies) == 0 {
+	if cfg.Login.Basic || cfg.Parse.Enabled && len(cfg.SessionCookies) == 0 {
 		// Parse-only: no cookie logins to intercept outside the mount.
 		loginRoutes = nil
 	}
