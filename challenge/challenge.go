@@ -479,7 +479,7 @@ func (h *Handler) storeFailed(w http.ResponseWriter, r *http.Request, doing stri
 }
 
 var statusMessages = map[int]string{
-	http.StatusBadRequest:            "The request could not be understood.",
+	http.StatusBadRequest:            "The request could not be understood. If you were signing in, please use the sign-in form as it is.",
 	http.StatusForbidden:             "This form has expired or was not sent from this site. Go back, reload the page and try again.",
 	http.StatusNotFound:              "There is nothing here.",
 	http.StatusRequestEntityTooLarge: "The request is too large.",
@@ -492,7 +492,10 @@ var statusMessages = map[int]string{
 // ErrorPage renders the gateway's own error answer: an HTML page for
 // browsers, Parse-style JSON for API clients. It never shows details.
 func (h *Handler) ErrorPage(w http.ResponseWriter, r *http.Request, status int) {
-	msg := statusMessages[status]
+	msg := proxy.PageMessage(r)
+	if msg == "" {
+		msg = statusMessages[status]
+	}
 	if msg == "" {
 		msg = http.StatusText(status)
 	}

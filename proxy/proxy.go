@@ -848,7 +848,7 @@ func (p *Proxy) identify(resp *http.Response, st *reqState, session map[string]s
 			p.log.ErrorContext(ctx, "identity probe failed; login not held", "event", "identity_probe_failed",
 				"request_user", st.user, "remote_ip", st.remoteIP, "err", err)
 			p.abandon(ctx, st, st.user, session, "identity_unconfirmed")
-			return "", PageError{Status: http.StatusBadGateway, Err: err}
+			return "", PageError{Status: http.StatusBadGateway, Err: err, Message: msgUnconfirmed}
 		}
 		if u != user {
 			p.log.WarnContext(ctx, "the app authenticated another user than the login request named; held under the app's", "event", "identity_mismatch",
@@ -859,7 +859,7 @@ func (p *Proxy) identify(resp *http.Response, st *reqState, session map[string]s
 	if user == "" {
 		p.log.WarnContext(ctx, "login answer names no user; not held", "event", "login_unattributed", "remote_ip", st.remoteIP, "path", resp.Request.URL.Path)
 		p.abandon(ctx, st, "", session, "unattributed")
-		return "", PageError{Status: http.StatusBadGateway, Err: errors.New("login names no user")}
+		return "", PageError{Status: http.StatusBadGateway, Err: errors.New("login names no user"), Message: msgUnconfirmed}
 	}
 	if user != st.user && p.opt.Regulator != nil {
 		if err := p.opt.Regulator.Banned(ctx, user, st.remoteIP); err != nil {
@@ -875,6 +875,9 @@ func (p *Proxy) identify(resp *http.Response, st *reqState, session map[string]s
 	}
 	return user, nil
 }
+
+// msgUnconfirmed is the page of a login whose user the app did not confirm.
+const msgUnconfirmed = "Your password was accepted, but the sign-in could not be confirmed, so it was not completed. Please try again in a moment; if this keeps happening, tell your administrator."
 
 // abandon ends at the app a session the gateway will not hold.
 func (p *Proxy) abandon(ctx context.Context, st *reqState, user string, session map[string]string, reason string) {
@@ -1080,7 +1083,19 @@ func (e StoreError) Unwrap() error { return e.Err }
 type PageError struct {
 	Status int
 	Until  time.Time
-	Err    error
+	// Message, if set, is what the page tells the user instead of the
+	// status's usual text (see PageMessage).
+	Message string
+	Err     error
+}
+
+type messageKey struct{}
+
+// PageMessage returns the message the proxy wants its error page for r to
+// show ("" for the status's usual text).
+func PageMessage(r *http.Request) string {
+	m, _ := r.Context().Value(messageKey{}).(string)
+	return m
 }
 
 func (e PageError) Error() string { return e.Err.Error() }
@@ -1118,6 +1133,9 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		if status == http.StatusTooManyRequests {
 			p.bannedPage(w, r, pe.Until)
 			return
+		}
+		if pe.Message != "" {
+			r = r.WithContext(context.WithValue(r.Context(), messageKey{}, pe.Message))
 		}
 		p.page(w, r, status)
 		return

@@ -131,8 +131,8 @@ func TestIdentityProbe(t *testing.T) {
 			}
 			c := e.browser()
 			p = c.post("/login", url.Values{"username": {"alice"}, "password": {"pw"}})
-			if p.status != http.StatusBadGateway {
-				t.Fatalf("failed probe: %d %q", p.status, location(p))
+			if p.status != http.StatusBadGateway || !strings.Contains(p.body, "could not be confirmed") {
+				t.Fatalf("failed probe: %d %q %.300s", p.status, location(p), p.body)
 			}
 			if c.cookie("demo_session") != "" || strings.Contains(strings.Join(p.header["Set-Cookie"], ";"), "demo_session=s") {
 				t.Fatal("the app session reached the client after a failed probe")
