@@ -254,9 +254,13 @@ type Store struct {
 type Server struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	ReadTimeout       time.Duration `yaml:"read_timeout"`
-	WriteTimeout      time.Duration `yaml:"write_timeout"`
-	IdleTimeout       time.Duration `yaml:"idle_timeout"`
-	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
+	// BodyIdleTimeout bounds the wait for the next bytes of a request body
+	// the gateway streams to the app: an upload may take as long as it
+	// keeps moving (read_timeout does not cut it off).
+	BodyIdleTimeout time.Duration `yaml:"body_idle_timeout"`
+	WriteTimeout    time.Duration `yaml:"write_timeout"`
+	IdleTimeout     time.Duration `yaml:"idle_timeout"`
+	MaxHeaderBytes  int           `yaml:"max_header_bytes"`
 	// TLSCertFile and TLSKeyFile, when set, make the gateway serve HTTPS
 	// (with HTTP/2) itself.
 	TLSCertFile string `yaml:"tls_cert_file"`

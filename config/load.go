@@ -59,6 +59,7 @@ func Defaults() *Config {
 		Server: Server{
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,
+			BodyIdleTimeout:   60 * time.Second,
 			WriteTimeout:      0, // streaming responses may be long
 			IdleTimeout:       120 * time.Second,
 			MaxHeaderBytes:    64 << 10,

@@ -205,6 +205,7 @@ func (c *Config) Validate() error {
 
 	positive(&p, "server.read_header_timeout", c.Server.ReadHeaderTimeout)
 	nonNegative(&p, "server.read_timeout", c.Server.ReadTimeout)
+	nonNegative(&p, "server.body_idle_timeout", c.Server.BodyIdleTimeout)
 	nonNegative(&p, "server.write_timeout", c.Server.WriteTimeout)
 	nonNegative(&p, "server.idle_timeout", c.Server.IdleTimeout)
 	nonNegative(&p, "server.shutdown_grace", c.Server.ShutdownGrace)

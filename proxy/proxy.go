@@ -100,6 +100,10 @@ type Options struct {
 	// whose successful answer is held. Without Basic, an Authorization
 	// header never reaches the app.
 	Basic bool
+	// BodyIdleTimeout bounds the wait for the next bytes of a streaming
+	// request body (0: none beyond the server's own limits): uploads may
+	// take as long as they keep moving.
+	BodyIdleTimeout time.Duration
 	// Abandon ends an app session the gateway refused to hold (an identity
 	// probe that failed, a ban found after the probe); nil: nothing.
 	Abandon func(ctx context.Context, h *store.Held, reason string)
@@ -336,6 +340,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if v := r.Header.Get(audit.Header); v == "" || !audit.Sane(v) || !p.opt.ClientIP.TrustedPeer(r) {
 		r.Header[audit.Header] = []string{audit.NewID()}
 	}
+
+	r = p.watchBody(w, r)
 
 	var sc scan
 	scanCookies(r.Header["Cookie"], p.gateCk, p.names, &sc)
@@ -688,6 +694,12 @@ func (p *Proxy) modifyResponse(resp *http.Response) (err error) {
 				p.opt.Status(resp.StatusCode)
 			}
 		}()
+	}
+	if err := bodyFailed(resp.Request); err != nil {
+		// The app answered a request it did not get whole: that answer
+		// must not reach the client as a success.
+		resp.Body.Close()
+		return fmt.Errorf("%w: %w", errBodyIncomplete, err)
 	}
 	st, _ := resp.Request.Context().Value(stateKey{}).(*reqState)
 	if st != nil && st.login {
@@ -1127,6 +1139,14 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	status := FailureStatus(r, err)
 	if status == 0 {
 		return // the client went away; nobody to answer
+	}
+	if berr := bodyFailed(r); berr != nil || errors.Is(err, errBodyIncomplete) {
+		// The client stopped sending its body (timeout or dropped): the
+		// request did not happen as sent.
+		p.log.WarnContext(r.Context(), "request body broke off before the app had it all", "event", "request_incomplete",
+			"method", r.Method, "path", r.URL.Path, "remote_ip", p.opt.ClientIP.ClientIP(r), "err", err)
+		p.page(w, r, http.StatusRequestTimeout)
+		return
 	}
 	var pe PageError
 	if errors.As(err, &pe) {

@@ -415,3 +415,76 @@ func selfSignedSerial(t *testing.T, dir string, serial int64) (string, string) {
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 	return certFile, keyFile
 }
+
+// trickle is a request body that sends n chunks of 1 KiB, waiting every
+// before each; after stallAfter chunks (if > 0) it waits stall once.
+type trickle struct {
+	n, sent, stallAfter int
+	every, stall        time.Duration
+}
+
+func (tr *trickle) Read(p []byte) (int, error) {
+	if tr.sent == tr.n {
+		return 0, io.EOF
+	}
+	if tr.stallAfter > 0 && tr.sent == tr.stallAfter {
+		time.Sleep(tr.stall)
+	} else {
+		time.Sleep(tr.every)
+	}
+	tr.sent++
+	return copy(p, make([]byte, min(len(p), 1024))), nil
+}
+
+// TestSlowUploadsAndStalls: an upload that keeps moving is not cut off by
+// server.read_timeout, however long it takes; one that stalls longer than
+// server.body_idle_timeout gets 408 and is logged, never the app's
+// answer to half a body.
+func TestSlowUploadsAndStalls(t *testing.T) {
+	up, _ := fidelityUpstream(t)
+	e := newEnv(t, envOpt{upstream: up, mutate: func(c *config.Config) {
+		c.Server.ReadTimeout, c.Server.BodyIdleTimeout = time.Second, time.Second
+	}})
+	b := released(t, e)
+	cookies := b.rawCookies()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.srv.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+
+	upload := func(body io.Reader, size int64) (int, string) {
+		req, _ := http.NewRequest("PUT", "http://"+ln.Addr().String()+"/fid/upload", body)
+		req.ContentLength = size
+		req.Header.Set("Cookie", cookies)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		got, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(got)
+	}
+	// 12 KiB over about 2.4 s: longer than read_timeout, never idle.
+	if status, got := upload(&trickle{n: 12, every: 200 * time.Millisecond}, 12<<10); status != 200 || got != fmt.Sprint(12<<10) {
+		t.Fatalf("slow upload: %d %q, want 200 and all %d bytes at the app", status, got, 12<<10)
+	}
+	// A stall of 2.5 s after 2 KiB: 408, logged.
+	status, got := upload(&trickle{n: 12, every: 10 * time.Millisecond, stallAfter: 2, stall: 2500 * time.Millisecond}, 12<<10)
+	if status == 200 {
+		t.Fatalf("stalled upload answered 200 (%q): the app's answer to half a body passed as a success", got)
+	}
+	if status != http.StatusRequestTimeout {
+		t.Errorf("stalled upload: %d, want 408", status)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(e.logs.String(), "event=request_incomplete") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(e.logs.String(), "event=request_incomplete") {
+		t.Error("no request_incomplete event")
+	}
+}

@@ -317,6 +317,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		CredentialParams: cfg.CredentialParams,
 		Basic:            cfg.Login.Basic,
 		Abandon:          s.abandoned,
+		BodyIdleTimeout:  cfg.Server.BodyIdleTimeout,
 		UserHeader:       cfg.Login.User.Header,
 		MaxLoginBody:     cfg.Login.MaxBodyBytes,
 		HoldTTL:          cfg.Login.HoldTTL,
