@@ -273,6 +273,11 @@ func NewForwarder(upstream *url.URL, transport http.RoundTripper, ips *clientip.
 			pr.SetURL(upstream)
 			h := pr.Out.Header
 			h["X-Forwarded-For"] = []string{ips.ForwardedFor(pr.In)}
+			// Other forwarding headers count only from a trusted proxy.
+			if !ips.TrustedPeer(pr.In) {
+				delete(h, "X-Real-Ip")
+				delete(h, "Forwarded")
+			}
 			h["X-Forwarded-Host"] = []string{pr.In.Host}
 			if pr.In.TLS != nil {
 				h["X-Forwarded-Proto"] = protoHTTPS
@@ -331,9 +336,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.opt.Gate.ServeHTTP(w, r.WithContext(ctx))
 		return
 	}
-	// Identity headers belong to the gateway.
-	if _, ok := r.Header[UserHeader]; ok {
-		r.Header.Del(UserHeader)
+	// Identity headers belong to the gateway, in every spelling an app
+	// may fold into it (X-Vestibule_User: CGI turns both into one name).
+	for k := range r.Header {
+		if len(k) == len(UserHeader) && identitySpelling(k) {
+			delete(r.Header, k)
+		}
 	}
 	// Every request reaches the app with a request id: the one a trusted
 	// proxy set, or a new one.
@@ -384,7 +392,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// A protocol upgrade (WebSocket) is a long-lived channel to the app:
-	// it needs a released session, unless its path is public.
+	// it needs a released session, unless its path is public. Only what
+	// can open one is refused: an Upgrade header without "Connection:
+	// upgrade" (or over HTTP/2, or h2c, which the gateway never forwards)
+	// opens nothing and is dropped.
+	if _, ok := r.Header["Upgrade"]; ok && !opensChannel(r) {
+		r.Header.Del("Upgrade")
+		r.Header.Del("Http2-Settings")
+	}
 	if !authorized && r.Header.Get("Upgrade") != "" && !(canon && bypass(rules.bypass, path, r.Method)) {
 		p.log.InfoContext(r.Context(), "upgrade without a gate session refused", "event", "upgrade_refused",
 			"path", r.URL.Path, "remote_ip", p.opt.ClientIP.ClientIP(r))
@@ -509,6 +524,38 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	}
 	p.rp.ServeHTTP(w, r)
+}
+
+// identitySpelling reports whether a header name is UserHeader to an app
+// that folds case and reads "_" as "-".
+func identitySpelling(k string) bool {
+	for i := 0; i < len(k); i++ {
+		a, b := k[i], UserHeader[i]
+		if a == '_' {
+			a = '-'
+		}
+		if a|0x20 != b|0x20 {
+			return false
+		}
+	}
+	return true
+}
+
+// opensChannel reports whether a request asks to switch protocols in a
+// way the forwarder carries through (HTTP/1.1, "Connection: upgrade", not
+// h2c).
+func opensChannel(r *http.Request) bool {
+	if r.ProtoMajor != 1 || strings.EqualFold(strings.TrimSpace(r.Header.Get("Upgrade")), "h2c") {
+		return false
+	}
+	for _, v := range r.Header["Connection"] {
+		for _, tok := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // redirectPending sends a browser with a pending challenge to its code page.

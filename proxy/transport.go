@@ -47,5 +47,8 @@ func NewTransport(o TransportOptions) *http.Transport {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: 1 * time.Second,
 		ForceAttemptHTTP2:     true,
+		// Encodings pass through untouched: the client gets the bytes the
+		// app sent, and asks for gzip itself if it wants it.
+		DisableCompression: true,
 	}
 }

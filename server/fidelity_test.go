@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -23,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -486,5 +488,76 @@ func TestSlowUploadsAndStalls(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), "event=request_incomplete") {
 		t.Error("no request_incomplete event")
+	}
+}
+
+// TestHeadersAClientCannotSet: forwarding and identity headers from a
+// client (not a trusted proxy) never reach the app, in any spelling; an
+// Upgrade that opens no channel is dropped, not refused.
+func TestHeadersAClientCannotSet(t *testing.T) {
+	e := newEnv(t, envOpt{style: demoapp.StyleRegenerate})
+	b := e.browser()
+	p := b.do("GET", "/echo-headers", nil, "Accept", "text/plain", "X-Real-IP", "10.9.9.9", "Forwarded", "for=10.9.9.9",
+		"X-Vestibule_User", "admin", "x-vestibule-user", "admin", "Upgrade", "h2c", "Connection", "Upgrade, HTTP2-Settings", "HTTP2-Settings", "AAMAAABkAAQAoAAAAAIAAAAA")
+	if p.status != http.StatusOK {
+		t.Fatalf("a plain request with an h2c upgrade attempt: %d, want it served", p.status)
+	}
+	for _, bad := range []string{"10.9.9.9", "admin", "Upgrade: h2c"} {
+		if strings.Contains(p.body, bad) {
+			t.Errorf("%q reached the app:\n%s", bad, p.body)
+		}
+	}
+	// An Upgrade header without "Connection: upgrade" opens nothing.
+	if p := b.do("GET", "/echo-headers", nil, "Accept", "text/plain", "Upgrade", "websocket"); p.status != http.StatusOK || strings.Contains(p.body, "Upgrade") {
+		t.Errorf("Upgrade without Connection: %d\n%s", p.status, p.body)
+	}
+}
+
+// TestEncodingsPassThrough: the gateway asks the app for no encoding the
+// client did not ask for, so the client gets the app's bytes as sent.
+func TestEncodingsPassThrough(t *testing.T) {
+	var seen []string
+	var mu sync.Mutex
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Accept-Encoding"))
+		mu.Unlock()
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			gz := gzip.NewWriter(w)
+			io.WriteString(gz, "hello")
+			gz.Close()
+			return
+		}
+		io.WriteString(w, "hello")
+	}))
+	defer app.Close()
+	e := newEnv(t, envOpt{upstream: app.URL, mutate: func(c *config.Config) {
+		c.Bypass = append(c.Bypass, config.Bypass{Path: "/pub", Methods: []string{"GET", "HEAD"}})
+	}})
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	for _, ae := range []string{"", "gzip"} {
+		req, _ := http.NewRequest("GET", e.gw.URL+"/pub", nil)
+		if ae != "" {
+			req.Header.Set("Accept-Encoding", ae)
+		}
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if ae == "" && (string(body) != "hello" || resp.Header.Get("Content-Encoding") != "") {
+			t.Errorf("no Accept-Encoding: %q %q", body, resp.Header.Get("Content-Encoding"))
+		}
+		if ae == "gzip" && resp.Header.Get("Content-Encoding") != "gzip" {
+			t.Errorf("Accept-Encoding gzip: the app's gzip did not pass (%q)", resp.Header.Get("Content-Encoding"))
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || seen[0] != "" || seen[1] != "gzip" {
+		t.Errorf("the app was asked for %q, want exactly what the clients asked", seen)
 	}
 }
