@@ -537,3 +537,13 @@ func (h *Handler) BannedPage(w http.ResponseWriter, r *http.Request, until time.
 func ctxTimeout(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), 10*time.Second)
 }
+
+// CookieNames are the gateway cookies this handler sets (the pending
+// challenge, the remembered device): the proxy never sends them to the app.
+func (h *Handler) CookieNames() []string {
+	names := []string{h.opt.PendingCookie}
+	if h.opt.Device != nil {
+		names = append(names, h.opt.Device.Name())
+	}
+	return names
+}

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -229,8 +231,13 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, user+"\n")
 	case "/echo-headers":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		// The forwarding and identity headers always, then every header
+		// the app received, so tests see whatever reached it.
 		for _, h := range []string{"X-Forwarded-For", "X-Vestibule-User", "X-Request-Id"} {
 			fmt.Fprintf(w, "%s: %s\n", h, strings.Join(r.Header.Values(h), ","))
+		}
+		for _, h := range slices.Sorted(maps.Keys(r.Header)) {
+			fmt.Fprintf(w, "> %s: %s\n", h, strings.Join(r.Header[h], ","))
 		}
 	case "/echo-cookies":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

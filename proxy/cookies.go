@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -246,4 +247,44 @@ func deletesBound(sent *scan, setCookies []*http.Cookie, now time.Time) bool {
 		}
 	}
 	return false
+}
+
+// withoutCookies returns Cookie header lines without the cookies named in
+// drop. Lines that hold none are kept as they are, and a dropped cookie at
+// the start or end of a line is cut without copying.
+func withoutCookies(lines []string, drop []string) []string {
+	changed := false
+	for _, l := range lines {
+		for _, d := range drop {
+			if strings.Contains(l, d) {
+				changed = true
+			}
+		}
+	}
+	if !changed {
+		return lines
+	}
+	out := make([]string, 0, len(lines))
+	for _, line := range lines {
+		var b strings.Builder
+		rest, kept := line, 0
+		for len(rest) > 0 {
+			var part string
+			part, rest, _ = strings.Cut(rest, ";")
+			name, _, _ := strings.Cut(part, "=")
+			name = strings.TrimSpace(name)
+			if name == "" || slices.Contains(drop, name) {
+				continue
+			}
+			if kept > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(strings.TrimSpace(part))
+			kept++
+		}
+		if kept > 0 {
+			out = append(out, b.String())
+		}
+	}
+	return out
 }

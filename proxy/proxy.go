@@ -100,6 +100,9 @@ type Options struct {
 	// whose successful answer is held. Without Basic, an Authorization
 	// header never reaches the app.
 	Basic bool
+	// OwnCookies are the gateway's other cookies (pending challenge,
+	// remembered device): like the gate cookie, never sent to the app.
+	OwnCookies []string
 	// BodyIdleTimeout bounds the wait for the next bytes of a streaming
 	// request body (0: none beyond the server's own limits): uploads may
 	// take as long as they keep moving.
@@ -256,7 +259,7 @@ func New(opts Options) (*Proxy, error) {
 		transport = NewTransport(TransportOptions{})
 	}
 	p.transport = transport
-	p.rp = NewForwarder(opts.Upstream, transport, opts.ClientIP, opts.PreserveHost)
+	p.rp = NewForwarder(opts.Upstream, transport, opts.ClientIP, opts.PreserveHost, append([]string{p.gateCk, p.markName}, opts.OwnCookies...)...)
 	p.rp.ModifyResponse = p.modifyResponse
 	p.rp.ErrorHandler = p.errorHandler
 	p.rp.ErrorLog = slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)
@@ -267,11 +270,20 @@ func New(opts Options) (*Proxy, error) {
 // the gateway writes the X-Forwarded-* headers itself (a client's own
 // entries count only behind a trusted proxy) and recycles copy buffers. The
 // caller sets ModifyResponse and ErrorHandler.
-func NewForwarder(upstream *url.URL, transport http.RoundTripper, ips *clientip.Resolver, preserveHost bool) *httputil.ReverseProxy {
+//
+// own names the gateway's own cookies (gate, pending challenge, device,
+// pre-login marker): they never travel to the app.
+func NewForwarder(upstream *url.URL, transport http.RoundTripper, ips *clientip.Resolver, preserveHost bool, own ...string) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(upstream)
 			h := pr.Out.Header
+			if lines := h["Cookie"]; len(lines) > 0 && len(own) > 0 {
+				h["Cookie"] = withoutCookies(lines, own)
+				if len(h["Cookie"]) == 0 {
+					delete(h, "Cookie")
+				}
+			}
 			h["X-Forwarded-For"] = []string{ips.ForwardedFor(pr.In)}
 			// Other forwarding headers count only from a trusted proxy.
 			if !ips.TrustedPeer(pr.In) {
@@ -498,6 +510,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		r.Header[UserHeader] = []string{claims.User}
+		// The answer may rotate the session (followRotation), and the
+		// gate cookie itself does not travel to the app.
+		r = r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims))
 	}
 
 	if interceptLogin || (isLogout && sc.n > 0) {
@@ -1034,12 +1049,10 @@ func (p *Proxy) followRotation(resp *http.Response) {
 	}
 	now := p.now()
 	cookies := resp.Cookies()
-	if sc.n == 0 || sc.overflow || sc.gate == "" {
-		p.markPreLogin(resp, &sc, now)
-		return
-	}
-	claims, ok := p.verify(&sc)
-	if !ok {
+	// Only a released request carries its claims (the gate cookie itself
+	// was not sent to the app).
+	claims, ok := VerifiedClaims(resp.Request)
+	if !ok || sc.n == 0 || sc.overflow {
 		p.markPreLogin(resp, &sc, now)
 		return
 	}

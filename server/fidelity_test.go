@@ -561,3 +561,26 @@ func TestEncodingsPassThrough(t *testing.T) {
 		t.Errorf("the app was asked for %q, want exactly what the clients asked", seen)
 	}
 }
+
+// TestGatewayCookiesStayAtTheGateway: the gate cookie, the pending
+// challenge and the remembered device never reach the app, released or
+// not; the app's own cookies do.
+func TestGatewayCookiesStayAtTheGateway(t *testing.T) {
+	e := newEnv(t, envOpt{style: demoapp.StyleRegenerate, extra: "remember_device: {enabled: true}\n"})
+	b := e.browser()
+	b.login("alice", "wonderland")
+	// Pending challenge: the browser has vestibule_pending now.
+	p := b.do("GET", "/echo-headers", nil, "Accept", "text/plain")
+	if strings.Contains(p.body, "vestibule_") || !strings.Contains(p.body, "> User-Agent") {
+		t.Errorf("a gateway cookie reached the app while held:\n%s", p.body)
+	}
+	b.enroll()
+	b.setCookie("theme", "dark")
+	p = b.do("GET", "/echo-cookies", nil, "Accept", "text/plain")
+	if strings.Contains(p.body, "vestibule_") || !strings.Contains(p.body, "demo_session=") || !strings.Contains(p.body, "theme=dark") {
+		t.Errorf("released request: the app got\n%s", p.body)
+	}
+	if got := b.whoami(); got != "alice" {
+		t.Errorf("released request lost its session: %q", got)
+	}
+}

@@ -318,6 +318,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		Basic:            cfg.Login.Basic,
 		Abandon:          s.abandoned,
 		BodyIdleTimeout:  cfg.Server.BodyIdleTimeout,
+		OwnCookies:       ch.CookieNames(),
 		UserHeader:       cfg.Login.User.Header,
 		MaxLoginBody:     cfg.Login.MaxBodyBytes,
 		HoldTTL:          cfg.Login.HoldTTL,
