@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 )
@@ -249,42 +248,49 @@ func deletesBound(sent *scan, setCookies []*http.Cookie, now time.Time) bool {
 	return false
 }
 
-// withoutCookies returns Cookie header lines without the cookies named in
-// drop. Lines that hold none are kept as they are, and a dropped cookie at
-// the start or end of a line is cut without copying.
+// withoutCookies removes the cookies named in drop from Cookie header
+// lines it owns (the forwarder's copy), in place. A dropped cookie at the
+// start or end of a line is cut without copying; only one in the middle
+// makes a new string. Lines left empty are removed.
 func withoutCookies(lines []string, drop []string) []string {
-	changed := false
-	for _, l := range lines {
-		for _, d := range drop {
-			if strings.Contains(l, d) {
-				changed = true
-			}
-		}
-	}
-	if !changed {
-		return lines
-	}
-	out := make([]string, 0, len(lines))
+	out := lines[:0]
 	for _, line := range lines {
-		var b strings.Builder
-		rest, kept := line, 0
-		for len(rest) > 0 {
-			var part string
-			part, rest, _ = strings.Cut(rest, ";")
-			name, _, _ := strings.Cut(part, "=")
-			name = strings.TrimSpace(name)
-			if name == "" || slices.Contains(drop, name) {
-				continue
-			}
-			if kept > 0 {
-				b.WriteString("; ")
-			}
-			b.WriteString(strings.TrimSpace(part))
-			kept++
+		for _, d := range drop {
+			line = cutCookie(line, d)
 		}
-		if kept > 0 {
-			out = append(out, b.String())
+		if strings.TrimSpace(line) != "" {
+			out = append(out, line)
 		}
 	}
 	return out
+}
+
+// cutCookie removes every cookie called name from one Cookie line.
+func cutCookie(line, name string) string {
+	for start := 0; start < len(line); {
+		i := strings.Index(line[start:], name)
+		if i < 0 {
+			return line
+		}
+		i += start
+		// A whole name: at the line's start or after "; ", followed by "=".
+		before := strings.TrimRight(line[:i], " ")
+		if (before != "" && before[len(before)-1] != ';') || !strings.HasPrefix(strings.TrimLeft(line[i+len(name):], " "), "=") {
+			start = i + len(name)
+			continue
+		}
+		end := strings.IndexByte(line[i:], ';')
+		switch {
+		case end < 0 && before == "":
+			return ""
+		case end < 0:
+			line = strings.TrimRight(before, ";")
+		case before == "":
+			line = strings.TrimLeft(line[i+end+1:], " ")
+		default:
+			line = strings.TrimRight(before, ";") + line[i+end:]
+		}
+		start = 0
+	}
+	return line
 }

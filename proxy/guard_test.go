@@ -378,3 +378,24 @@ func TestLoginKeyCanonicalPathsDoNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+func TestWithoutCookies(t *testing.T) {
+	drop := []string{"g", "pending"}
+	for in, want := range map[string]string{
+		"g=1":                         "",
+		"g=1; a=2":                    "a=2",
+		"a=2; g=1":                    "a=2",
+		"a=2; g=1; b=3":               "a=2; b=3",
+		"ag=1; g=2; gb=3":             "ag=1; gb=3",
+		"a=g=1; g=2":                  "a=g=1",
+		"pending=x;g=1;a=2":           "a=2",
+		"a=2;pending=x":               "a=2",
+		"a=1; g = 2 ; b=3":            "a=1; b=3",
+		"sess=abc; theme=dark; g=zzz": "sess=abc; theme=dark",
+	} {
+		got := withoutCookies([]string{in}, drop)
+		if (len(got) == 0 && want != "") || (len(got) > 0 && got[0] != want) {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
