@@ -26,6 +26,7 @@ type Metrics struct {
 	challenges *prometheus.CounterVec
 	sms        *prometheus.CounterVec
 	classes    [6]prometheus.Counter
+	config     *prometheus.GaugeVec
 }
 
 // New registers the collectors. heldNow, if set, reports the held logins
@@ -47,13 +48,21 @@ func New(heldNow func() float64) *Metrics {
 	for i, c := range []string{"1xx", "1xx", "2xx", "3xx", "4xx", "5xx"} {
 		m.classes[i] = m.requests.WithLabelValues(c)
 	}
-	m.reg.MustRegister(m.requests, m.upstream, m.events, m.held, m.challenges, m.sms,
+	m.config = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vestibule_config_info",
+		Help: "1, labelled with the fingerprint of the config in force (secrets left out): replicas that differ enforce different rules."}, []string{"fingerprint"})
+	m.reg.MustRegister(m.requests, m.upstream, m.events, m.held, m.challenges, m.sms, m.config,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if heldNow != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vestibule_held_logins",
 			Help: "Held logins waiting for a second factor now."}, heldNow))
 	}
 	return m
+}
+
+// SetConfig records the fingerprint of the config now in force.
+func (m *Metrics) SetConfig(fingerprint string) {
+	m.config.Reset()
+	m.config.WithLabelValues(fingerprint).Set(1)
 }
 
 // Handler serves /metrics.

@@ -79,9 +79,21 @@ func TestConfigReload(t *testing.T) {
 	if err := next.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	fingerprint := func() string {
+		_, m := adminGet(t, e.srv.AdminHandler(), "/metrics")
+		i := strings.Index(m, `vestibule_config_info{fingerprint="`)
+		if i < 0 {
+			t.Fatal("no vestibule_config_info in /metrics")
+		}
+		return m[i : i+len(`vestibule_config_info{fingerprint="`)+16]
+	}
+	before := fingerprint()
 	restart, err := e.srv.Reload(&next)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if after := fingerprint(); after == before {
+		t.Error("the config fingerprint in /metrics did not change with the reload")
 	}
 	if strings.Join(restart, ",") != "upstream" {
 		t.Errorf("needs restart: %v", restart)

@@ -226,6 +226,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	})
 	events.mu.Lock()
 	events.m = s.metrics
+	s.metrics.SetConfig(cfg.Fingerprint())
 	events.mu.Unlock()
 	transport = s.metrics.Transport(transport)
 	s.upstream, s.transport, s.now = upstream, transport, d.Now
@@ -554,27 +555,29 @@ func (s *Server) Reload(cfg *config.Config) ([]string, error) {
 	s.px.SetRules(bypass, stepUp)
 	s.reg.SetLimits(regulate.Limit(cfg.Regulation.User), regulate.Limit(cfg.Regulation.IP))
 	s.ch.SetBrand(brand)
+	s.metrics.SetConfig(cfg.Fingerprint())
 	var restart []string
 	old := *s.cfg // the startup config: restart-only keys compare with it
 	for key, same := range map[string]bool{
-		"listen":          old.Listen == cfg.Listen,
-		"public_url":      old.PublicURL == cfg.PublicURL,
-		"prefix":          old.Prefix == cfg.Prefix,
-		"upstream":        reflect.DeepEqual(old.Upstream, cfg.Upstream),
-		"session_cookies": reflect.DeepEqual(old.SessionCookies, cfg.SessionCookies),
-		"login":           reflect.DeepEqual(old.Login, cfg.Login),
-		"logout":          reflect.DeepEqual(old.Logout, cfg.Logout),
-		"gate":            reflect.DeepEqual(old.Gate, cfg.Gate),
-		"secrets":         reflect.DeepEqual(old.Secrets, cfg.Secrets),
-		"store":           reflect.DeepEqual(old.Store, cfg.Store),
-		"sms":             reflect.DeepEqual(old.SMS, cfg.SMS),
-		"factors":         old.Factors == cfg.Factors,
-		"remember_device": old.RememberDevice == cfg.RememberDevice,
-		"parse":           reflect.DeepEqual(old.Parse, cfg.Parse),
-		"server":          reflect.DeepEqual(old.Server, cfg.Server),
-		"admin":           old.Admin == cfg.Admin,
-		"log":             old.Log == cfg.Log,
-		"app_name":        old.AppName == cfg.AppName,
+		"listen":            old.Listen == cfg.Listen,
+		"public_url":        old.PublicURL == cfg.PublicURL,
+		"prefix":            old.Prefix == cfg.Prefix,
+		"upstream":          reflect.DeepEqual(old.Upstream, cfg.Upstream),
+		"session_cookies":   reflect.DeepEqual(old.SessionCookies, cfg.SessionCookies),
+		"credential_params": reflect.DeepEqual(old.CredentialParams, cfg.CredentialParams),
+		"login":             reflect.DeepEqual(old.Login, cfg.Login),
+		"logout":            reflect.DeepEqual(old.Logout, cfg.Logout),
+		"gate":              reflect.DeepEqual(old.Gate, cfg.Gate),
+		"secrets":           reflect.DeepEqual(old.Secrets, cfg.Secrets),
+		"store":             reflect.DeepEqual(old.Store, cfg.Store),
+		"sms":               reflect.DeepEqual(old.SMS, cfg.SMS),
+		"factors":           old.Factors == cfg.Factors,
+		"remember_device":   old.RememberDevice == cfg.RememberDevice,
+		"parse":             reflect.DeepEqual(old.Parse, cfg.Parse),
+		"server":            reflect.DeepEqual(old.Server, cfg.Server),
+		"admin":             old.Admin == cfg.Admin,
+		"log":               old.Log == cfg.Log,
+		"app_name":          old.AppName == cfg.AppName,
 	} {
 		if !same {
 			restart = append(restart, key)
