@@ -805,6 +805,16 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 		return errUnbound
 	}
 	ctx := resp.Request.Context()
+	if !matched && p.opt.Identity == nil {
+		// A new session the success rule does not describe, and no probe
+		// to ask the app whose it is: not passed, not held (an app that
+		// sets a session on a failed login must not let a name without
+		// its password be held and enrolled).
+		p.log.WarnContext(ctx, "login answer sets a new app session but does not match login.success; withheld (configure login.identity to hold such logins)",
+			"event", "login_unmatched_withheld", "request_user", st.user, "status", resp.StatusCode, "path", resp.Request.URL.Path, "remote_ip", st.remoteIP)
+		p.abandon(ctx, st, st.user, session, "unmatched")
+		return PageError{Status: http.StatusBadGateway, Err: errors.New("unmatched login answer"), Message: msgUnconfirmed}
+	}
 	user, err := p.identify(resp, st, session)
 	if err != nil {
 		return err
@@ -840,8 +850,8 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 		held = seeOther(header, st.orig.URL.RequestURI(), true)
 	case !matched:
 		// A new session the success rule did not describe (a login that
-		// also asked for a page): held all the same; released as a
-		// redirect home rather than as that page.
+		// also asked for a page), whose user the app confirmed: held;
+		// released as a redirect home rather than as that page.
 		p.log.WarnContext(ctx, "login answer sets a new app session but does not match login.success; held", "event", "login_unmatched_held",
 			"user", user, "status", resp.StatusCode, "path", resp.Request.URL.Path)
 		held = seeOther(header, "/", false)

@@ -156,14 +156,37 @@ func (a *cleaningApp) logoutCount() int { a.mu.Lock(); defer a.mu.Unlock(); retu
 // TestNewSessionsNeverReachUnreleasedBrowsers: a session cookie that an
 // answer outside a login sets for an unreleased browser is withheld; on a
 // login route an answer the success rule does not describe that sets one
-// is held all the same.
+// never passes: without an identity probe it is withheld (and ended at the
+// app), with one the app's user is held.
 func TestNewSessionsNeverReachUnreleasedBrowsers(t *testing.T) {
-	_, appURL := newCleaningApp(t)
-	e := newEnv(t, envOpt{upstream: appURL, mutate: func(c *config.Config) {
+	app, appURL := newCleaningApp(t)
+	unmatched := func(c *config.Config) {
 		c.Login.Success = config.Success{Status: []int{303}, Headers: map[string]string{"Location": "^/nowhere$"}}
+		c.Login.LogoutAbandoned = true
+	}
+	plain := newEnv(t, envOpt{upstream: appURL, mutate: unmatched})
+	c := plain.browser()
+	p := c.post("/login", url.Values{"username": {"alice"}, "password": {"pw"}})
+	if p.status != http.StatusBadGateway || c.cookie("demo_session") != "" {
+		t.Fatalf("unmatched login without a probe: %d %q, session %q: want withheld", p.status, location(p), c.cookie("demo_session"))
+	}
+	if !strings.Contains(plain.logs.String(), "event=login_unmatched_withheld") {
+		t.Error("no login_unmatched_withheld event")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for app.logoutCount() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if app.logoutCount() == 0 {
+		t.Error("the withheld session was not ended at the app")
+	}
+
+	e := newEnv(t, envOpt{upstream: appURL, mutate: func(c *config.Config) {
+		unmatched(c)
+		c.Login.Identity = config.Identity{Path: "/whoami", Regexp: `Signed in as <b>(?P<user>[^<]*)</b>`, Timeout: 2 * time.Second}
 	}})
 	b := e.browser()
-	p := b.get("/page-with-login")
+	p = b.get("/page-with-login")
 	if strings.Contains(strings.Join(p.header["Set-Cookie"], ";"), "sneaky") || b.cookie("demo_session") != "" {
 		t.Fatal("a session set outside a login reached an unreleased browser")
 	}
@@ -171,7 +194,8 @@ func TestNewSessionsNeverReachUnreleasedBrowsers(t *testing.T) {
 		t.Error("no session_withheld event")
 	}
 	// The success rule does not match this app's answer, but the answer
-	// sets a new session: held, then released as a redirect home.
+	// sets a new session and the app confirms whose: held, then released
+	// as a redirect home.
 	p = b.post("/login", url.Values{"username": {"alice"}, "password": {"pw"}})
 	if location(p) != "/.vestibule/verify" {
 		t.Fatalf("unmatched login with a new session: %d %q, want held", p.status, location(p))
