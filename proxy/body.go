@@ -25,7 +25,9 @@ type bodyKey struct{}
 func (b *clientBody) Read(p []byte) (int, error) {
 	// A network deadline: the wall clock, not the gateway's clock. Not
 	// supported (a test recorder): the server's own limits apply.
-	_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	if b.idle > 0 {
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	}
 	n, err := b.body.Read(p)
 	if err != nil && err != io.EOF && b.err == nil {
 		b.err = err
@@ -35,10 +37,11 @@ func (b *clientBody) Read(p []byte) (int, error) {
 
 func (b *clientBody) Close() error { return b.body.Close() }
 
-// watchBody wraps a streaming request body (see clientBody); requests
-// without one are returned as they are.
+// watchBody wraps a streaming request body (see clientBody), with the idle
+// deadline when one is configured; requests without a body are returned
+// as they are.
 func (p *Proxy) watchBody(w http.ResponseWriter, r *http.Request) *http.Request {
-	if p.opt.BodyIdleTimeout <= 0 || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return r
 	}
 	cb := &clientBody{rc: http.NewResponseController(w), body: r.Body, idle: p.opt.BodyIdleTimeout}

@@ -1206,17 +1206,19 @@ func FailureStatus(r *http.Request, err error) int {
 // errorHandler answers upstream failures and interception failures with the
 // gateway's own page; details go to the log only.
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	status := FailureStatus(r, err)
-	if status == 0 {
-		return // the client went away; nobody to answer
-	}
+	// First: a request body the client did not finish (a timeout, a
+	// dropped connection). The server cancels such a request's context,
+	// but the client may still be waiting for an answer, and a handler
+	// that writes nothing is answered "200 OK": it must get an error.
 	if berr := bodyFailed(r); berr != nil || errors.Is(err, errBodyIncomplete) {
-		// The client stopped sending its body (timeout or dropped): the
-		// request did not happen as sent.
 		p.log.WarnContext(r.Context(), "request body broke off before the app had it all", "event", "request_incomplete",
 			"method", r.Method, "path", r.URL.Path, "remote_ip", p.opt.ClientIP.ClientIP(r), "err", err)
 		p.page(w, r, http.StatusRequestTimeout)
 		return
+	}
+	status := FailureStatus(r, err)
+	if status == 0 {
+		return // the client went away; nobody to answer
 	}
 	var pe PageError
 	if errors.As(err, &pe) {

@@ -467,7 +467,13 @@ func TestSlowUploadsAndStalls(t *testing.T) {
 			return 0, err.Error()
 		}
 		defer resp.Body.Close()
-		got, _ := io.ReadAll(resp.Body)
+		got, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Logf("reading the answer: %v", err)
+		}
+		if resp.StatusCode == 200 && len(got) == 0 {
+			t.Logf("empty 200: headers %v proto %s", resp.Header, resp.Proto)
+		}
 		return resp.StatusCode, string(got)
 	}
 	// 12 KiB over about 2.4 s: longer than read_timeout, never idle.
