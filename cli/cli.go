@@ -27,10 +27,12 @@ import (
 	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/phone"
 	"github.com/vestibule-gw/vestibule/proxy"
+	"github.com/vestibule-gw/vestibule/seal"
 	"github.com/vestibule-gw/vestibule/server"
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/store/postgres"
 	"github.com/vestibule-gw/vestibule/store/redis"
+	"github.com/vestibule-gw/vestibule/store/sealed"
 	"github.com/vestibule-gw/vestibule/store/sqlite"
 )
 
@@ -477,6 +479,10 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		return fmt.Errorf("opening the durable store: %w", err)
 	}
 	defer db.Close()
+	// Phone numbers are sealed at rest, as the gateway writes them.
+	if db, err = sealDurable(cfg, db); err != nil {
+		return err
+	}
 	switch action {
 	case "reset":
 		err = db.Reset(ctx, u)
@@ -580,4 +586,18 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		fmt.Fprintf(stdout, "%s: text-message codes go to %s\n", u, phone.Mask(*number))
 	}
 	return nil
+}
+
+// sealDurable wraps db so phone numbers are sealed and opened with the
+// config's encryption keys, as the gateway does.
+func sealDurable(cfg *config.Config, db store.Durable) (store.Durable, error) {
+	keys, err := cfg.EncryptionKeys()
+	if err != nil {
+		return nil, err
+	}
+	s, err := seal.New(keys, nil)
+	if err != nil {
+		return nil, fmt.Errorf("secrets.encryption_keys: %w", err)
+	}
+	return sealed.NewDurable(db, s), nil
 }

@@ -3,6 +3,7 @@ package seal
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -31,6 +32,8 @@ type key struct {
 type Sealer struct {
 	keys   []key
 	random io.Reader
+	// derive is the root of Derive's keys, from the first (sealing) key.
+	derive []byte
 }
 
 // New returns a Sealer. Each key must be 32 bytes; the first seals. random
@@ -43,6 +46,9 @@ func New(keys [][]byte, random io.Reader) (*Sealer, error) {
 		random = rand.Reader
 	}
 	s := &Sealer{random: random}
+	m := hmac.New(sha256.New, keys[0])
+	m.Write([]byte("vestibule-seal-derive-v1"))
+	s.derive = m.Sum(nil)
 	seen := map[uint32]bool{}
 	for i, k := range keys {
 		if len(k) != 32 {
@@ -96,4 +102,16 @@ func (s *Sealer) Open(sealed, aad []byte) ([]byte, error) {
 		return pt, nil
 	}
 	return nil, ErrOpen
+}
+
+// Derive returns a 32-byte key for purpose (a fixed name such as
+// "sms-code"), derived from the first key with HMAC-SHA-256: a server key
+// for MACs that are never stored beside their key. Different purposes get
+// independent keys. Derived keys follow the first key: after a rotation
+// MACs made under the old one no longer match, so only use them for values
+// that live shorter than a key rotation takes (codes, hourly counters).
+func (s *Sealer) Derive(purpose string) []byte {
+	m := hmac.New(sha256.New, s.derive)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }

@@ -41,6 +41,7 @@ import (
 	"github.com/vestibule-gw/vestibule/store/memory"
 	"github.com/vestibule-gw/vestibule/store/postgres"
 	"github.com/vestibule-gw/vestibule/store/redis"
+	"github.com/vestibule-gw/vestibule/store/sealed"
 	"github.com/vestibule-gw/vestibule/store/sqlite"
 	"github.com/vestibule-gw/vestibule/templates"
 )
@@ -185,6 +186,11 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 			s.owned = append(s.owned, mem)
 		}
 	}
+
+	// Whichever backends hold them, held logins and phone numbers are
+	// sealed at rest with the encryption keys.
+	s.durable = sealed.NewDurable(s.durable, sealer)
+	s.ephemeral = sealed.NewEphemeral(s.ephemeral, sealer)
 
 	ips, err := clientip.New(cfg.Server.TrustedProxies)
 	if err != nil {
