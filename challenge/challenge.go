@@ -145,6 +145,11 @@ func New(opts Options) (*Handler, error) {
 	case opts.Templates == nil || opts.Static == nil:
 		return nil, errors.New("challenge: no templates or static files")
 	}
+	smsOpts, err := withSMSDefaults(opts.SMS)
+	if err != nil {
+		return nil, err
+	}
+	opts.SMS = smsOpts
 	if opts.PendingCookie == "" {
 		opts.PendingCookie = "vestibule_pending"
 	}

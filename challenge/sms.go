@@ -2,7 +2,9 @@ package challenge
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -35,6 +37,71 @@ type SMSOptions struct {
 	// Required makes text messages the only factor; TOTPForbidden keeps
 	// authenticator apps out.
 	Required bool
+	// CodeKey is the server key (at least 32 bytes, derived from the
+	// encryption key) codes are stored under as HMAC-SHA-256, and numbers
+	// appear under in counter keys: a store dump alone does not give a
+	// pending code or a number. Required.
+	CodeKey []byte
+	// Timeout bounds one send, for every sender alike: New runs Sender
+	// behind sms.Guard with it (0: sms.DefaultTimeout).
+	Timeout time.Duration
+	// RetryAfter is how soon a send the provider did not accept may be
+	// tried again (0: 5 s, never longer than Cooldown).
+	RetryAfter time.Duration
+}
+
+// Keys of the text-message counters in the ephemeral store.
+func smsCooldownKey(user string) string { return "sms-cooldown:" + user }
+func smsUserKey(user string) string     { return "sms-user:" + user }
+func smsIPKey(ip string) string         { return "sms-ip:" + ip }
+
+// smsPhoneKey names a number's counter by a MAC of the number, so the
+// counters hold no phone number.
+func smsPhoneKey(codeKey []byte, e164 string) string {
+	m := hmac.New(sha256.New, codeKey)
+	m.Write([]byte("vestibule-sms-phone\x00" + e164))
+	return "sms-phone:" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// SMSUserCounters are the counter keys of a user's text-message limits
+// (its cooldown and hourly cap, and its number's cap when phone is set),
+// for an administrator's unlock.
+func SMSUserCounters(codeKey []byte, user, phone string) []string {
+	keys := []string{smsCooldownKey(user), smsUserKey(user)}
+	if phone != "" {
+		keys = append(keys, smsPhoneKey(codeKey, phone))
+	}
+	return keys
+}
+
+// SMSIPCounters are the counter keys of a client address's text-message
+// cap, for an administrator's unlock.
+func SMSIPCounters(ip string) []string { return []string{smsIPKey(ip)} }
+
+// withSMSDefaults checks and completes the text-message options: a copy,
+// with the sender behind sms.Guard.
+func withSMSDefaults(o *SMSOptions) (*SMSOptions, error) {
+	if o == nil {
+		return nil, nil
+	}
+	c := *o
+	if c.Sender == nil {
+		return nil, errors.New("challenge: text messages without a sender")
+	}
+	if len(c.CodeKey) < 32 {
+		return nil, errors.New("challenge: text messages need a code key of at least 32 bytes")
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = sms.DefaultTimeout
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = 5 * time.Second
+	}
+	if c.Cooldown > 0 && c.RetryAfter > c.Cooldown {
+		c.RetryAfter = c.Cooldown
+	}
+	c.Sender = sms.Guard(c.Sender, c.Timeout)
+	return &c, nil
 }
 
 // Factor policy helpers.
@@ -65,9 +132,12 @@ func (h *Handler) smsPhone(ctx context.Context, held *store.Held) (string, error
 	return "", nil
 }
 
+// smsHash is what is stored of a code: an HMAC under the server's code
+// key, bound to the held login.
 func (h *Handler) smsHash(heldID, code string) []byte {
-	sum := sha256.Sum256([]byte("vestibule-sms:" + heldID + ":" + code))
-	return sum[:]
+	m := hmac.New(sha256.New, h.opt.SMS.CodeKey)
+	m.Write([]byte("vestibule-sms-code\x00" + heldID + "\x00" + code))
+	return m.Sum(nil)
 }
 
 // smsPage renders the text-message page: a button to send a code, or the
@@ -135,33 +205,62 @@ func (h *Handler) postSMSSend(w http.ResponseWriter, r *http.Request) {
 // sendCode applies the limits, sends a fresh code to `to` and stores its
 // hash on the held login. It returns a message for the page when it did not
 // send (the held login is untouched then).
+//
+// The resend cooldown is reserved atomically before the provider is called,
+// so concurrent sends for one user send one text; the hourly caps count the
+// send at once too. Both are given back when the provider does not accept
+// the message: the caps count only accepted sends, and a failed send may be
+// tried again after RetryAfter.
 func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string) (string, int) {
 	o := h.opt.SMS
 	ctx := r.Context()
 	now := h.opt.Now()
 	ip := h.ip(r)
 	masked := phone.Mask(to)
+	const unavailable = "Sign-in is temporarily unavailable. Please try again in a moment."
 	if !phone.Allowed(to, o.AllowedCountries) {
 		h.log.WarnContext(ctx, "text message to a country not allowed", "event", "sms_refused", "reason", "country",
 			"user", held.User, "phone", masked, "region", phone.Region(to), "remote_ip", ip)
 		return "Text messages can't be sent to numbers in this country. Please use another way to sign in.", http.StatusForbidden
 	}
-	cool := "sms-cooldown:" + held.User
-	if until, banned, err := h.opt.Ephemeral.BannedUntil(ctx, cool, now); err != nil {
-		return "Sign-in is temporarily unavailable. Please try again in a moment.", http.StatusServiceUnavailable
-	} else if banned {
-		return fmt.Sprintf(h.tr(r, "A code was sent just now. You can ask for another in %d seconds."), int(until.Sub(now).Seconds())+1), http.StatusTooManyRequests
+	cool := smsCooldownKey(held.User)
+	// The reservation covers the send itself, however long it takes.
+	hold := max(o.Cooldown, o.Timeout+time.Second)
+	until, ok, err := h.opt.Ephemeral.Reserve(ctx, cool, now, now.Add(hold))
+	if err != nil {
+		return unavailable, http.StatusServiceUnavailable
+	}
+	if !ok {
+		return fmt.Sprintf(h.tr(r, "A code was sent just now. You can ask for another in %d seconds."), int((until.Sub(now)+time.Second-1)/time.Second)), http.StatusTooManyRequests
+	}
+	var counted []string
+	// giveBack undoes the reservation and the counts of a send that did
+	// not happen; after a failed one the user may retry after retryAfter.
+	giveBack := func(retryAfter time.Duration) {
+		bg := context.WithoutCancel(ctx)
+		for _, k := range counted {
+			if err := h.opt.Ephemeral.Unhit(bg, k, now); err != nil {
+				h.log.WarnContext(ctx, "taking back a text-message count", "event", "store_error", "err", err)
+			}
+		}
+		h.opt.Ephemeral.Unban(bg, cool)
+		if retryAfter > 0 {
+			h.opt.Ephemeral.Ban(bg, cool, h.opt.Now().Add(retryAfter))
+		}
 	}
 	for _, c := range []struct {
 		key   string
 		limit int
 		what  string
-	}{{"sms-user:" + held.User, o.PerUser, "user"}, {"sms-phone:" + to, o.PerPhone, "phone"}, {"sms-ip:" + ip, o.PerIP, "ip"}} {
+	}{{smsUserKey(held.User), o.PerUser, "user"}, {smsPhoneKey(o.CodeKey, to), o.PerPhone, "phone"}, {smsIPKey(ip), o.PerIP, "ip"}} {
 		n, err := h.opt.Ephemeral.Hit(ctx, c.key, now, time.Hour)
 		if err != nil {
-			return "Sign-in is temporarily unavailable. Please try again in a moment.", http.StatusServiceUnavailable
+			giveBack(0)
+			return unavailable, http.StatusServiceUnavailable
 		}
+		counted = append(counted, c.key)
 		if n > c.limit {
+			giveBack(0)
 			h.log.WarnContext(ctx, "text message cap reached", "event", "sms_refused", "reason", "cap_"+c.what,
 				"user", held.User, "phone", masked, "remote_ip", ip)
 			return "Too many text messages were sent for this sign-in recently. Please wait an hour or use another way to sign in.", http.StatusTooManyRequests
@@ -169,31 +268,35 @@ func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string
 	}
 	code, err := factor.NumericCode(h.opt.Random, o.CodeLength)
 	if err != nil {
-		return "Sign-in is temporarily unavailable. Please try again in a moment.", http.StatusServiceUnavailable
+		giveBack(0)
+		return unavailable, http.StatusServiceUnavailable
 	}
 	var text strings.Builder
 	o.Template.Execute(&text, map[string]string{"Code": code, "App": h.opt.AppName})
 	if o.WebOTPHost != "" {
 		fmt.Fprintf(&text, "\n\n@%s #%s", o.WebOTPHost, code)
 	}
-	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	err = o.Sender.Send(sctx, sms.Message{To: to, Text: text.String(), Purpose: purpose})
-	cancel()
-	if err != nil {
-		var se *sms.Error
-		if errors.As(err, &se) {
-			h.log.WarnContext(ctx, "text message not sent", "event", "sms_failed", "provider", se.Provider, "provider_code", se.Code,
-				"permanent", se.Permanent, "detail", se.Detail, "user", held.User, "phone", masked, "remote_ip", ip)
-			return se.UserMessage(), http.StatusBadGateway
-		}
-		h.log.WarnContext(ctx, "text message not sent", "event", "sms_failed", "provider", o.Sender.Name(), "err", err, "user", held.User, "phone", masked)
-		return "We could not send the text message just now. Please try again in a moment, or use another way to sign in.", http.StatusBadGateway
+	// The sender is guarded (New): bounded by sms.timeout, a panic in a
+	// provider SDK recovered, errors typed and redacted.
+	if err := o.Sender.Send(ctx, sms.Message{To: to, Text: text.String(), Purpose: purpose}); err != nil {
+		giveBack(o.RetryAfter)
+		se := &sms.Error{Provider: o.Sender.Name(), Code: sms.CodeTransport, Detail: sms.Redact(err.Error())}
+		errors.As(err, &se)
+		h.log.WarnContext(ctx, "text message not sent", "event", "sms_failed", "reason", se.Reason(), "provider", se.Provider,
+			"provider_code", se.Code, "permanent", se.Permanent, "detail", se.Detail, "user", held.User, "phone", masked, "remote_ip", ip)
+		return se.UserMessage(), http.StatusBadGateway
 	}
+	sent := h.opt.Now()
 	if err := h.opt.Ephemeral.SetHeldSMS(ctx, held.ID, to, h.smsHash(held.ID, code), now, now.Add(o.CodeTTL)); err != nil {
 		return "Your sign-in has expired. Please sign in again.", http.StatusGone
 	}
-	if o.Cooldown > 0 {
-		h.opt.Ephemeral.Ban(ctx, cool, now.Add(o.Cooldown))
+	if hold > o.Cooldown {
+		// The reservation outlasts the configured cooldown: from now the
+		// cooldown runs as configured.
+		h.opt.Ephemeral.Unban(ctx, cool)
+		if o.Cooldown > 0 {
+			h.opt.Ephemeral.Ban(ctx, cool, sent.Add(o.Cooldown))
+		}
 	}
 	h.log.InfoContext(ctx, "text message code sent", "event", "challenge_sent", "factor", "sms", "purpose", purpose,
 		"provider", o.Sender.Name(), "user", held.User, "phone", masked, "remote_ip", ip, "user_agent", r.UserAgent())

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vestibule-gw/vestibule/clientip"
+	"github.com/vestibule-gw/vestibule/sms"
 )
 
 // Validate reports every problem in the config at once, each naming its key.
@@ -396,6 +397,10 @@ func (c *Config) validateSMS(p *problems) {
 	if s.BaseURL != "" {
 		if u, err := url.Parse(s.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			p.add("sms.base_url", 0, "want an http(s) URL, got %q", s.BaseURL)
+		} else if s.Sender == "vonage" {
+			if _, err := sms.VonageBasePath(s.BaseURL); err != nil {
+				p.add("sms.base_url", 0, "%v", err)
+			}
 		}
 	}
 	if s.CodeLength < 6 || s.CodeLength > 10 {

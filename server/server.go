@@ -240,6 +240,9 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if smsOpts != nil {
+		smsOpts.CodeKey = sealer.Derive("sms-code")
+	}
 
 	brand, err := loadBrand(cfg.Branding)
 	if err != nil {
@@ -403,6 +406,7 @@ func buildSMS(cfg *config.Config, d Deps) (*challenge.SMSOptions, error) {
 		Sender: sender, CodeLength: c.CodeLength, CodeTTL: c.CodeTTL, MaxAttempts: c.MaxAttempts, Cooldown: c.ResendCooldown,
 		PerUser: c.PerUserPerHour, PerPhone: c.PerPhonePerHour, PerIP: c.PerIPPerHour, AllowedCountries: c.AllowedCountries,
 		Template: tmpl, DefaultRegion: c.DefaultRegion, SelfEnroll: c.SelfEnroll, Required: cfg.Factors.SMS == "required",
+		Timeout: c.Timeout,
 	}, nil
 }
 
