@@ -3,6 +3,9 @@ package memory
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"io"
 	"maps"
 	"net/http"
 	"sync"
@@ -306,6 +309,32 @@ func (s *Store) Len() (held, revoked int) {
 	revoked = len(s.revoked)
 	s.rmu.RUnlock()
 	return held, revoked
+}
+
+// Dump writes everything the store holds (held logins with every field,
+// counter and ban keys, token hashes) as JSON: the memory store's "raw
+// rows", for tests of what is kept at rest, and for debugging.
+func (s *Store) Dump(w io.Writer) error {
+	s.mu.Lock()
+	held := make([]*store.Held, 0, len(s.held))
+	for _, h := range s.held {
+		held = append(held, clone(h))
+	}
+	s.mu.Unlock()
+	s.cmu.Lock()
+	hits, bans := map[string]int{}, map[string]time.Time{}
+	for k, w := range s.hits {
+		hits[k] = w.n
+	}
+	maps.Copy(bans, s.bans)
+	s.cmu.Unlock()
+	s.tmu.Lock()
+	tokens := map[string]string{}
+	for k, t := range s.tokens {
+		tokens[hex.EncodeToString(k[:])] = t.user
+	}
+	s.tmu.Unlock()
+	return json.NewEncoder(w).Encode(map[string]any{"held": held, "hits": hits, "bans": bans, "tokens": tokens})
 }
 
 func (s *Store) Ping(context.Context) error { return nil }
