@@ -34,7 +34,9 @@ type storeSetup struct {
 func atRestSetups() []storeSetup {
 	return []storeSetup{
 		{"sqlite", func(t *testing.T, c *config.Config) { c.Store.Ephemeral = "sqlite" },
-			func(t *testing.T, _ *Server, c *config.Config) (string, []string) { return dumpSQLite(t, c.Store.SQLite) }},
+			func(t *testing.T, _ *Server, c *config.Config) (string, []string) {
+				return dumpSQLite(t, c.Store.SQLite)
+			}},
 		{"memory+sqlite", func(t *testing.T, c *config.Config) { c.Store.Ephemeral = "memory" },
 			func(t *testing.T, srv *Server, c *config.Config) (string, []string) {
 				var buf bytes.Buffer
