@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -45,6 +46,9 @@ type SMSOptions struct {
 	// Timeout bounds one send, for every sender alike: New runs Sender
 	// behind sms.Guard with it (0: sms.DefaultTimeout).
 	Timeout time.Duration
+	// AllowNumberTypes are the phone.CostlyKinds codes may go to; numbers
+	// of the other kinds are refused whatever AllowedCountries says.
+	AllowNumberTypes []string
 	// RetryAfter is how soon a send the provider did not accept may be
 	// tried again (0: 5 s, never longer than Cooldown).
 	RetryAfter time.Duration
@@ -144,14 +148,12 @@ func (h *Handler) smsHash(heldID, code string) []byte {
 // code form once one was sent.
 func (h *Handler) smsPage(w http.ResponseWriter, r *http.Request, status int, st pendingState, held *store.Held, to, errMsg, info string) {
 	sent := len(held.SMSHash) > 0 && h.opt.Now().Before(held.SMSExpires)
+	// A user still enrolling their number has no recovery codes yet.
+	enr, err := h.opt.Durable.Enrollment(r.Context(), held.User)
+	enrolled := err == nil
 	h.render(w, r, status, "sms", pageData{Title: "Sign in with a text message", CSRF: st.CSRF, User: held.User,
-		Phone: phone.Mask(to), Sent: sent, Error: errMsg, Message: info, TOTP: h.totpOn() && h.hasTOTP(held.User),
-		Digits: h.opt.SMS.CodeLength})
-}
-
-func (h *Handler) hasTOTP(user string) bool {
-	enr, err := h.opt.Durable.Enrollment(context.Background(), user)
-	return err == nil && len(enr.TOTPSecret) > 0
+		Phone: phone.Mask(to), Sent: sent, Error: errMsg, Message: info, TOTP: h.totpOn() && enrolled && len(enr.TOTPSecret) > 0,
+		Recovery: enrolled && len(enr.RecoveryHashes) > 0, Digits: h.opt.SMS.CodeLength})
 }
 
 // smsLogin loads the held login of a text-message page (checking the form
@@ -222,6 +224,11 @@ func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string
 		h.log.WarnContext(ctx, "text message to a country not allowed", "event", "sms_refused", "reason", "country",
 			"user", held.User, "phone", masked, "region", phone.Region(to), "remote_ip", ip)
 		return "Text messages can't be sent to numbers in this country. Please use another way to sign in.", http.StatusForbidden
+	}
+	if kind := phone.CostlyKind(to); kind != "" && !slices.Contains(o.AllowNumberTypes, kind) {
+		h.log.WarnContext(ctx, "text message to a number type not allowed", "event", "sms_refused", "reason", "number_type",
+			"number_type", kind, "user", held.User, "phone", masked, "remote_ip", ip)
+		return "Text messages can't be sent to this kind of number (satellite, international or premium-rate). Please use another way to sign in.", http.StatusForbidden
 	}
 	cool := smsCooldownKey(held.User)
 	// The reservation covers the send itself, however long it takes.
@@ -347,7 +354,13 @@ func (h *Handler) postSMS(w http.ResponseWriter, r *http.Request) {
 			h.discard(w, r, held)
 			return
 		}
-		msg := h.tr(r, genericFailure) + " " + fmt.Sprintf(h.tr(r, "%d attempts left."), h.opt.MaxAttempts-n)
+		fresh, err := h.opt.Ephemeral.Held(r.Context(), held.ID)
+		if err == nil {
+			held = fresh
+		}
+		// Two budgets: tries with this code, and attempts on this sign-in.
+		msg := h.tr(r, genericFailure) + " " + fmt.Sprintf(h.tr(r, "%d attempts left with this code, %d for this sign-in."),
+			max(0, h.opt.SMS.MaxAttempts-held.SMSAttempts), h.opt.MaxAttempts-n)
 		switch res {
 		case store.SMSExpired:
 			msg = "That code has expired. Send a new one."
@@ -357,10 +370,6 @@ func (h *Handler) postSMS(w http.ResponseWriter, r *http.Request) {
 		to, _ := h.smsPhone(r.Context(), held)
 		if held.Phone != "" && to == "" {
 			to = held.Phone
-		}
-		fresh, err := h.opt.Ephemeral.Held(r.Context(), held.ID)
-		if err == nil {
-			held = fresh
 		}
 		h.smsPage(w, r, http.StatusUnauthorized, st, held, to, msg, "")
 		return
@@ -453,14 +462,19 @@ func (h *Handler) postEnrollPhone(w http.ResponseWriter, r *http.Request) {
 	if h.enrolled(w, r, held) {
 		return
 	}
-	to, err := phone.Parse(r.PostForm.Get("phone"), h.opt.SMS.DefaultRegion)
+	// After an error the form keeps what the user typed.
+	typed := strings.TrimSpace(r.PostForm.Get("phone"))
+	if len(typed) > 40 {
+		typed = typed[:40]
+	}
+	to, err := phone.Parse(typed, h.opt.SMS.DefaultRegion)
 	if err != nil || !phone.Mobile(to) {
 		h.render(w, r, http.StatusBadRequest, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn(),
-			Error: "That is not a mobile number we can send text messages to. Include the country code, e.g. +44 7400 123456."})
+			Number: typed, Error: "That is not a mobile number we can send text messages to. Include the country code, e.g. +44 7400 123456."})
 		return
 	}
 	if msg, status := h.sendCode(r, held, to, "enroll"); msg != "" {
-		h.render(w, r, status, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn(), Error: msg})
+		h.render(w, r, status, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn(), Number: typed, Error: msg})
 		return
 	}
 	h.log.InfoContext(r.Context(), "phone enrollment started", "event", "enrollment_started", "factor", "sms", "user", held.User, "phone", phone.Mask(to))

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vestibule-gw/vestibule/clientip"
+	"github.com/vestibule-gw/vestibule/phone"
 	"github.com/vestibule-gw/vestibule/sms"
 )
 
@@ -401,6 +402,11 @@ func (c *Config) validateSMS(p *problems) {
 			if _, err := sms.VonageBasePath(s.BaseURL); err != nil {
 				p.add("sms.base_url", 0, "%v", err)
 			}
+		}
+	}
+	for i, k := range s.AllowNumberTypes {
+		if !slices.Contains(phone.CostlyKinds, k) {
+			p.add(fmt.Sprintf("sms.allow_number_types[%d]", i), 0, "want one of %s, got %q", strings.Join(phone.CostlyKinds, ", "), k)
 		}
 	}
 	if s.CodeLength < 6 || s.CodeLength > 10 {

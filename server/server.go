@@ -406,7 +406,7 @@ func buildSMS(cfg *config.Config, d Deps) (*challenge.SMSOptions, error) {
 		Sender: sender, CodeLength: c.CodeLength, CodeTTL: c.CodeTTL, MaxAttempts: c.MaxAttempts, Cooldown: c.ResendCooldown,
 		PerUser: c.PerUserPerHour, PerPhone: c.PerPhonePerHour, PerIP: c.PerIPPerHour, AllowedCountries: c.AllowedCountries,
 		Template: tmpl, DefaultRegion: c.DefaultRegion, SelfEnroll: c.SelfEnroll, Required: cfg.Factors.SMS == "required",
-		Timeout: c.Timeout,
+		Timeout: c.Timeout, AllowNumberTypes: c.AllowNumberTypes,
 	}, nil
 }
 
