@@ -68,6 +68,9 @@ func (g *guarded) Send(ctx context.Context, m Message) error {
 		se = &Error{Provider: g.next.Name(), Code: code, Detail: err.Error()}
 	}
 	c := *se
+	if c.Code == CodeTransport && (ctx.Err() != nil || isTimeout(err)) {
+		c.Code = CodeTimeout // the sender's own client timed out first
+	}
 	c.Detail = Redact(scrub(c.Detail))
 	c.Code = Redact(c.Code)
 	return &c
@@ -175,4 +178,10 @@ func newClient(rt http.RoundTripper, timeout time.Duration) *http.Client {
 		rt = http.DefaultTransport
 	}
 	return &http.Client{Timeout: timeout, Transport: limitTransport{rt}}
+}
+
+// isTimeout reports whether err is a network timeout.
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
 }

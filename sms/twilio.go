@@ -73,7 +73,11 @@ func (t *Twilio) Send(ctx context.Context, m Message) error {
 	req.Header.Set("Accept", "application/json")
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return &Error{Provider: "twilio", Code: CodeTransport, Detail: scrub(err.Error())}
+		code := CodeTransport
+		if isTimeout(err) {
+			code = CodeTimeout
+		}
+		return &Error{Provider: "twilio", Code: code, Detail: scrub(err.Error())}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)

@@ -115,6 +115,8 @@ func (v *Vonage) Send(ctx context.Context, m Message) (err error) {
 		switch {
 		case errors.Is(err, errOversized):
 			code = CodeOversized
+		case errors.As(err, &ue) && ue.Timeout():
+			code = CodeTimeout
 		case errors.As(err, &ue):
 			code = CodeTransport
 		}
