@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,10 +18,12 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/demoapp"
 	"github.com/vestibule-gw/vestibule/internal/testsvc"
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/store/memory"
 	"github.com/vestibule-gw/vestibule/store/sealed"
+	"github.com/vestibule-gw/vestibule/store/sqlite"
 )
 
 // storeSetup is one way of configuring the stores, with how to read what
@@ -311,4 +314,28 @@ func dumpPostgres(t *testing.T, u string) string {
 		t.Fatalf("the PostgreSQL dump has no enrolled (sealed, masked) number:\n%s", b.String())
 	}
 	return b.String()
+}
+
+// TestClearPhonesSealedAtStart: numbers an earlier version stored in clear
+// are sealed when the gateway starts, and still reach the user.
+func TestClearPhonesSealedAtStart(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "v.db")
+	db, err := sqlite.Open(t.Context(), dbPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetPhone(t.Context(), "alice", "+447400123456", time.Now())
+	db.Close()
+	f := newFakeTwilio(t)
+	e := newEnv(t, envOpt{style: demoapp.StyleRegenerate, dbPath: dbPath, mutate: func(c *config.Config) {
+		c.SMS.Enabled, c.SMS.Sender, c.SMS.BaseURL = true, "twilio", f.srv.URL
+		c.SMS.Twilio.AccountSID, c.SMS.Twilio.AuthToken, c.SMS.Twilio.From = "ACtest", "token-test", "+15005550006"
+	}})
+	if raw, _ := dumpSQLite(t, dbPath); strings.Contains(raw, "7400123456") || !strings.Contains(e.logs.String(), "event=phones_sealed count=1") {
+		t.Fatalf("number still in clear:\n%s", raw)
+	}
+	b := e.browser()
+	b.login("alice", "wonderland")
+	must(t, b.sendSMS(), http.StatusSeeOther)
+	f.lastCode(t, "+447400123456")
 }

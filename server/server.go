@@ -189,8 +189,16 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 
 	// Whichever backends hold them, held logins and phone numbers are
 	// sealed at rest with the encryption keys.
-	s.durable = sealed.NewDurable(s.durable, sealer)
+	sealedDurable := sealed.NewDurable(s.durable, sealer)
+	s.durable = sealedDurable
 	s.ephemeral = sealed.NewEphemeral(s.ephemeral, sealer)
+	// Numbers an earlier version stored in clear are sealed now; failing
+	// to do so does not stop the gateway (they still read).
+	if n, err := sealedDurable.SealClearPhones(ctx); err != nil {
+		d.Logger.Warn("sealing phone numbers stored in clear", "event", "store_error", "err", err)
+	} else if n > 0 {
+		d.Logger.Info("sealed phone numbers stored in clear by an earlier version", "event", "phones_sealed", "count", n)
+	}
 
 	ips, err := clientip.New(cfg.Server.TrustedProxies)
 	if err != nil {

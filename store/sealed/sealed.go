@@ -301,3 +301,28 @@ func (d *Durable) Enrollments(ctx context.Context) ([]store.Enrollment, error) {
 
 // Unwrap returns the wrapped store.
 func (d *Durable) Unwrap() store.Durable { return d.Durable }
+
+// SealClearPhones seals the numbers an earlier version stored in clear and
+// returns how many it sealed. Each is re-read just before it is written, so
+// a number changed meanwhile is left to its writer (who sealed it).
+func (d *Durable) SealClearPhones(ctx context.Context) (int, error) {
+	l, err := d.Durable.Enrollments(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range l {
+		if e.Phone == "" || strings.HasPrefix(e.Phone, phoneTag) {
+			continue
+		}
+		now, err := d.Durable.Enrollment(ctx, e.User)
+		if err != nil || now.Phone != e.Phone {
+			continue
+		}
+		if err := d.SetPhone(ctx, e.User, e.Phone, e.CreatedAt); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

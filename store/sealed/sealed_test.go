@@ -154,6 +154,19 @@ func TestPhoneSealedAndMasked(t *testing.T) {
 	if e, err := d.Enrollment(ctx, "bob"); err != nil || e.Phone != "+447400111222" || MaskedPhone("+447400111222") != "+44 •••• ••1222" {
 		t.Errorf("clear number: %q, %v", e.Phone, err)
 	}
+	// Numbers stored in clear are sealed by the migration; sealed ones are left alone.
+	if n, err := d.SealClearPhones(ctx); err != nil || n != 1 {
+		t.Errorf("SealClearPhones: %d, %v", n, err)
+	}
+	if raw, _ := db.Enrollment(ctx, "bob"); strings.Contains(raw.Phone, "7400111222") || MaskedPhone(raw.Phone) != "+44 •••• ••1222" {
+		t.Errorf("after the migration bob's number is stored as %q", raw.Phone)
+	}
+	if e, err := d.Enrollment(ctx, "bob"); err != nil || e.Phone != "+447400111222" {
+		t.Errorf("after the migration: %q, %v", e.Phone, err)
+	}
+	if n, _ := d.SealClearPhones(ctx); n != 0 {
+		t.Errorf("second migration sealed %d", n)
+	}
 	// A sealed number copied to another user does not open.
 	db.SetPhone(ctx, "carol", raw.Phone, time.Now())
 	if _, err := d.Enrollment(ctx, "carol"); err == nil {
