@@ -284,7 +284,10 @@ func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string
 		fmt.Fprintf(&text, "\n\n@%s #%s", o.WebOTPHost, code)
 	}
 	// The sender is guarded (New): bounded by sms.timeout, a panic in a
-	// provider SDK recovered, errors typed and redacted.
+	// provider SDK recovered, errors typed and redacted. A browser that
+	// goes away does not cut a send short: the text may be on its way, and
+	// the code it carries must be stored and the cooldown kept.
+	ctx = context.WithoutCancel(ctx)
 	if err := o.Sender.Send(ctx, sms.Message{To: to, Text: text.String(), Purpose: purpose}); err != nil {
 		giveBack(o.RetryAfter)
 		se := &sms.Error{Provider: o.Sender.Name(), Code: sms.CodeTransport, Detail: sms.Redact(err.Error())}

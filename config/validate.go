@@ -373,6 +373,9 @@ func (c *Config) validateSMS(p *problems) {
 	case "vonage":
 		if s.Vonage.APIKey == "" || s.Vonage.APISecret == "" || s.Vonage.From == "" {
 			p.add("sms.vonage", 0, "set api_key, api_secret and from")
+		} else if len(s.Vonage.APIKey) != 8 {
+			// The SDK refuses any other length, so every send would fail.
+			p.add("sms.vonage.api_key", 0, "want the 8-character API key from the Vonage dashboard, got %d characters (value hidden)", len(s.Vonage.APIKey))
 		}
 	case "twilio":
 		if s.Twilio.AccountSID == "" || s.Twilio.AuthToken == "" {
