@@ -16,40 +16,45 @@ import (
 )
 
 // TestSMSConcurrentSendsOneText: four "send" clicks at once with a slow
-// provider send one text; the others are told to wait.
+// provider send one text; the others are told to wait; on every
+// ephemeral store.
 func TestSMSConcurrentSendsOneText(t *testing.T) {
-	f := newFakeTwilio(t)
-	f.delay = 300 * time.Millisecond
-	e := smsEnv(t, f, nil)
-	b := e.browser()
-	b.login("alice", "wonderland")
-	p := b.get("/.vestibule/sms")
-	must(t, p, http.StatusOK)
-	token := csrf(t, p)
-	var wg sync.WaitGroup
-	statuses := make([]int, 4)
-	for i := range statuses {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			statuses[i] = b.post("/.vestibule/sms/send", url.Values{"csrf": {token}}).status
-		}()
+	for _, s := range atRestSetups() {
+		t.Run(s.name, func(t *testing.T) {
+			f := newFakeTwilio(t)
+			f.delay = 300 * time.Millisecond
+			e := smsEnv(t, f, func(c *config.Config) { s.mutate(t, c) })
+			b := e.browser()
+			b.login("alice", "wonderland")
+			p := b.get("/.vestibule/sms")
+			must(t, p, http.StatusOK)
+			token := csrf(t, p)
+			var wg sync.WaitGroup
+			statuses := make([]int, 4)
+			for i := range statuses {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					statuses[i] = b.post("/.vestibule/sms/send", url.Values{"csrf": {token}}).status
+				}()
+			}
+			wg.Wait()
+			sent, waited := 0, 0
+			for _, s := range statuses {
+				switch s {
+				case http.StatusSeeOther:
+					sent++
+				case http.StatusTooManyRequests:
+					waited++
+				}
+			}
+			if f.count() != 1 || sent != 1 || waited != 3 {
+				t.Fatalf("%d texts sent; statuses %v", f.count(), statuses)
+			}
+			// The one code sent is the one that works.
+			must(t, b.enterSMS(f.lastCode(t, "+447400123456")), http.StatusOK)
+		})
 	}
-	wg.Wait()
-	sent, waited := 0, 0
-	for _, s := range statuses {
-		switch s {
-		case http.StatusSeeOther:
-			sent++
-		case http.StatusTooManyRequests:
-			waited++
-		}
-	}
-	if f.count() != 1 || sent != 1 || waited != 3 {
-		t.Fatalf("%d texts sent; statuses %v", f.count(), statuses)
-	}
-	// The one code sent is the one that works.
-	must(t, b.enterSMS(f.lastCode(t, "+447400123456")), http.StatusOK)
 }
 
 // fakeVonage answers like the Vonage SMS API at <base>/sms/json, checking
