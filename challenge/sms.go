@@ -38,11 +38,12 @@ type SMSOptions struct {
 	// Required makes text messages the only factor; TOTPForbidden keeps
 	// authenticator apps out.
 	Required bool
-	// CodeKey is the server key (at least 32 bytes, derived from the
-	// encryption key) codes are stored under as HMAC-SHA-256, and numbers
-	// appear under in counter keys: a store dump alone does not give a
-	// pending code or a number. Required.
-	CodeKey []byte
+	// CodeKeys are server keys (at least 32 bytes each, derived from the
+	// encryption keys, the current one first) codes are stored under as
+	// HMAC-SHA-256, so a store dump alone does not give a pending code.
+	// The first makes new codes' MACs and names numbers in counter keys;
+	// a code made under another still checks (key rotation). Required.
+	CodeKeys [][]byte
 	// Timeout bounds one send, for every sender alike: New runs Sender
 	// behind sms.Guard with it (0: sms.DefaultTimeout).
 	Timeout time.Duration
@@ -92,8 +93,13 @@ func withSMSDefaults(o *SMSOptions) (*SMSOptions, error) {
 	if c.Sender == nil {
 		return nil, errors.New("challenge: text messages without a sender")
 	}
-	if len(c.CodeKey) < 32 {
-		return nil, errors.New("challenge: text messages need a code key of at least 32 bytes")
+	if len(c.CodeKeys) == 0 {
+		return nil, errors.New("challenge: text messages need a code key")
+	}
+	for _, k := range c.CodeKeys {
+		if len(k) < 32 {
+			return nil, errors.New("challenge: text messages need code keys of at least 32 bytes")
+		}
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = sms.DefaultTimeout
@@ -136,12 +142,31 @@ func (h *Handler) smsPhone(ctx context.Context, held *store.Held) (string, error
 	return "", nil
 }
 
-// smsHash is what is stored of a code: an HMAC under the server's code
-// key, bound to the held login.
-func (h *Handler) smsHash(heldID, code string) []byte {
-	m := hmac.New(sha256.New, h.opt.SMS.CodeKey)
+// smsHash is what is stored of a code: the code key's id (4 bytes) and an
+// HMAC under that key, bound to the held login. stored is the hash on the
+// held login being checked (nil when making one): its key id picks the key,
+// so a code sent before a key rotation still checks.
+func (h *Handler) smsHash(heldID, code string, stored []byte) []byte {
+	key := h.opt.SMS.CodeKeys[0]
+	if len(stored) > codeKeyIDLen {
+		for _, k := range h.opt.SMS.CodeKeys {
+			if id := codeKeyID(k); string(id) == string(stored[:codeKeyIDLen]) {
+				key = k
+				break
+			}
+		}
+	}
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("vestibule-sms-code\x00" + heldID + "\x00" + code))
-	return m.Sum(nil)
+	return m.Sum(codeKeyID(key))
+}
+
+const codeKeyIDLen = 4
+
+// codeKeyID names a code key without showing it.
+func codeKeyID(key []byte) []byte {
+	sum := sha256.Sum256(append([]byte("vestibule-code-key-id\x00"), key...))
+	return sum[:codeKeyIDLen:codeKeyIDLen]
 }
 
 // smsPage renders the text-message page: a button to send a code, or the
@@ -259,7 +284,7 @@ func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string
 		key   string
 		limit int
 		what  string
-	}{{smsUserKey(held.User), o.PerUser, "user"}, {smsPhoneKey(o.CodeKey, to), o.PerPhone, "phone"}, {smsIPKey(ip), o.PerIP, "ip"}} {
+	}{{smsUserKey(held.User), o.PerUser, "user"}, {smsPhoneKey(o.CodeKeys[0], to), o.PerPhone, "phone"}, {smsIPKey(ip), o.PerIP, "ip"}} {
 		n, err := h.opt.Ephemeral.Hit(ctx, c.key, now, time.Hour)
 		if err != nil {
 			giveBack(0)
@@ -297,7 +322,7 @@ func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string
 		return se.UserMessage(), http.StatusBadGateway
 	}
 	sent := h.opt.Now()
-	if err := h.opt.Ephemeral.SetHeldSMS(ctx, held.ID, to, h.smsHash(held.ID, code), now, now.Add(o.CodeTTL)); err != nil {
+	if err := h.opt.Ephemeral.SetHeldSMS(ctx, held.ID, to, h.smsHash(held.ID, code, nil), now, now.Add(o.CodeTTL)); err != nil {
 		return "Your sign-in has expired. Please sign in again.", http.StatusGone
 	}
 	if hold > o.Cooldown {
@@ -333,7 +358,7 @@ func (h *Handler) postSMS(w http.ResponseWriter, r *http.Request) {
 		}
 		return -1
 	}, r.PostForm.Get("code"))
-	res, err := h.opt.Ephemeral.UseHeldSMS(r.Context(), held.ID, h.smsHash(held.ID, code), h.opt.Now(), h.opt.SMS.MaxAttempts)
+	res, err := h.opt.Ephemeral.UseHeldSMS(r.Context(), held.ID, h.smsHash(held.ID, code, held.SMSHash), h.opt.Now(), h.opt.SMS.MaxAttempts)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			h.restart(w, r, "Your sign-in has expired. Please sign in again.")

@@ -104,6 +104,9 @@ func TestDerive(t *testing.T) {
 	if bytes.Equal(a.Derive("sms-code"), a.Derive("sms-phone")) || len(a.Derive("x")) != 32 {
 		t.Error("purposes share a key, or the key is not 32 bytes")
 	}
+	if all := c.DeriveAll("sms-code"); len(all) != 2 || !bytes.Equal(all[0], c.Derive("sms-code")) || !bytes.Equal(all[1], a.Derive("sms-code")) {
+		t.Error("DeriveAll: not every key's, or not the first key's first")
+	}
 	if bytes.Contains(a.Derive("x"), k(1)[:8]) {
 		t.Error("derived key shows the key")
 	}

@@ -249,7 +249,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	if smsOpts != nil {
-		smsOpts.CodeKey = sealer.Derive("sms-code")
+		smsOpts.CodeKeys = sealer.DeriveAll("sms-code")
 	}
 
 	brand, err := loadBrand(cfg.Branding)
