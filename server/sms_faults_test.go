@@ -186,3 +186,40 @@ func TestSMSTimeoutIsTheConfiguredOne(t *testing.T) {
 		t.Errorf("no timeout event:\n%s", e.logs.String())
 	}
 }
+
+// TestSMSTwilioUnexpectedAnswers: the same for Twilio: an answer that is
+// not the created message gives the "could not send" page and an
+// sms_failed event with the reason, and does not count as sent.
+func TestSMSTwilioUnexpectedAnswers(t *testing.T) {
+	f := newFakeTwilio(t)
+	e := smsEnv(t, f, func(c *config.Config) { c.SMS.PerUserPerHour, c.SMS.PerPhonePerHour, c.SMS.PerIPPerHour = 1, 1, 1 })
+	b := e.browser()
+	b.login("alice", "wonderland")
+	for _, tc := range []struct {
+		status       int
+		body, reason string
+	}{
+		{201, ``, "malformed"},
+		{201, `<html>ok</html>`, "malformed"},
+		{201, `{"sid":"SM1","sta`, "malformed"},
+		{200, `{"status":"queued"}`, "malformed"},
+		{201, `{"sid":"SM1","pad":"` + strings.Repeat("x", 70<<10) + `"}`, "oversized"},
+		{502, `<html>bad gateway</html>`, "rejected"},
+	} {
+		f.mu.Lock()
+		f.answer = func(w http.ResponseWriter) { w.WriteHeader(tc.status); io.WriteString(w, tc.body) }
+		f.mu.Unlock()
+		p := b.sendSMS()
+		if p.status != http.StatusBadGateway || !strings.Contains(p.body, "could not send") {
+			t.Fatalf("HTTP %d %.40q: %d %.300s", tc.status, tc.body, p.status, p.body)
+		}
+		if !strings.Contains(e.logs.String(), "event=sms_failed reason="+tc.reason+" provider=twilio") {
+			t.Fatalf("HTTP %d %.40q: no sms_failed event with reason %s", tc.status, tc.body, tc.reason)
+		}
+		e.clock.Advance(5 * time.Second)
+	}
+	f.mu.Lock()
+	f.answer = nil
+	f.mu.Unlock()
+	must(t, b.sendSMS(), http.StatusSeeOther) // none counted against the caps of 1
+}
