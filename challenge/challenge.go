@@ -145,6 +145,11 @@ func New(opts Options) (*Handler, error) {
 	case opts.Templates == nil || opts.Static == nil:
 		return nil, errors.New("challenge: no templates or static files")
 	}
+	smsOpts, err := withSMSDefaults(opts.SMS)
+	if err != nil {
+		return nil, err
+	}
+	opts.SMS = smsOpts
 	if opts.PendingCookie == "" {
 		opts.PendingCookie = "vestibule_pending"
 	}
@@ -443,6 +448,10 @@ type pageData struct {
 	TOTP   bool
 	// SMS offers text messages as an alternative on the code page.
 	SMS bool
+	// Number is the phone number the user typed, kept after an error.
+	Number string
+	// Recovery offers "use a recovery code": the user has unused ones.
+	Recovery bool
 	// Lang is the page's language; Branded and Logo add the configured
 	// colours and logo.
 	Lang    string

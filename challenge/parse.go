@@ -308,7 +308,7 @@ func (h *Handler) matchCode(ctx context.Context, r *http.Request, held *store.He
 				if err != nil || len(hd.SMSHash) == 0 {
 					continue
 				}
-				res, err := h.opt.Ephemeral.UseHeldSMS(ctx, id, h.smsHash(id, code), h.opt.Now(), h.opt.SMS.MaxAttempts)
+				res, err := h.opt.Ephemeral.UseHeldSMS(ctx, id, h.smsHash(id, code, hd.SMSHash), h.opt.Now(), h.opt.SMS.MaxAttempts)
 				if err == nil && res == store.SMSAccepted {
 					return "sms", true, nil
 				}
@@ -565,7 +565,7 @@ func (h *Handler) apiEnrollConfirm(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !valid && len(held.SMSHash) > 0 && h.smsOn() {
-		res, err := h.opt.Ephemeral.UseHeldSMS(ctx, held.ID, h.smsHash(held.ID, code), now, h.opt.SMS.MaxAttempts)
+		res, err := h.opt.Ephemeral.UseHeldSMS(ctx, held.ID, h.smsHash(held.ID, code, held.SMSHash), now, h.opt.SMS.MaxAttempts)
 		if err == nil && res == store.SMSAccepted {
 			if fresh, err := h.opt.Ephemeral.Held(ctx, held.ID); err == nil {
 				if to, err := phone.Parse(fresh.Phone, h.opt.SMS.DefaultRegion); err == nil {

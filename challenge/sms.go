@@ -2,10 +2,13 @@ package challenge
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -35,6 +38,80 @@ type SMSOptions struct {
 	// Required makes text messages the only factor; TOTPForbidden keeps
 	// authenticator apps out.
 	Required bool
+	// CodeKeys are server keys (at least 32 bytes each, derived from the
+	// encryption keys, the current one first) codes are stored under as
+	// HMAC-SHA-256, so a store dump alone does not give a pending code.
+	// The first makes new codes' MACs and names numbers in counter keys;
+	// a code made under another still checks (key rotation). Required.
+	CodeKeys [][]byte
+	// Timeout bounds one send, for every sender alike: New runs Sender
+	// behind sms.Guard with it (0: sms.DefaultTimeout).
+	Timeout time.Duration
+	// AllowNumberTypes are the phone.CostlyKinds codes may go to; numbers
+	// of the other kinds are refused whatever AllowedCountries says.
+	AllowNumberTypes []string
+	// RetryAfter is how soon a send the provider did not accept may be
+	// tried again (0: 5 s, never longer than Cooldown).
+	RetryAfter time.Duration
+}
+
+// Keys of the text-message counters in the ephemeral store.
+func smsCooldownKey(user string) string { return "sms-cooldown:" + user }
+func smsUserKey(user string) string     { return "sms-user:" + user }
+func smsIPKey(ip string) string         { return "sms-ip:" + ip }
+
+// smsPhoneKey names a number's counter by a MAC of the number, so the
+// counters hold no phone number.
+func smsPhoneKey(codeKey []byte, e164 string) string {
+	m := hmac.New(sha256.New, codeKey)
+	m.Write([]byte("vestibule-sms-phone\x00" + e164))
+	return "sms-phone:" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// SMSUserCounters are the counter keys of a user's text-message limits
+// (its cooldown and hourly cap, and its number's cap when phone is set),
+// for an administrator's unlock.
+func SMSUserCounters(codeKey []byte, user, phone string) []string {
+	keys := []string{smsCooldownKey(user), smsUserKey(user)}
+	if phone != "" {
+		keys = append(keys, smsPhoneKey(codeKey, phone))
+	}
+	return keys
+}
+
+// SMSIPCounters are the counter keys of a client address's text-message
+// cap, for an administrator's unlock.
+func SMSIPCounters(ip string) []string { return []string{smsIPKey(ip)} }
+
+// withSMSDefaults checks and completes the text-message options: a copy,
+// with the sender behind sms.Guard.
+func withSMSDefaults(o *SMSOptions) (*SMSOptions, error) {
+	if o == nil {
+		return nil, nil
+	}
+	c := *o
+	if c.Sender == nil {
+		return nil, errors.New("challenge: text messages without a sender")
+	}
+	if len(c.CodeKeys) == 0 {
+		return nil, errors.New("challenge: text messages need a code key")
+	}
+	for _, k := range c.CodeKeys {
+		if len(k) < 32 {
+			return nil, errors.New("challenge: text messages need code keys of at least 32 bytes")
+		}
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = sms.DefaultTimeout
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = 5 * time.Second
+	}
+	if c.Cooldown > 0 && c.RetryAfter > c.Cooldown {
+		c.RetryAfter = c.Cooldown
+	}
+	c.Sender = sms.Guard(c.Sender, c.Timeout)
+	return &c, nil
 }
 
 // Factor policy helpers.
@@ -65,23 +142,43 @@ func (h *Handler) smsPhone(ctx context.Context, held *store.Held) (string, error
 	return "", nil
 }
 
-func (h *Handler) smsHash(heldID, code string) []byte {
-	sum := sha256.Sum256([]byte("vestibule-sms:" + heldID + ":" + code))
-	return sum[:]
+// smsHash is what is stored of a code: the code key's id (4 bytes) and an
+// HMAC under that key, bound to the held login. stored is the hash on the
+// held login being checked (nil when making one): its key id picks the key,
+// so a code sent before a key rotation still checks.
+func (h *Handler) smsHash(heldID, code string, stored []byte) []byte {
+	key := h.opt.SMS.CodeKeys[0]
+	if len(stored) > codeKeyIDLen {
+		for _, k := range h.opt.SMS.CodeKeys {
+			if id := codeKeyID(k); string(id) == string(stored[:codeKeyIDLen]) {
+				key = k
+				break
+			}
+		}
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("vestibule-sms-code\x00" + heldID + "\x00" + code))
+	return m.Sum(codeKeyID(key))
+}
+
+const codeKeyIDLen = 4
+
+// codeKeyID names a code key without showing it.
+func codeKeyID(key []byte) []byte {
+	sum := sha256.Sum256(append([]byte("vestibule-code-key-id\x00"), key...))
+	return sum[:codeKeyIDLen:codeKeyIDLen]
 }
 
 // smsPage renders the text-message page: a button to send a code, or the
 // code form once one was sent.
 func (h *Handler) smsPage(w http.ResponseWriter, r *http.Request, status int, st pendingState, held *store.Held, to, errMsg, info string) {
 	sent := len(held.SMSHash) > 0 && h.opt.Now().Before(held.SMSExpires)
+	// A user still enrolling their number has no recovery codes yet.
+	enr, err := h.opt.Durable.Enrollment(r.Context(), held.User)
+	enrolled := err == nil
 	h.render(w, r, status, "sms", pageData{Title: "Sign in with a text message", CSRF: st.CSRF, User: held.User,
-		Phone: phone.Mask(to), Sent: sent, Error: errMsg, Message: info, TOTP: h.totpOn() && h.hasTOTP(held.User),
-		Digits: h.opt.SMS.CodeLength})
-}
-
-func (h *Handler) hasTOTP(user string) bool {
-	enr, err := h.opt.Durable.Enrollment(context.Background(), user)
-	return err == nil && len(enr.TOTPSecret) > 0
+		Phone: phone.Mask(to), Sent: sent, Error: errMsg, Message: info, TOTP: h.totpOn() && enrolled && len(enr.TOTPSecret) > 0,
+		Recovery: enrolled && len(enr.RecoveryHashes) > 0, Digits: h.opt.SMS.CodeLength})
 }
 
 // smsLogin loads the held login of a text-message page (checking the form
@@ -135,33 +232,67 @@ func (h *Handler) postSMSSend(w http.ResponseWriter, r *http.Request) {
 // sendCode applies the limits, sends a fresh code to `to` and stores its
 // hash on the held login. It returns a message for the page when it did not
 // send (the held login is untouched then).
+//
+// The resend cooldown is reserved atomically before the provider is called,
+// so concurrent sends for one user send one text; the hourly caps count the
+// send at once too. Both are given back when the provider does not accept
+// the message: the caps count only accepted sends, and a failed send may be
+// tried again after RetryAfter.
 func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string) (string, int) {
 	o := h.opt.SMS
 	ctx := r.Context()
 	now := h.opt.Now()
 	ip := h.ip(r)
 	masked := phone.Mask(to)
+	const unavailable = "Sign-in is temporarily unavailable. Please try again in a moment."
 	if !phone.Allowed(to, o.AllowedCountries) {
 		h.log.WarnContext(ctx, "text message to a country not allowed", "event", "sms_refused", "reason", "country",
 			"user", held.User, "phone", masked, "region", phone.Region(to), "remote_ip", ip)
 		return "Text messages can't be sent to numbers in this country. Please use another way to sign in.", http.StatusForbidden
 	}
-	cool := "sms-cooldown:" + held.User
-	if until, banned, err := h.opt.Ephemeral.BannedUntil(ctx, cool, now); err != nil {
-		return "Sign-in is temporarily unavailable. Please try again in a moment.", http.StatusServiceUnavailable
-	} else if banned {
-		return fmt.Sprintf(h.tr(r, "A code was sent just now. You can ask for another in %d seconds."), int(until.Sub(now).Seconds())+1), http.StatusTooManyRequests
+	if kind := phone.CostlyKind(to); kind != "" && !slices.Contains(o.AllowNumberTypes, kind) {
+		h.log.WarnContext(ctx, "text message to a number type not allowed", "event", "sms_refused", "reason", "number_type",
+			"number_type", kind, "user", held.User, "phone", masked, "remote_ip", ip)
+		return "Text messages can't be sent to this kind of number (satellite, international or premium-rate). Please use another way to sign in.", http.StatusForbidden
+	}
+	cool := smsCooldownKey(held.User)
+	// The reservation covers the send itself, however long it takes.
+	hold := max(o.Cooldown, o.Timeout+time.Second)
+	until, ok, err := h.opt.Ephemeral.Reserve(ctx, cool, now, now.Add(hold))
+	if err != nil {
+		return unavailable, http.StatusServiceUnavailable
+	}
+	if !ok {
+		return fmt.Sprintf(h.tr(r, "A code was sent just now. You can ask for another in %d seconds."), int((until.Sub(now)+time.Second-1)/time.Second)), http.StatusTooManyRequests
+	}
+	var counted []string
+	// giveBack undoes the reservation and the counts of a send that did
+	// not happen; after a failed one the user may retry after retryAfter.
+	giveBack := func(retryAfter time.Duration) {
+		bg := context.WithoutCancel(ctx)
+		for _, k := range counted {
+			if err := h.opt.Ephemeral.Unhit(bg, k, now); err != nil {
+				h.log.WarnContext(ctx, "taking back a text-message count", "event", "store_error", "err", err)
+			}
+		}
+		h.opt.Ephemeral.Unban(bg, cool)
+		if retryAfter > 0 {
+			h.opt.Ephemeral.Ban(bg, cool, h.opt.Now().Add(retryAfter))
+		}
 	}
 	for _, c := range []struct {
 		key   string
 		limit int
 		what  string
-	}{{"sms-user:" + held.User, o.PerUser, "user"}, {"sms-phone:" + to, o.PerPhone, "phone"}, {"sms-ip:" + ip, o.PerIP, "ip"}} {
+	}{{smsUserKey(held.User), o.PerUser, "user"}, {smsPhoneKey(o.CodeKeys[0], to), o.PerPhone, "phone"}, {smsIPKey(ip), o.PerIP, "ip"}} {
 		n, err := h.opt.Ephemeral.Hit(ctx, c.key, now, time.Hour)
 		if err != nil {
-			return "Sign-in is temporarily unavailable. Please try again in a moment.", http.StatusServiceUnavailable
+			giveBack(0)
+			return unavailable, http.StatusServiceUnavailable
 		}
+		counted = append(counted, c.key)
 		if n > c.limit {
+			giveBack(0)
 			h.log.WarnContext(ctx, "text message cap reached", "event", "sms_refused", "reason", "cap_"+c.what,
 				"user", held.User, "phone", masked, "remote_ip", ip)
 			return "Too many text messages were sent for this sign-in recently. Please wait an hour or use another way to sign in.", http.StatusTooManyRequests
@@ -169,31 +300,38 @@ func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string
 	}
 	code, err := factor.NumericCode(h.opt.Random, o.CodeLength)
 	if err != nil {
-		return "Sign-in is temporarily unavailable. Please try again in a moment.", http.StatusServiceUnavailable
+		giveBack(0)
+		return unavailable, http.StatusServiceUnavailable
 	}
 	var text strings.Builder
 	o.Template.Execute(&text, map[string]string{"Code": code, "App": h.opt.AppName})
 	if o.WebOTPHost != "" {
 		fmt.Fprintf(&text, "\n\n@%s #%s", o.WebOTPHost, code)
 	}
-	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	err = o.Sender.Send(sctx, sms.Message{To: to, Text: text.String(), Purpose: purpose})
-	cancel()
-	if err != nil {
-		var se *sms.Error
-		if errors.As(err, &se) {
-			h.log.WarnContext(ctx, "text message not sent", "event", "sms_failed", "provider", se.Provider, "provider_code", se.Code,
-				"permanent", se.Permanent, "detail", se.Detail, "user", held.User, "phone", masked, "remote_ip", ip)
-			return se.UserMessage(), http.StatusBadGateway
-		}
-		h.log.WarnContext(ctx, "text message not sent", "event", "sms_failed", "provider", o.Sender.Name(), "err", err, "user", held.User, "phone", masked)
-		return "We could not send the text message just now. Please try again in a moment, or use another way to sign in.", http.StatusBadGateway
+	// The sender is guarded (New): bounded by sms.timeout, a panic in a
+	// provider SDK recovered, errors typed and redacted. A browser that
+	// goes away does not cut a send short: the text may be on its way, and
+	// the code it carries must be stored and the cooldown kept.
+	ctx = context.WithoutCancel(ctx)
+	if err := o.Sender.Send(ctx, sms.Message{To: to, Text: text.String(), Purpose: purpose}); err != nil {
+		giveBack(o.RetryAfter)
+		se := &sms.Error{Provider: o.Sender.Name(), Code: sms.CodeTransport, Detail: sms.Redact(err.Error())}
+		errors.As(err, &se)
+		h.log.WarnContext(ctx, "text message not sent", "event", "sms_failed", "reason", se.Reason(), "provider", se.Provider,
+			"provider_code", se.Code, "permanent", se.Permanent, "detail", se.Detail, "user", held.User, "phone", masked, "remote_ip", ip)
+		return se.UserMessage(), http.StatusBadGateway
 	}
-	if err := h.opt.Ephemeral.SetHeldSMS(ctx, held.ID, to, h.smsHash(held.ID, code), now, now.Add(o.CodeTTL)); err != nil {
+	sent := h.opt.Now()
+	if err := h.opt.Ephemeral.SetHeldSMS(ctx, held.ID, to, h.smsHash(held.ID, code, nil), now, now.Add(o.CodeTTL)); err != nil {
 		return "Your sign-in has expired. Please sign in again.", http.StatusGone
 	}
-	if o.Cooldown > 0 {
-		h.opt.Ephemeral.Ban(ctx, cool, now.Add(o.Cooldown))
+	if hold > o.Cooldown {
+		// The reservation outlasts the configured cooldown: from now the
+		// cooldown runs as configured.
+		h.opt.Ephemeral.Unban(ctx, cool)
+		if o.Cooldown > 0 {
+			h.opt.Ephemeral.Ban(ctx, cool, sent.Add(o.Cooldown))
+		}
 	}
 	h.log.InfoContext(ctx, "text message code sent", "event", "challenge_sent", "factor", "sms", "purpose", purpose,
 		"provider", o.Sender.Name(), "user", held.User, "phone", masked, "remote_ip", ip, "user_agent", r.UserAgent())
@@ -220,7 +358,7 @@ func (h *Handler) postSMS(w http.ResponseWriter, r *http.Request) {
 		}
 		return -1
 	}, r.PostForm.Get("code"))
-	res, err := h.opt.Ephemeral.UseHeldSMS(r.Context(), held.ID, h.smsHash(held.ID, code), h.opt.Now(), h.opt.SMS.MaxAttempts)
+	res, err := h.opt.Ephemeral.UseHeldSMS(r.Context(), held.ID, h.smsHash(held.ID, code, held.SMSHash), h.opt.Now(), h.opt.SMS.MaxAttempts)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			h.restart(w, r, "Your sign-in has expired. Please sign in again.")
@@ -244,7 +382,13 @@ func (h *Handler) postSMS(w http.ResponseWriter, r *http.Request) {
 			h.discard(w, r, held)
 			return
 		}
-		msg := h.tr(r, genericFailure) + " " + fmt.Sprintf(h.tr(r, "%d attempts left."), h.opt.MaxAttempts-n)
+		fresh, err := h.opt.Ephemeral.Held(r.Context(), held.ID)
+		if err == nil {
+			held = fresh
+		}
+		// Two budgets: tries with this code, and attempts on this sign-in.
+		msg := h.tr(r, genericFailure) + " " + fmt.Sprintf(h.tr(r, "%d attempts left with this code, %d for this sign-in."),
+			max(0, h.opt.SMS.MaxAttempts-held.SMSAttempts), h.opt.MaxAttempts-n)
 		switch res {
 		case store.SMSExpired:
 			msg = "That code has expired. Send a new one."
@@ -254,10 +398,6 @@ func (h *Handler) postSMS(w http.ResponseWriter, r *http.Request) {
 		to, _ := h.smsPhone(r.Context(), held)
 		if held.Phone != "" && to == "" {
 			to = held.Phone
-		}
-		fresh, err := h.opt.Ephemeral.Held(r.Context(), held.ID)
-		if err == nil {
-			held = fresh
 		}
 		h.smsPage(w, r, http.StatusUnauthorized, st, held, to, msg, "")
 		return
@@ -350,14 +490,19 @@ func (h *Handler) postEnrollPhone(w http.ResponseWriter, r *http.Request) {
 	if h.enrolled(w, r, held) {
 		return
 	}
-	to, err := phone.Parse(r.PostForm.Get("phone"), h.opt.SMS.DefaultRegion)
+	// After an error the form keeps what the user typed.
+	typed := strings.TrimSpace(r.PostForm.Get("phone"))
+	if len(typed) > 40 {
+		typed = typed[:40]
+	}
+	to, err := phone.Parse(typed, h.opt.SMS.DefaultRegion)
 	if err != nil || !phone.Mobile(to) {
 		h.render(w, r, http.StatusBadRequest, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn(),
-			Error: "That is not a mobile number we can send text messages to. Include the country code, e.g. +44 7400 123456."})
+			Number: typed, Error: "That is not a mobile number we can send text messages to. Include the country code, e.g. +44 7400 123456."})
 		return
 	}
 	if msg, status := h.sendCode(r, held, to, "enroll"); msg != "" {
-		h.render(w, r, status, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn(), Error: msg})
+		h.render(w, r, status, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn(), Number: typed, Error: msg})
 		return
 	}
 	h.log.InfoContext(r.Context(), "phone enrollment started", "event", "enrollment_started", "factor", "sms", "user", held.User, "phone", phone.Mask(to))

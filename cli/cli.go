@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,15 +23,18 @@ import (
 	"time"
 
 	"github.com/vestibule-gw/vestibule/audit"
+	"github.com/vestibule-gw/vestibule/challenge"
 	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/demoapp"
 	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/phone"
 	"github.com/vestibule-gw/vestibule/proxy"
+	"github.com/vestibule-gw/vestibule/seal"
 	"github.com/vestibule-gw/vestibule/server"
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/store/postgres"
 	"github.com/vestibule-gw/vestibule/store/redis"
+	"github.com/vestibule-gw/vestibule/store/sealed"
 	"github.com/vestibule-gw/vestibule/store/sqlite"
 )
 
@@ -70,6 +74,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, 
 				return adminUser(ctx, args[2:], stdout, stderr, env, args[1])
 			}
 		}
+	case "ips":
+		if len(args) > 1 && args[1] == "unlock" {
+			return ipsUnlock(ctx, args[2:], stdout, stderr, env)
+		}
 	case "devices":
 		if len(args) > 1 && args[1] == "revoke" {
 			return adminUser(ctx, args[2:], stdout, stderr, env, "revoke-devices")
@@ -99,7 +107,9 @@ func usage(w io.Writer) {
   vestibule users show -user NAME        one user's factors (phone masked)
   vestibule users recovery-codes -user NAME
                                          issue a new set of recovery codes, printed once
-  vestibule users unlock -user NAME      lift a ban (store.redis or the SQLite ephemeral store)
+  vestibule users unlock -user NAME      lift a ban and the text-message limits (store.redis or the SQLite ephemeral store)
+  vestibule ips unlock ADDR [-config FILE]
+                                         lift a client address's ban and text-message cap
   vestibule users set-phone -user NAME -number +447400123456 [-config FILE]
                                          set the number for a user's text-message codes
   vestibule devices revoke -user NAME [-config FILE]
@@ -477,6 +487,12 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		return fmt.Errorf("opening the durable store: %w", err)
 	}
 	defer db.Close()
+	// Phone numbers are sealed at rest, as the gateway writes them.
+	sealer, err := newSealer(cfg)
+	if err != nil {
+		return err
+	}
+	db = sealed.NewDurable(db, sealer)
 	switch action {
 	case "reset":
 		err = db.Reset(ctx, u)
@@ -522,37 +538,28 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 			return nil
 		}
 	case "unlock":
-		var bans interface {
-			Unban(ctx context.Context, key string) error
-		}
-		switch {
-		case cfg.Store.Redis != "":
-			rs, err := redis.Open(ctx, redis.Options{URL: cfg.Store.Redis, Prefix: cfg.Store.RedisPrefix})
-			if err != nil {
-				return err
-			}
-			defer rs.Close()
-			bans = rs
-		case cfg.Store.Ephemeral == "sqlite":
-			// Bans live in the SQLite file the running gateway uses too.
-			lite, err := sqlite.Open(ctx, cfg.Store.SQLite, nil)
-			if err != nil {
-				return fmt.Errorf("opening store.sqlite: %w", err)
-			}
-			defer lite.Close()
-			e, err := lite.Ephemeral(ctx)
-			if err != nil {
-				return err
-			}
-			bans = e
-		default:
-			return errors.New("users unlock can't reach bans kept in memory (store.ephemeral: memory): they end by themselves, or restart the gateway")
-		}
-		if err := bans.Unban(ctx, "user:"+u); err != nil {
+		bans, closeBans, err := openCounters(ctx, cfg, "users unlock")
+		if err != nil {
 			return err
 		}
+		defer closeBans()
+		// The user's failure ban, and the text-message cooldown and caps
+		// (the enrolled number's too).
+		keys := []string{"user:" + u}
+		var number string
+		if e, err := db.Enrollment(ctx, u); err == nil {
+			number = e.Phone
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		keys = append(keys, challenge.SMSUserCounters(sealer.Derive("sms-code"), u, number)...)
+		for _, k := range keys {
+			if err := bans.Unban(ctx, k); err != nil {
+				return err
+			}
+		}
 		log.Warn("user unlocked by an administrator", "event", "unlock", "user", u)
-		fmt.Fprintf(stdout, "%s: ban lifted, failed attempts forgotten\n", u)
+		fmt.Fprintf(stdout, "%s: ban lifted, failed attempts and text-message limits forgotten\n", u)
 		return nil
 	case "set-phone":
 		var p string
@@ -579,5 +586,92 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		log.Warn("phone number set by an administrator", "event", "phone_set", "user", u, "phone", phone.Mask(*number))
 		fmt.Fprintf(stdout, "%s: text-message codes go to %s\n", u, phone.Mask(*number))
 	}
+	return nil
+}
+
+// newSealer is the config's encryption keys, as the gateway uses them:
+// phone numbers are sealed with them, counter keys derived from them.
+func newSealer(cfg *config.Config) (*seal.Sealer, error) {
+	keys, err := cfg.EncryptionKeys()
+	if err != nil {
+		return nil, err
+	}
+	s, err := seal.New(keys, nil)
+	if err != nil {
+		return nil, fmt.Errorf("secrets.encryption_keys: %w", err)
+	}
+	return s, nil
+}
+
+// openCounters opens the ephemeral store's counters and bans for an admin
+// command (what names it in errors).
+func openCounters(ctx context.Context, cfg *config.Config, what string) (interface {
+	Unban(ctx context.Context, key string) error
+}, func(), error) {
+	switch {
+	case cfg.Store.Redis != "":
+		rs, err := redis.Open(ctx, redis.Options{URL: cfg.Store.Redis, Prefix: cfg.Store.RedisPrefix})
+		if err != nil {
+			return nil, nil, err
+		}
+		return rs, func() { rs.Close() }, nil
+	case cfg.Store.Ephemeral == "sqlite":
+		// Bans live in the SQLite file the running gateway uses too.
+		lite, err := sqlite.Open(ctx, cfg.Store.SQLite, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening store.sqlite: %w", err)
+		}
+		e, err := lite.Ephemeral(ctx)
+		if err != nil {
+			lite.Close()
+			return nil, nil, err
+		}
+		return e, func() { lite.Close() }, nil
+	}
+	return nil, nil, fmt.Errorf("%s can't reach bans kept in memory (store.ephemeral: memory): they end by themselves, or restart the gateway", what)
+}
+
+// ipsUnlock lifts a client address's failure ban and its text-message cap.
+func ipsUnlock(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) error {
+	fs := flag.NewFlagSet("ips unlock", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "config.yaml", "config file")
+	// The address may come before or after the flags.
+	var raw string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		raw, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if raw == "" && fs.NArg() > 0 {
+		raw = fs.Arg(0)
+	}
+	addr, err := netip.ParseAddr(raw)
+	if err != nil {
+		return fmt.Errorf("usage: vestibule ips unlock ADDR: want an IP address such as 192.0.2.10, got %q", raw)
+	}
+	ip := addr.Unmap().String()
+	cfg, err := config.LoadWith(*path, env)
+	if err != nil {
+		return err
+	}
+	log, closeLog, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	bans, closeBans, err := openCounters(ctx, cfg, "ips unlock")
+	if err != nil {
+		return err
+	}
+	defer closeBans()
+	for _, k := range append([]string{"ip:" + ip}, challenge.SMSIPCounters(ip)...) {
+		if err := bans.Unban(ctx, k); err != nil {
+			return err
+		}
+	}
+	log.Warn("client address unlocked by an administrator", "event", "unlock", "remote_ip", ip)
+	fmt.Fprintf(stdout, "%s: ban lifted, failed attempts and text-message cap forgotten\n", ip)
 	return nil
 }

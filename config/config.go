@@ -327,6 +327,11 @@ type SMS struct {
 	// AllowedCountries lists ISO regions ("GB", "FR") numbers may be in;
 	// empty allows all.
 	AllowedCountries []string `yaml:"allowed_countries"`
+	// AllowNumberTypes lets texts go to numbers that carry premium rates or
+	// belong to no country (phone.CostlyKinds: non_geographic,
+	// premium_rate, shared_cost, personal, uan); empty refuses them all,
+	// whatever allowed_countries says.
+	AllowNumberTypes []string `yaml:"allow_number_types"`
 	// Template is the message (Go text/template with .Code and .App).
 	Template string `yaml:"template"`
 	// WebOTP appends the "@host #code" line browsers autofill from.

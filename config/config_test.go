@@ -197,6 +197,17 @@ func TestValidate(t *testing.T) {
 		{"log sender not allowed", func(c *Config) { c.SMS.Enabled, c.SMS.Sender = true, "log" }, "sms.sender: \"log\" writes live codes"},
 		{"unknown sender", func(c *Config) { c.SMS.Enabled, c.SMS.Sender = true, "pigeon" }, "sms.sender: want vonage"},
 		{"twilio incomplete", func(c *Config) { c.SMS.Enabled, c.SMS.Sender = true, "twilio" }, "sms.twilio: set account_sid"},
+		{"vonage base url path", func(c *Config) {
+			c.SMS.Enabled, c.SMS.Sender, c.SMS.BaseURL = true, "vonage", "https://rest.nexmo.com/sms/json"
+			c.SMS.Vonage.APIKey, c.SMS.Vonage.APISecret, c.SMS.Vonage.From = "abcd1234", "sekret12345678", "V"
+		}, "sms.base_url: must be the SMS API's base, https://rest.nexmo.com (or https://rest.nexmo.com/sms)"},
+		{"vonage api key", func(c *Config) {
+			c.SMS.Enabled, c.SMS.Sender = true, "vonage"
+			c.SMS.Vonage.APIKey, c.SMS.Vonage.APISecret, c.SMS.Vonage.From = "abcd12345", "sekret12345678", "V"
+		}, "sms.vonage.api_key: want the 8-character API key"},
+		{"number type", func(c *Config) {
+			c.SMS.Enabled, c.SMS.Sender, c.SMS.AllowNumberTypes = true, "log", []string{"satellite"}
+		}, `sms.allow_number_types[0]: want one of non_geographic`},
 		{"webhook secret", func(c *Config) {
 			c.SMS.Enabled, c.SMS.Sender, c.SMS.Webhook.URL, c.SMS.Webhook.Secret = true, "webhook", "https://x", "short"
 		}, "sms.webhook.secret"},

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/vestibule-gw/vestibule/clientip"
+	"github.com/vestibule-gw/vestibule/phone"
+	"github.com/vestibule-gw/vestibule/sms"
 )
 
 // Validate reports every problem in the config at once, each naming its key.
@@ -373,6 +375,9 @@ func (c *Config) validateSMS(p *problems) {
 	case "vonage":
 		if s.Vonage.APIKey == "" || s.Vonage.APISecret == "" || s.Vonage.From == "" {
 			p.add("sms.vonage", 0, "set api_key, api_secret and from")
+		} else if len(s.Vonage.APIKey) != 8 {
+			// The SDK refuses any other length, so every send would fail.
+			p.add("sms.vonage.api_key", 0, "want the 8-character API key from the Vonage dashboard, got %d characters (value hidden)", len(s.Vonage.APIKey))
 		}
 	case "twilio":
 		if s.Twilio.AccountSID == "" || s.Twilio.AuthToken == "" {
@@ -398,6 +403,15 @@ func (c *Config) validateSMS(p *problems) {
 	if s.BaseURL != "" {
 		if u, err := url.Parse(s.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			p.add("sms.base_url", 0, "want an http(s) URL, got %q", s.BaseURL)
+		} else if s.Sender == "vonage" {
+			if _, err := sms.VonageBasePath(s.BaseURL); err != nil {
+				p.add("sms.base_url", 0, "%v", err)
+			}
+		}
+	}
+	for i, k := range s.AllowNumberTypes {
+		if !slices.Contains(phone.CostlyKinds, k) {
+			p.add(fmt.Sprintf("sms.allow_number_types[%d]", i), 0, "want one of %s, got %q", strings.Join(phone.CostlyKinds, ", "), k)
 		}
 	}
 	if s.CodeLength < 6 || s.CodeLength > 10 {

@@ -25,6 +25,7 @@ type Metrics struct {
 	held       *prometheus.CounterVec
 	challenges *prometheus.CounterVec
 	sms        *prometheus.CounterVec
+	smsFailed  *prometheus.CounterVec
 	classes    [6]prometheus.Counter
 	config     *prometheus.GaugeVec
 }
@@ -45,12 +46,14 @@ func New(heldNow func() float64) *Metrics {
 		Help: "Second-factor challenges by factor and result: sent, passed, failed."}, []string{"factor", "result"})
 	m.sms = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vestibule_sms_total",
 		Help: "Text messages by provider and result: sent, failed, refused."}, []string{"provider", "result"})
+	m.smsFailed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vestibule_sms_failures_total",
+		Help: "Text messages not sent, by provider and reason: rejected, transport, timeout, malformed, oversized, panic."}, []string{"provider", "reason"})
 	for i, c := range []string{"1xx", "1xx", "2xx", "3xx", "4xx", "5xx"} {
 		m.classes[i] = m.requests.WithLabelValues(c)
 	}
 	m.config = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vestibule_config_info",
 		Help: "1, labelled with the fingerprint of the config in force (secrets left out): replicas that differ enforce different rules."}, []string{"fingerprint"})
-	m.reg.MustRegister(m.requests, m.upstream, m.events, m.held, m.challenges, m.sms, m.config,
+	m.reg.MustRegister(m.requests, m.upstream, m.events, m.held, m.challenges, m.sms, m.smsFailed, m.config,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if heldNow != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vestibule_held_logins",
@@ -161,7 +164,7 @@ func (e *eventCounter) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (e *eventCounter) Handle(ctx context.Context, r slog.Record) error {
-	var event, factor, provider string
+	var event, factor, provider, reason string
 	get := func(a slog.Attr) bool {
 		switch a.Key {
 		case "event":
@@ -170,6 +173,8 @@ func (e *eventCounter) Handle(ctx context.Context, r slog.Record) error {
 			factor = a.Value.String()
 		case "provider":
 			provider = a.Value.String()
+		case "reason":
+			reason = a.Value.String()
 		}
 		return true
 	}
@@ -178,7 +183,7 @@ func (e *eventCounter) Handle(ctx context.Context, r slog.Record) error {
 	}
 	r.Attrs(get)
 	if event != "" {
-		e.m.count(event, factor, provider)
+		e.m.count(event, factor, provider, reason)
 	}
 	if e.next.Enabled(ctx, r.Level) {
 		return e.next.Handle(ctx, r)
@@ -194,7 +199,7 @@ func (e *eventCounter) WithGroup(name string) slog.Handler {
 	return &eventCounter{next: e.next.WithGroup(name), m: e.m, attrs: e.attrs}
 }
 
-func (m *Metrics) count(event, factor, provider string) {
+func (m *Metrics) count(event, factor, provider, reason string) {
 	m.events.WithLabelValues(event).Inc()
 	switch event {
 	case "login_held":
@@ -220,6 +225,7 @@ func (m *Metrics) count(event, factor, provider string) {
 		m.challenges.WithLabelValues(factor, "failed").Inc()
 	case "sms_failed":
 		m.sms.WithLabelValues(provider, "failed").Inc()
+		m.smsFailed.WithLabelValues(provider, reason).Inc()
 	case "sms_refused":
 		m.sms.WithLabelValues("", "refused").Inc()
 	}

@@ -51,6 +51,49 @@ func Mobile(e164 string) bool {
 	return false
 }
 
+// Kinds of numbers that carry premium rates or reach no country's mobile
+// network: texts to them cost more and are what SMS pumping fraud sends
+// to. The gateway refuses them unless the config allows the kind.
+const (
+	// NonGeographic: numbers of no country (+800, +808, +870 Inmarsat,
+	// +878, +881 satellite phones, +882/+883 international networks, +888,
+	// +979 international premium rate).
+	NonGeographic = "non_geographic"
+	PremiumRate   = "premium_rate"
+	SharedCost    = "shared_cost"
+	// Personal: personal numbering (forwarded anywhere, e.g. UK 070).
+	Personal = "personal"
+	// UAN: universal access numbers (companies' national numbers).
+	UAN = "uan"
+)
+
+// CostlyKinds lists every kind CostlyKind returns.
+var CostlyKinds = []string{NonGeographic, PremiumRate, SharedCost, Personal, UAN}
+
+// CostlyKind returns the kind of a number that carries premium rates or
+// belongs to no country (one of CostlyKinds), or "" for an ordinary
+// mobile or fixed number.
+func CostlyKind(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return ""
+	}
+	if phonenumbers.GetRegionCodeForNumber(n) == "001" {
+		return NonGeographic
+	}
+	switch phonenumbers.GetNumberType(n) {
+	case phonenumbers.PREMIUM_RATE:
+		return PremiumRate
+	case phonenumbers.SHARED_COST:
+		return SharedCost
+	case phonenumbers.PERSONAL_NUMBER:
+		return Personal
+	case phonenumbers.UAN:
+		return UAN
+	}
+	return ""
+}
+
 // Allowed reports whether the number's region is in allow (empty: all).
 func Allowed(e164 string, allow []string) bool {
 	if len(allow) == 0 {

@@ -45,3 +45,25 @@ func TestMaskRegionAllowed(t *testing.T) {
 		t.Error("Mobile: a UK mobile is mobile, a London landline is not")
 	}
 }
+
+func TestCostlyKind(t *testing.T) {
+	for in, want := range map[string]string{
+		"+447400123456": "",
+		"+33612345678":  "",
+		"+14155550100":  "",
+		"+870301234567": NonGeographic, // Inmarsat
+		"+881612345678": NonGeographic, // Iridium
+		"+883140012345": NonGeographic,
+		"+80012345678":  NonGeographic,
+		"+979123456789": NonGeographic,
+		"+449012345678": PremiumRate,
+		"+19005550100":  PremiumRate,
+		"+447012345678": Personal,
+		"+445512345678": UAN,
+		"not a number":  "",
+	} {
+		if got := CostlyKind(in); got != want {
+			t.Errorf("CostlyKind(%s) = %q, want %q", in, got, want)
+		}
+	}
+}

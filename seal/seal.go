@@ -3,6 +3,7 @@ package seal
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -31,6 +32,9 @@ type key struct {
 type Sealer struct {
 	keys   []key
 	random io.Reader
+	// derive are the roots of Derive's keys, one per key, the first
+	// (sealing) key's first.
+	derive [][]byte
 }
 
 // New returns a Sealer. Each key must be 32 bytes; the first seals. random
@@ -43,6 +47,11 @@ func New(keys [][]byte, random io.Reader) (*Sealer, error) {
 		random = rand.Reader
 	}
 	s := &Sealer{random: random}
+	for _, k := range keys {
+		m := hmac.New(sha256.New, k)
+		m.Write([]byte("vestibule-seal-derive-v1"))
+		s.derive = append(s.derive, m.Sum(nil))
+	}
 	seen := map[uint32]bool{}
 	for i, k := range keys {
 		if len(k) != 32 {
@@ -96,4 +105,27 @@ func (s *Sealer) Open(sealed, aad []byte) ([]byte, error) {
 		return pt, nil
 	}
 	return nil, ErrOpen
+}
+
+// Derive returns a 32-byte key for purpose (a fixed name such as
+// "sms-code"), derived from the first key with HMAC-SHA-256: a server key
+// for MACs that are never stored beside their key. Different purposes get
+// independent keys. Derived keys follow the first key; DeriveAll gives the
+// older keys' too, for MACs that must still check after a rotation.
+func (s *Sealer) Derive(purpose string) []byte { return derive(s.derive[0], purpose) }
+
+// DeriveAll returns Derive's key for purpose under every configured key,
+// the first key's first.
+func (s *Sealer) DeriveAll(purpose string) [][]byte {
+	out := make([][]byte, len(s.derive))
+	for i, root := range s.derive {
+		out[i] = derive(root, purpose)
+	}
+	return out
+}
+
+func derive(root []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, root)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }

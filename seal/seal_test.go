@@ -90,3 +90,24 @@ func TestNewRejectsBadKeys(t *testing.T) {
 		})
 	}
 }
+
+func TestDerive(t *testing.T) {
+	a, _ := New([][]byte{k(1), k(2)}, nil)
+	b, _ := New([][]byte{k(1)}, nil)
+	c, _ := New([][]byte{k(2), k(1)}, nil)
+	if !bytes.Equal(a.Derive("sms-code"), b.Derive("sms-code")) {
+		t.Error("derived key depends on keys other than the first")
+	}
+	if bytes.Equal(a.Derive("sms-code"), c.Derive("sms-code")) {
+		t.Error("derived key does not follow the first key")
+	}
+	if bytes.Equal(a.Derive("sms-code"), a.Derive("sms-phone")) || len(a.Derive("x")) != 32 {
+		t.Error("purposes share a key, or the key is not 32 bytes")
+	}
+	if all := c.DeriveAll("sms-code"); len(all) != 2 || !bytes.Equal(all[0], c.Derive("sms-code")) || !bytes.Equal(all[1], a.Derive("sms-code")) {
+		t.Error("DeriveAll: not every key's, or not the first key's first")
+	}
+	if bytes.Contains(a.Derive("x"), k(1)[:8]) {
+		t.Error("derived key shows the key")
+	}
+}

@@ -41,6 +41,7 @@ import (
 	"github.com/vestibule-gw/vestibule/store/memory"
 	"github.com/vestibule-gw/vestibule/store/postgres"
 	"github.com/vestibule-gw/vestibule/store/redis"
+	"github.com/vestibule-gw/vestibule/store/sealed"
 	"github.com/vestibule-gw/vestibule/store/sqlite"
 	"github.com/vestibule-gw/vestibule/templates"
 )
@@ -186,6 +187,19 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		}
 	}
 
+	// Whichever backends hold them, held logins and phone numbers are
+	// sealed at rest with the encryption keys.
+	sealedDurable := sealed.NewDurable(s.durable, sealer)
+	s.durable = sealedDurable
+	s.ephemeral = sealed.NewEphemeral(s.ephemeral, sealer)
+	// Numbers an earlier version stored in clear are sealed now; failing
+	// to do so does not stop the gateway (they still read).
+	if n, err := sealedDurable.SealClearPhones(ctx); err != nil {
+		d.Logger.Warn("sealing phone numbers stored in clear", "event", "store_error", "err", err)
+	} else if n > 0 {
+		d.Logger.Info("sealed phone numbers stored in clear by an earlier version", "event", "phones_sealed", "count", n)
+	}
+
 	ips, err := clientip.New(cfg.Server.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("server.%w", err)
@@ -234,6 +248,9 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	smsOpts, err := buildSMS(cfg, d)
 	if err != nil {
 		return nil, err
+	}
+	if smsOpts != nil {
+		smsOpts.CodeKeys = sealer.DeriveAll("sms-code")
 	}
 
 	brand, err := loadBrand(cfg.Branding)
@@ -410,6 +427,7 @@ func buildSMS(cfg *config.Config, d Deps) (*challenge.SMSOptions, error) {
 		Sender: sender, CodeLength: c.CodeLength, CodeTTL: c.CodeTTL, MaxAttempts: c.MaxAttempts, Cooldown: c.ResendCooldown,
 		PerUser: c.PerUserPerHour, PerPhone: c.PerPhonePerHour, PerIP: c.PerIPPerHour, AllowedCountries: c.AllowedCountries,
 		Template: tmpl, DefaultRegion: c.DefaultRegion, SelfEnroll: c.SelfEnroll, Required: cfg.Factors.SMS == "required",
+		Timeout: c.Timeout, AllowNumberTypes: c.AllowNumberTypes,
 	}, nil
 }
 

@@ -19,10 +19,14 @@ import (
 // fakeTwilio records the messages sent through it; fail makes it answer
 // like an outage.
 type fakeTwilio struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	sent []url.Values
-	fail bool
+	srv   *httptest.Server
+	mu    sync.Mutex
+	sent  []url.Values
+	fail  bool
+	delay time.Duration // before answering (a slow provider)
+	// answer, if set, writes the answer instead (faults); the message
+	// does not count as sent.
+	answer func(w http.ResponseWriter)
 }
 
 func newFakeTwilio(t *testing.T) *fakeTwilio {
@@ -36,8 +40,16 @@ func newFakeTwilio(t *testing.T) *fakeTwilio {
 		}
 		r.ParseForm()
 		f.mu.Lock()
+		delay := f.delay
+		f.mu.Unlock()
+		time.Sleep(delay)
+		f.mu.Lock()
 		defer f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
+		if f.answer != nil {
+			f.answer(w)
+			return
+		}
 		if f.fail {
 			w.WriteHeader(503)
 			io.WriteString(w, `{"code":20503,"message":"Service unavailable","status":503}`)
@@ -202,28 +214,39 @@ func TestSMSWrongExpiredCooldownCaps(t *testing.T) {
 }
 
 // TestSMSProviderDownThenUp: a failed send shows a clear message, keeps the
-// held login, and the user can retry.
+// held login, does not count against the hourly caps, and may be retried
+// after a short back-off.
 func TestSMSProviderDownThenUp(t *testing.T) {
 	f := newFakeTwilio(t)
-	e := smsEnv(t, f, nil)
+	e := smsEnv(t, f, func(c *config.Config) { c.SMS.PerUserPerHour, c.SMS.PerPhonePerHour, c.SMS.PerIPPerHour = 1, 1, 1 })
 	b := e.browser()
 	b.login("alice", "wonderland")
 	f.mu.Lock()
 	f.fail = true
 	f.mu.Unlock()
-	p := b.sendSMS()
-	if p.status != http.StatusBadGateway || !strings.Contains(p.body, "could not send the text message") {
-		t.Fatalf("provider down: %d %.300s", p.status, p.body)
+	for i := range 3 { // an outage: more failures than the caps allow sends
+		p := b.sendSMS()
+		if p.status != http.StatusBadGateway || !strings.Contains(p.body, "could not send the text message") {
+			t.Fatalf("provider down (%d): %d %.300s", i, p.status, p.body)
+		}
+		// Retried at once: the short back-off; after it: allowed again.
+		if p := b.sendSMS(); p.status != http.StatusTooManyRequests || !strings.Contains(p.body, "5 seconds") {
+			t.Fatalf("retry within the back-off: %d %.300s", p.status, p.body)
+		}
+		e.clock.Advance(5 * time.Second)
 	}
-	if !strings.Contains(e.logs.String(), "event=sms_failed provider=twilio provider_code=20503") || strings.Contains(e.logs.String(), "token-test") {
+	if !strings.Contains(e.logs.String(), "event=sms_failed reason=rejected provider=twilio provider_code=20503") || strings.Contains(e.logs.String(), "token-test") {
 		t.Fatalf("log line for the failure:\n%s", e.logs.String())
 	}
 	f.mu.Lock()
 	f.fail = false
 	f.mu.Unlock()
-	must(t, b.sendSMS(), http.StatusSeeOther) // no cooldown after a failure
-	p = b.enterSMS(f.lastCode(t, "+447400123456"))
+	must(t, b.sendSMS(), http.StatusSeeOther) // the failures did not use up the caps of 1
+	p := b.enterSMS(f.lastCode(t, "+447400123456"))
 	must(t, p, http.StatusOK)
+	if f.count() != 1 {
+		t.Errorf("%d texts sent, want 1", f.count())
+	}
 }
 
 // TestSMSSwitchFactorAndCountries: a TOTP user with a number may switch to

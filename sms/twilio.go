@@ -26,6 +26,8 @@ type TwilioOptions struct {
 	// BaseURL replaces https://api.twilio.com (regional edges, tests).
 	BaseURL string
 	Timeout time.Duration
+	// Transport carries the requests (nil: http.DefaultTransport).
+	Transport http.RoundTripper
 }
 
 // NewTwilio returns a Twilio sender.
@@ -41,9 +43,9 @@ func NewTwilio(o TwilioOptions) (*Twilio, error) {
 	}
 	o.BaseURL = strings.TrimSuffix(o.BaseURL, "/")
 	if o.Timeout <= 0 {
-		o.Timeout = 10 * time.Second
+		o.Timeout = DefaultTimeout
 	}
-	return &Twilio{o: o, client: &http.Client{Timeout: o.Timeout}}, nil
+	return &Twilio{o: o, client: newClient(o.Transport, o.Timeout)}, nil
 }
 
 // Name implements Sender.
@@ -71,11 +73,39 @@ func (t *Twilio) Send(ctx context.Context, m Message) error {
 	req.Header.Set("Accept", "application/json")
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return &Error{Provider: "twilio", Code: "transport", Detail: scrub(err.Error())}
+		code := CodeTransport
+		if isTimeout(err) {
+			code = CodeTimeout
+		}
+		return &Error{Provider: "twilio", Code: code, Detail: scrub(err.Error())}
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode/100 == 2 {
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		code := CodeTransport
+		if errors.Is(err, errOversized) {
+			code = CodeOversized
+		}
+		return &Error{Provider: "twilio", Code: code, Detail: fmt.Sprintf("HTTP %d: reading the answer: %v", resp.StatusCode, err)}
+	}
+	return twilioAnswer(resp.StatusCode, body)
+}
+
+// twilioAnswer reads Twilio's answer to a send: a 2xx with the created
+// message (its sid, a status that is not failed), or an error document.
+// Anything else is an *Error too.
+func twilioAnswer(status int, body []byte) error {
+	if status/100 == 2 {
+		var ok struct {
+			SID    string `json:"sid"`
+			Status string `json:"status"`
+		}
+		if err := json.Unmarshal(body, &ok); err != nil || ok.SID == "" {
+			return &Error{Provider: "twilio", Code: CodeMalformed, Detail: fmt.Sprintf("HTTP %d without the created message", status)}
+		}
+		if ok.Status == "failed" || ok.Status == "undelivered" {
+			return &Error{Provider: "twilio", Code: ok.Status, Detail: "message " + ok.Status}
+		}
 		return nil
 	}
 	var e struct {
@@ -83,10 +113,10 @@ func (t *Twilio) Send(ctx context.Context, m Message) error {
 		Message string `json:"message"`
 	}
 	json.Unmarshal(body, &e)
-	code := fmt.Sprint(resp.StatusCode)
-	if e.Code != 0 {
+	code := fmt.Sprint(status)
+	if e.Code > 0 {
 		code = fmt.Sprint(e.Code)
 	}
-	return &Error{Provider: "twilio", Code: code, Permanent: twilioPermanent[e.Code] || resp.StatusCode == http.StatusBadRequest && e.Code == 0,
-		Detail: fmt.Sprintf("HTTP %d: %s", resp.StatusCode, e.Message)}
+	return &Error{Provider: "twilio", Code: code, Permanent: twilioPermanent[e.Code] || status == http.StatusBadRequest && e.Code == 0,
+		Detail: fmt.Sprintf("HTTP %d: %s", status, e.Message)}
 }

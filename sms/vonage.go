@@ -1,9 +1,12 @@
 package sms
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -12,6 +15,9 @@ import (
 )
 
 // Vonage sends through the Vonage (Nexmo) SMS API with the official SDK.
+// The SDK (v0.14.0) ignores contexts, reports a refused message with a nil
+// error and indexes the answer's messages unchecked; Send makes every one of
+// those an *Error, and the sender is meant to run behind Guard.
 type Vonage struct {
 	client *vonage.SMSClient
 	from   string
@@ -21,9 +27,36 @@ type Vonage struct {
 type VonageOptions struct {
 	APIKey, APISecret string
 	From              string // sender id or number
-	// BaseURL replaces https://rest.nexmo.com/sms (regional endpoints, tests).
+	// BaseURL replaces the documented base https://rest.nexmo.com
+	// (regional endpoints, tests); the same with /sms is accepted too.
 	BaseURL string
 	Timeout time.Duration
+	// Transport carries the requests (nil: http.DefaultTransport).
+	Transport http.RoundTripper
+}
+
+// DefaultVonageBase is the SMS API's documented base URL.
+const DefaultVonageBase = "https://rest.nexmo.com"
+
+// VonageBasePath returns the SDK's base path (".../sms") for a configured
+// base URL: the documented base, or the same ending in /sms. Anything
+// else is an error saying what to set.
+func VonageBasePath(base string) (string, error) {
+	if base == "" {
+		base = DefaultVonageBase
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("must be an http(s) URL such as %s, got %q", DefaultVonageBase, base)
+	}
+	switch p := strings.TrimSuffix(u.Path, "/"); p {
+	case "", "/sms":
+		u.Path = "/sms"
+		return u.String(), nil
+	default:
+		return "", fmt.Errorf("must be the SMS API's base, %s://%s (or %s://%s/sms), without a path: messages go to <base>/sms/json; got %q",
+			u.Scheme, u.Host, u.Scheme, u.Host, base)
+	}
 }
 
 // NewVonage returns a Vonage sender.
@@ -31,14 +64,16 @@ func NewVonage(o VonageOptions) (*Vonage, error) {
 	if o.APIKey == "" || o.APISecret == "" || o.From == "" {
 		return nil, errors.New("vonage: api_key, api_secret and from are required")
 	}
+	base, err := VonageBasePath(o.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("base_url: %w", err)
+	}
 	c := vonage.NewSMSClient(vonage.CreateAuthFromKeySecret(o.APIKey, o.APISecret))
-	if o.BaseURL != "" {
-		c.Config.BasePath = strings.TrimSuffix(o.BaseURL, "/")
-	}
+	c.Config.BasePath = base
 	if o.Timeout <= 0 {
-		o.Timeout = 10 * time.Second
+		o.Timeout = DefaultTimeout
 	}
-	c.Config.HTTPClient = &http.Client{Timeout: o.Timeout}
+	c.Config.HTTPClient = newClient(o.Transport, o.Timeout)
 	return &Vonage{client: c, from: o.From}, nil
 }
 
@@ -57,8 +92,8 @@ var vonageText = map[string]string{
 }
 
 // Send implements Sender. The SDK has no context; the HTTP client's timeout
-// bounds the call.
-func (v *Vonage) Send(ctx context.Context, m Message) error {
+// bounds the call (and Guard returns at the deadline).
+func (v *Vonage) Send(ctx context.Context, m Message) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -66,17 +101,50 @@ func (v *Vonage) Send(ctx context.Context, m Message) error {
 	if !gsm7(m.Text) {
 		opts.Type = "unicode"
 	}
+	// The SDK indexes the answer's messages unchecked: an answer without
+	// any panics inside it.
+	defer func() {
+		if p := recover(); p != nil {
+			err = &Error{Provider: "vonage", Code: CodeMalformed, Detail: "the answer has no message status"}
+		}
+	}()
 	res, _, err := v.client.Send(v.from, strings.TrimPrefix(m.To, "+"), m.Text, opts)
 	if err != nil {
-		return &Error{Provider: "vonage", Code: "transport", Detail: scrub(err.Error())}
+		code := CodeMalformed // an HTTP error status, or an answer that is not the documented JSON
+		var ue *url.Error
+		switch {
+		case errors.Is(err, errOversized):
+			code = CodeOversized
+		case errors.As(err, &ue) && ue.Timeout():
+			code = CodeTimeout
+		case errors.As(err, &ue):
+			code = CodeTransport
+		}
+		return &Error{Provider: "vonage", Code: code, Detail: scrub(err.Error())}
 	}
 	if len(res.Messages) == 0 {
-		return &Error{Provider: "vonage", Code: "empty", Detail: "no message status in the answer"}
+		return &Error{Provider: "vonage", Code: CodeMalformed, Detail: "no message status in the answer"}
 	}
-	if st := res.Messages[0].Status; st != "0" {
-		return &Error{Provider: "vonage", Code: st, Permanent: vonagePermanent[st], Detail: vonageText[st]}
+	st := res.Messages[0].Status
+	if st != "0" {
+		if _, known := vonageText[st]; !known && !numeric(st) {
+			return &Error{Provider: "vonage", Code: CodeMalformed, Detail: "the answer's message status is not a number"}
+		}
+		return &Error{Provider: "vonage", Code: st, Permanent: vonagePermanent[st], Detail: cmp.Or(vonageText[st], "status "+st)}
 	}
 	return nil
+}
+
+func numeric(s string) bool {
+	if s == "" || len(s) > 4 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // gsm7 reports whether text fits the GSM 7-bit alphabet (roughly: ASCII

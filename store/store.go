@@ -127,11 +127,20 @@ type Counters interface {
 	// window, 1 for the first. A window starts at the first hit and lasts
 	// window; the hit after it starts a new one.
 	Hit(ctx context.Context, key string, at time.Time, window time.Duration) (int, error)
+	// Unhit takes back one event Hit counted for key in its current window
+	// (a reservation that was not used: a text message the provider did not
+	// accept). It never goes below zero and leaves an ended window alone.
+	Unhit(ctx context.Context, key string, at time.Time) error
 	// ResetHits forgets key's count.
 	ResetHits(ctx context.Context, key string) error
 	// Ban bans key until until (a later ban extends, an earlier one doesn't
 	// shorten).
 	Ban(ctx context.Context, key string, until time.Time) error
+	// Reserve bans key until until unless it is banned at at, atomically:
+	// of concurrent callers exactly one gets ok (a resend cooldown taken
+	// before the send). When key is already banned it returns the end of
+	// that ban and false, and changes nothing.
+	Reserve(ctx context.Context, key string, at, until time.Time) (banned time.Time, ok bool, err error)
 	// Unban lifts key's ban and forgets its count (an administrator's unlock).
 	Unban(ctx context.Context, key string) error
 	// BannedUntil reports whether key is banned at at, and until when.

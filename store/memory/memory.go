@@ -3,6 +3,9 @@ package memory
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"io"
 	"maps"
 	"net/http"
 	"sync"
@@ -142,6 +145,28 @@ func (s *Store) Hit(_ context.Context, key string, at time.Time, win time.Durati
 		}
 	}
 	return w.n, nil
+}
+
+// Unhit takes back one event in key's current window.
+func (s *Store) Unhit(_ context.Context, key string, at time.Time) error {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	if w, ok := s.hits[key]; ok && at.Before(w.end) && w.n > 0 {
+		w.n--
+		s.hits[key] = w
+	}
+	return nil
+}
+
+// Reserve bans key until until unless it is banned at at.
+func (s *Store) Reserve(_ context.Context, key string, at, until time.Time) (time.Time, bool, error) {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	if cur, ok := s.bans[key]; ok && at.Before(cur) {
+		return cur, false, nil
+	}
+	s.bans[key] = until
+	return until, true, nil
 }
 
 // ResetHits forgets key's count.
@@ -284,6 +309,32 @@ func (s *Store) Len() (held, revoked int) {
 	revoked = len(s.revoked)
 	s.rmu.RUnlock()
 	return held, revoked
+}
+
+// Dump writes everything the store holds (held logins with every field,
+// counter and ban keys, token hashes) as JSON: the memory store's "raw
+// rows", for tests of what is kept at rest, and for debugging.
+func (s *Store) Dump(w io.Writer) error {
+	s.mu.Lock()
+	held := make([]*store.Held, 0, len(s.held))
+	for _, h := range s.held {
+		held = append(held, clone(h))
+	}
+	s.mu.Unlock()
+	s.cmu.Lock()
+	hits, bans := map[string]int{}, map[string]time.Time{}
+	for k, w := range s.hits {
+		hits[k] = w.n
+	}
+	maps.Copy(bans, s.bans)
+	s.cmu.Unlock()
+	s.tmu.Lock()
+	tokens := map[string]string{}
+	for k, t := range s.tokens {
+		tokens[hex.EncodeToString(k[:])] = t.user
+	}
+	s.tmu.Unlock()
+	return json.NewEncoder(w).Encode(map[string]any{"held": held, "hits": hits, "bans": bans, "tokens": tokens})
 }
 
 func (s *Store) Ping(context.Context) error { return nil }

@@ -416,6 +416,49 @@ func (s *Store) Hit(ctx context.Context, key string, at time.Time, window time.D
 	return n, nil
 }
 
+// Unhit takes back one event in key's current window.
+func (s *Store) Unhit(ctx context.Context, key string, at time.Time) error {
+	if err := unhitScript.Run(ctx, s.c, []string{s.prefix + "hit:" + key}, ms(at)).Err(); err != nil {
+		return unavailable("uncounting", err)
+	}
+	return nil
+}
+
+// Reserve bans key until until unless it is banned at at, in one script.
+func (s *Store) Reserve(ctx context.Context, key string, at, until time.Time) (time.Time, bool, error) {
+	v, err := reserveScript.Run(ctx, s.c, []string{s.prefix + "ban:" + key}, stamp(until), s.ttl(until).Milliseconds(), ms(at)).Result()
+	if err != nil {
+		return time.Time{}, false, unavailable("reserving", err)
+	}
+	r, _ := v.([]any)
+	if len(r) != 2 {
+		return time.Time{}, false, unavailable("reserving", fmt.Errorf("unexpected answer %v", v))
+	}
+	won, _ := r[0].(int64)
+	cur, _ := r[1].(string)
+	t, ok := unstamp(cur)
+	if !ok {
+		return time.Time{}, false, unavailable("reserving", fmt.Errorf("unexpected ban %q", cur))
+	}
+	return t, won == 1, nil
+}
+
+var (
+	unhitScript = goredis.NewScript(`
+local e = redis.call('HGET', KEYS[1], 'end')
+if e and tonumber(e) > tonumber(ARGV[1]) and tonumber(redis.call('HGET', KEYS[1], 'n') or '0') > 0 then
+  redis.call('HINCRBY', KEYS[1], 'n', -1)
+end
+return 1`)
+	// reserveScript sets the ban unless one is in force at ARGV[3] (ms):
+	// {1, new} when it did, {0, current} when not.
+	reserveScript = goredis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and tonumber(string.match(cur, '^(%d+)')) > tonumber(ARGV[3]) then return {0, cur} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {1, ARGV[1]}`)
+)
+
 // ResetHits forgets key's count.
 func (s *Store) ResetHits(ctx context.Context, key string) error {
 	if err := s.c.Del(ctx, s.prefix+"hit:"+key).Err(); err != nil {

@@ -254,6 +254,38 @@ func (e *Ephemeral) Hit(ctx context.Context, key string, at time.Time, window ti
 	return n, nil
 }
 
+// Unhit takes back one event in key's current window, in one statement.
+func (e *Ephemeral) Unhit(ctx context.Context, key string, at time.Time) error {
+	_, err := e.db.ExecContext(ctx, `UPDATE hits SET n = n - 1 WHERE key = ? AND n > 0 AND end_at > ?`, key, at.UnixNano())
+	if err != nil {
+		return unavailable("uncounting", err)
+	}
+	return nil
+}
+
+// Reserve bans key until until unless it is banned at at: one upsert that
+// changes a row only when no ban is in force, so exactly one caller wins.
+func (e *Ephemeral) Reserve(ctx context.Context, key string, at, until time.Time) (time.Time, bool, error) {
+	var got int64
+	err := e.db.QueryRowContext(ctx, `INSERT INTO bans (key, until_at) VALUES (?, ?)
+		ON CONFLICT(key) DO UPDATE SET until_at = excluded.until_at WHERE bans.until_at <= ?
+		RETURNING until_at`, key, until.UnixNano(), at.UnixNano()).Scan(&got)
+	if err == nil {
+		return until, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, unavailable("reserving", err)
+	}
+	cur, banned, err := e.BannedUntil(ctx, key, at)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	if !banned { // lifted in between: report it as taken a moment ago
+		cur = at
+	}
+	return cur, false, nil
+}
+
 // ResetHits forgets key's count.
 func (e *Ephemeral) ResetHits(ctx context.Context, key string) error {
 	if _, err := e.db.ExecContext(ctx, `DELETE FROM hits WHERE key = ?`, key); err != nil {

@@ -925,6 +925,77 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 		}
 	})
 
+	t.Run("take back a hit", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		if err := s.Unhit(ctx, "sms-user:alice", c.Now()); err != nil { // nothing counted: no error, no effect
+			t.Fatal(err)
+		}
+		s.Hit(ctx, "sms-user:alice", c.Now(), time.Hour)
+		s.Hit(ctx, "sms-user:alice", c.Now(), time.Hour)
+		s.Hit(ctx, "sms-user:bob", c.Now(), time.Hour)
+		if err := s.Unhit(ctx, "sms-user:alice", c.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := s.Hit(ctx, "sms-user:alice", c.Now(), time.Hour); n != 2 {
+			t.Errorf("after taking one back: %d, want 2", n)
+		}
+		for range 5 {
+			s.Unhit(ctx, "sms-user:bob", c.Now())
+		}
+		if n, _ := s.Hit(ctx, "sms-user:bob", c.Now(), time.Hour); n != 1 {
+			t.Errorf("taken back below zero: next hit %d, want 1", n)
+		}
+		// A window that ended is left alone: the next hit starts afresh.
+		c.Advance(time.Hour)
+		s.Unhit(ctx, "sms-user:alice", c.Now())
+		if n, _ := s.Hit(ctx, "sms-user:alice", c.Now(), time.Hour); n != 1 {
+			t.Errorf("new window after an ended one: %d, want 1", n)
+		}
+	})
+
+	t.Run("reserve", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		until := c.Now().Add(30 * time.Second)
+		if got, ok, err := s.Reserve(ctx, "sms-cooldown:alice", c.Now(), until); err != nil || !ok || !got.Equal(until) {
+			t.Fatalf("first reserve: %v %v %v", got, ok, err)
+		}
+		if got, banned, _ := s.BannedUntil(ctx, "sms-cooldown:alice", c.Now()); !banned || !got.Equal(until) {
+			t.Errorf("reservation is no ban: %v %v", got, banned)
+		}
+		c.Advance(10 * time.Second)
+		if got, ok, err := s.Reserve(ctx, "sms-cooldown:alice", c.Now(), c.Now().Add(time.Hour)); err != nil || ok || !got.Equal(until) {
+			t.Errorf("reserve while reserved: %v %v %v, want the first end and false", got, ok, err)
+		}
+		if ok, _ := reserveOK(s, "sms-cooldown:bob", c.Now(), c.Now().Add(time.Second)); !ok {
+			t.Error("another key is reserved")
+		}
+		// Released (a failed send): free again at once.
+		s.Unban(ctx, "sms-cooldown:alice")
+		if ok, err := reserveOK(s, "sms-cooldown:alice", c.Now(), c.Now().Add(5*time.Second)); !ok || err != nil {
+			t.Errorf("reserve after release: %v %v", ok, err)
+		}
+		// Ended: free again.
+		c.Advance(5 * time.Second)
+		if ok, _ := reserveOK(s, "sms-cooldown:alice", c.Now(), c.Now().Add(time.Minute)); !ok {
+			t.Error("reserve after the reservation ended")
+		}
+	})
+
+	t.Run("concurrent reserve: exactly one wins", func(t *testing.T) {
+		c := NewClock()
+		s := open(t, c.Now)
+		errs := race(func(int) error {
+			ok, err := reserveOK(s, "sms-cooldown:alice", c.Now(), c.Now().Add(time.Minute))
+			if err == nil && !ok {
+				return store.ErrExists
+			}
+			return err
+		})
+		expectOneWinner(t, errs, store.ErrExists)
+	})
+
 	t.Run("many held logins", func(t *testing.T) {
 		c := NewClock()
 		s := open(t, c.Now)
@@ -941,4 +1012,9 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 			}
 		}
 	})
+}
+
+func reserveOK(s store.Counters, key string, at, until time.Time) (bool, error) {
+	_, ok, err := s.Reserve(context.Background(), key, at, until)
+	return ok, err
 }
