@@ -170,25 +170,14 @@ type resp struct {
 
 func (c *client) do(method, u string, form url.Values, accept string) resp {
 	c.t.Helper()
-	var body io.Reader
+	var ctype, body string
 	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, _ := http.NewRequest(method, u, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		ctype, body = "application/x-www-form-urlencoded", form.Encode()
 	}
 	if accept == "" {
 		accept = "text/html"
 	}
-	req.Header.Set("Accept", accept)
-	r, err := c.c.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, u, err)
-	}
-	defer r.Body.Close()
-	b, _ := io.ReadAll(r.Body)
-	return resp{r.StatusCode, r.Header.Get("Location"), string(b)}
+	return c.send(method, u, ctype, body, "Accept", accept)
 }
 
 var (

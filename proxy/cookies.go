@@ -105,27 +105,7 @@ func trimCookieValue(v string) string {
 // stripSessionCookies rewrites the Cookie header without the app session
 // cookies (and removes it when nothing is left).
 func stripSessionCookies(h http.Header, names cookieNames) {
-	lines := h["Cookie"]
-	if len(lines) == 0 {
-		return
-	}
-	var kept []string
-	for _, line := range lines {
-		for len(line) > 0 {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			name, _, _ := strings.Cut(part, "=")
-			if strings.TrimSpace(name) == "" || names.match(name) {
-				continue
-			}
-			kept = append(kept, strings.TrimSpace(part))
-		}
-	}
-	if len(kept) == 0 {
-		h.Del("Cookie")
-		return
-	}
-	h["Cookie"] = []string{strings.Join(kept, "; ")}
+	stripSessionCookiesExcept(h, names, cookieNames{})
 }
 
 // sessionAfter returns the app session as it will be once the browser has
@@ -213,6 +193,9 @@ func cookieValue(lines []string, name string) string {
 // keep matches.
 func stripSessionCookiesExcept(h http.Header, names, keep cookieNames) {
 	lines := h["Cookie"]
+	if len(lines) == 0 {
+		return
+	}
 	var kept []string
 	for _, line := range lines {
 		for len(line) > 0 {

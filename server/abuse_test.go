@@ -386,14 +386,7 @@ func TestSlowClientsAndUpstreams(t *testing.T) {
 		c.Upstream.ResponseTimeout = 200 * time.Millisecond
 		c.Server.ReadHeaderTimeout = 300 * time.Millisecond
 	}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.srv.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	ln := e.serve(t)
 	base := "http://" + ln.Addr().String()
 
 	baseline := runtime.NumGoroutine()

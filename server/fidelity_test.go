@@ -3,7 +3,6 @@ package server
 import (
 	"bufio"
 	"compress/gzip"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -319,14 +318,7 @@ func TestHTTP2OverTLS(t *testing.T) {
 	e := newEnv(t, envOpt{style: demoapp.StyleRegenerate, publicURL: "https://127.0.0.1", mutate: func(c *config.Config) {
 		c.Server.TLSCertFile, c.Server.TLSKeyFile = certFile, keyFile
 	}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.srv.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	ln := e.serve(t)
 
 	pool := x509.NewCertPool()
 	pem, _ := os.ReadFile(certFile)
@@ -449,14 +441,7 @@ func TestSlowUploadsAndStalls(t *testing.T) {
 	}})
 	b := released(t, e)
 	cookies := b.rawCookies()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.srv.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	ln := e.serve(t)
 
 	upload := func(body io.Reader, size int64) (int, string) {
 		req, _ := http.NewRequest("PUT", "http://"+ln.Addr().String()+"/fid/upload", body)

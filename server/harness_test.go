@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -364,4 +365,19 @@ func (b *browser) whoami() string {
 	b.t.Helper()
 	p := b.do("GET", "/whoami", nil, "Accept", "text/plain")
 	return strings.TrimSpace(p.body)
+}
+
+// serve runs the gateway's own listener (with the configured server
+// limits and TLS) on a loopback port until the test ends.
+func (e *env) serve(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.srv.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln
 }
