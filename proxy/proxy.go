@@ -165,6 +165,21 @@ type StepUpRule struct {
 
 type claimsKey struct{}
 
+// claimsContext carries a released request's claims in one allocation
+// (context.WithValue would box the claims in a second). Every other key,
+// the cancellation machinery's included, goes to the parent.
+type claimsContext struct {
+	context.Context
+	claims gate.Claims
+}
+
+func (c *claimsContext) Value(key any) any {
+	if _, ok := key.(claimsKey); ok {
+		return c.claims
+	}
+	return c.Context.Value(key)
+}
+
 // VerifiedClaims returns the gate claims of a gate-page request that carries
 // a valid gate cookie bound to its app session.
 func VerifiedClaims(r *http.Request) (gate.Claims, bool) {
@@ -512,7 +527,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Header[UserHeader] = []string{claims.User}
 		// The answer may rotate the session (followRotation), and the
 		// gate cookie itself does not travel to the app.
-		r = r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims))
+		r = r.WithContext(&claimsContext{Context: r.Context(), claims: claims})
 	}
 
 	if interceptLogin || (isLogout && sc.n > 0) {
