@@ -476,10 +476,15 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 }
 
 // restart shows a message with a way back to the app's login, and clears
-// the pending cookie.
+// the pending cookie. The sign-in it was about is gone: 410.
 func (h *Handler) restart(w http.ResponseWriter, r *http.Request, msg string) {
+	h.restartStatus(w, r, http.StatusGone, msg)
+}
+
+// restartStatus is restart with the status that says what happened.
+func (h *Handler) restartStatus(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	http.SetCookie(w, h.clearPending())
-	h.render(w, r, http.StatusOK, "message", pageData{Title: "Sign in again", Message: msg, LoginURL: h.opt.LoginURL})
+	h.render(w, r, status, "message", pageData{Title: "Sign in again", Message: msg, LoginURL: h.opt.LoginURL})
 }
 
 func (h *Handler) storeFailed(w http.ResponseWriter, r *http.Request, doing string, err error) {

@@ -52,7 +52,7 @@ func (h *Handler) getVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	case len(enr.TOTPSecret) == 0 || !h.totpOn():
 		if to == "" {
-			h.restart(w, r, "Your account has no way to receive a code. Ask your administrator to set your phone number.")
+			h.restartStatus(w, r, http.StatusConflict, "Your account has no way to receive a code. Ask your administrator to set your phone number.")
 			return
 		}
 		http.Redirect(w, r, h.opt.Prefix+"sms", http.StatusSeeOther)

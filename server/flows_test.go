@@ -310,6 +310,10 @@ func TestHeldLoginExpires(t *testing.T) {
 	if !strings.Contains(p.body, "Sign in again") {
 		t.Fatalf("expired held login still accepts codes: %d %.300s", p.status, p.body)
 	}
+	// The page says what happened in its status too: the sign-in is gone.
+	if p.status != http.StatusGone {
+		t.Errorf("expiry page status %d, want 410", p.status)
+	}
 }
 
 func TestAttemptLimitAndReplay(t *testing.T) {

@@ -634,7 +634,7 @@ func TestParseBrowserPage(t *testing.T) {
 		t.Errorf("after verification the page flow is over (German): %.300s", d.body)
 	}
 	// The link is spent; the app completes the login without a code.
-	if p := b.get(u.RequestURI()); p.status != 200 || !strings.Contains(p.body, "expired") {
+	if p := b.get(u.RequestURI()); p.status != http.StatusGone || !strings.Contains(p.body, "expired") {
 		t.Errorf("link after verification: %d", p.status)
 	}
 	e.expectReleased(e.api("verify", map[string]any{"challenge": ch}), "alice")
