@@ -451,10 +451,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if p.opt.Form.UserField != "" {
 			user, err = p.opt.Form.Canonical(r, body)
-			var lr *LoginRefused
-			if errors.As(err, &lr) {
+			if err != nil {
+				reason := err.Error()
+				if lr := (*LoginRefused)(nil); errors.As(err, &lr) {
+					reason = lr.Reason
+				}
 				p.log.WarnContext(r.Context(), "login request refused: ambiguous", "event", "login_refused_ambiguous",
-					"reason", lr.Reason, "path", path, "remote_ip", p.opt.ClientIP.ClientIP(r))
+					"reason", reason, "path", path, "remote_ip", p.opt.ClientIP.ClientIP(r))
 				p.page(w, r, http.StatusBadRequest)
 				return
 			}
