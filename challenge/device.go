@@ -56,10 +56,12 @@ func (h *Handler) rememberedDevice(r *http.Request, user string) (time.Time, boo
 
 // releaseRemembered releases a held login at once for a remembered device.
 func (h *Handler) releaseRemembered(r *http.Request, held *store.Held, verified time.Time) (proxy.Reply, bool) {
-	taken, err := h.opt.Ephemeral.TakeHeld(r.Context(), held.ID)
+	taken, done, err := h.take(r.Context(), held.ID)
 	if err != nil {
 		return proxy.Reply{}, false
 	}
+	// The answer is complete in memory: the proxy writes it next.
+	defer done()
 	hd := http.Header{}
 	if err := h.released(r, taken, verified, false, hd); err != nil {
 		h.log.ErrorContext(r.Context(), "releasing for a remembered device", "err", err)

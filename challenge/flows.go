@@ -449,10 +449,10 @@ func (h *Handler) verifiedRelease(w http.ResponseWriter, r *http.Request, held *
 
 // release hands the held login answer to the browser, exactly once, with a
 // gate cookie bound to its app session. The held login is taken from the
-// store atomically first: a crash after that leaves nothing half released,
-// only a user who signs in again.
+// store atomically first, behind a release journal (see take): a crash
+// before the answer is out ends that app session at the app.
 func (h *Handler) release(w http.ResponseWriter, r *http.Request, id string) {
-	held, err := h.opt.Ephemeral.TakeHeld(r.Context(), id)
+	held, done, err := h.take(r.Context(), id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			h.restart(w, r, "Your sign-in has expired or was already completed. Please sign in again.")
@@ -462,6 +462,7 @@ func (h *Handler) release(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	if held.Verified.IsZero() {
+		done()
 		h.log.WarnContext(r.Context(), "release of an unverified login refused", "event", "release_refused", "user", held.User)
 		h.restart(w, r, "Please sign in again.")
 		return
@@ -473,6 +474,8 @@ func (h *Handler) release(w http.ResponseWriter, r *http.Request, id string) {
 		hd.Del(k)
 	}
 	if err := h.released(r, held, held.Verified, remember, hd); err != nil {
+		// Taken but not handed over: the journal copy stays, and the
+		// janitor ends the session at the app when it expires.
 		h.log.ErrorContext(r.Context(), "issuing gate cookie", "err", err)
 		h.ErrorPage(w, r, http.StatusInternalServerError)
 		return
@@ -481,6 +484,8 @@ func (h *Handler) release(w http.ResponseWriter, r *http.Request, id string) {
 	if r.Method != http.MethodHead {
 		w.Write(held.Response.Body)
 	}
+	http.NewResponseController(w).Flush()
+	done()
 }
 
 // released writes into hd the headers of a released login: the held

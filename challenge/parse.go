@@ -351,13 +351,15 @@ func (h *Handler) releaseParse(r *http.Request, id string) proxy.Reply {
 		h.log.ErrorContext(ctx, "registering released token", "event", "store_error", "err", err)
 		return errStore.reply()
 	}
-	taken, err := h.opt.Ephemeral.TakeHeld(ctx, id)
+	taken, done, err := h.take(ctx, id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errExpired.reply()
 		}
 		return errStore.reply()
 	}
+	// The answer is complete in memory: the proxy writes it next.
+	defer done()
 	hd := taken.Response.Header.Clone()
 	if hd == nil {
 		hd = http.Header{}

@@ -11,11 +11,14 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/demoapp"
+	"github.com/vestibule-gw/vestibule/store"
+	"github.com/vestibule-gw/vestibule/store/memory"
 )
 
 // TestRegulationBansUser: wrong codes across held logins count for the
@@ -582,4 +585,73 @@ func TestStepUpAttemptsCapped(t *testing.T) {
 	}
 	// The sixth try is refused before the code is looked at, even the right one.
 	must(t, b.post("/.vestibule/step-up", url.Values{"csrf": {token}, "code": {b.code(secret, 1)}, "next": {"/account"}}), http.StatusTooManyRequests)
+}
+
+// crashAfterTake is an ephemeral store whose TakeHeld, once armed, takes
+// the held login and then kills the request, as a gateway that dies at
+// that moment would.
+type crashAfterTake struct {
+	store.Ephemeral
+	armed atomic.Bool
+}
+
+func (c *crashAfterTake) TakeHeld(ctx context.Context, id string) (*store.Held, error) {
+	h, err := c.Ephemeral.TakeHeld(ctx, id)
+	if err == nil && c.armed.Load() {
+		panic(http.ErrAbortHandler)
+	}
+	return h, err
+}
+
+// TestReleaseInterruptedIsLoggedOut: a gateway that stops between taking a
+// verified login from the store and handing it over leaves no app session
+// behind unseen: the release journal expires and the session is ended at
+// the app, with release_unconfirmed in the log.
+func TestReleaseInterruptedIsLoggedOut(t *testing.T) {
+	var e *env
+	eph := &crashAfterTake{Ephemeral: memory.New(func() time.Time { return e.clock.Now() })}
+	e = newEnv(t, envOpt{style: demoapp.StyleRegenerate, ephemeral: eph, mutate: func(c *config.Config) {
+		c.Login.LogoutAbandoned = true
+	}})
+	aliceSessions := func() int {
+		n := 0
+		for _, u := range e.app.Sessions() {
+			if u == "alice" {
+				n++
+			}
+		}
+		return n
+	}
+	b := e.browser()
+	b.login("alice", "wonderland")
+	secret, _ := b.enroll()
+	b.get("/logout")
+	b.login("alice", "wonderland")
+	if n := aliceSessions(); n != 1 {
+		t.Fatalf("test premise: the held login is an app session (%d)", n)
+	}
+	eph.armed.Store(true)
+	p := b.get("/.vestibule/verify")
+	req, _ := http.NewRequest("POST", e.gw.URL+"/.vestibule/verify", strings.NewReader(url.Values{"csrf": {csrf(t, p)}, "code": {b.code(secret, 1)}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "text/html")
+	if resp, err := b.c.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the release was not interrupted: %d", resp.StatusCode)
+	}
+	eph.armed.Store(false)
+	if b.cookie("demo_session") != "" {
+		t.Fatal("premise: the interrupted release handed the session over")
+	}
+	if n := aliceSessions(); n != 1 {
+		t.Fatalf("premise: the app session lives on after the interrupted release (%d)", n)
+	}
+	e.clock.Advance(2 * time.Minute)
+	e.srv.Sweep(context.Background())
+	if n := aliceSessions(); n != 0 {
+		t.Fatalf("an interrupted release left %d alice sessions at the app", n)
+	}
+	if !strings.Contains(e.logs.String(), "event=release_unconfirmed") {
+		t.Error("no release_unconfirmed event")
+	}
 }

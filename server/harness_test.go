@@ -23,6 +23,7 @@ import (
 	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/demoapp"
 	"github.com/vestibule-gw/vestibule/factor"
+	"github.com/vestibule-gw/vestibule/store"
 )
 
 // clock is a settable test clock.
@@ -96,6 +97,7 @@ type envOpt struct {
 	dbPath    string
 	mutate    func(*config.Config) // applied after parsing, before validation
 	phones    map[string]string    // numbers the demo app reports at login
+	ephemeral store.Ephemeral      // instead of the configured one
 }
 
 func newEnv(t *testing.T, o envOpt) *env {
@@ -141,16 +143,21 @@ func newEnv(t *testing.T, o envOpt) *env {
 		t.Fatalf("validate config: %v", err)
 	}
 	e.cfg = cfg
-	e.srv, e.gw = startGateway(t, cfg, e.clock, e.logs)
+	e.srv, e.gw = startGateway(t, cfg, e.clock, e.logs, o.ephemeral)
 	return e
 }
 
 // startGateway assembles a gateway from a validated config on the test
-// clock, logging into logs, and serves it on loopback.
-func startGateway(t *testing.T, cfg *config.Config, c *clock, logs *strings.Builder) (*Server, *httptest.Server) {
+// clock, logging into logs, and serves it on loopback. eph, if given,
+// replaces the configured ephemeral store.
+func startGateway(t *testing.T, cfg *config.Config, c *clock, logs *strings.Builder, eph ...store.Ephemeral) (*Server, *httptest.Server) {
 	t.Helper()
 	log := slog.New(audit.NewHandler(slog.NewTextHandler(syncWriter{logs, &sync.Mutex{}}, &slog.HandlerOptions{Level: slog.LevelDebug}), nil))
-	srv, err := New(context.Background(), cfg, Deps{Now: c.Now, Logger: log})
+	deps := Deps{Now: c.Now, Logger: log}
+	if len(eph) > 0 {
+		deps.Ephemeral = eph[0]
+	}
+	srv, err := New(context.Background(), cfg, deps)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}

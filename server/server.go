@@ -655,7 +655,14 @@ func (s *Server) Sweep(ctx context.Context) int {
 			return n
 		}
 		for _, h := range held {
-			s.abandoned(ctx, h, "expired")
+			reason := "expired"
+			if challenge.IsReleaseJournal(h.ID) {
+				// A release that never finished (the gateway stopped
+				// between taking the login and handing it over).
+				reason = "release_unconfirmed"
+				s.log.WarnContext(ctx, "a release did not finish; ending that app session", "event", "release_unconfirmed", "user", h.User)
+			}
+			s.abandoned(ctx, h, reason)
 		}
 		n += len(held)
 		if len(held) < 100 {
