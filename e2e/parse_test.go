@@ -175,7 +175,7 @@ func TestParseServerFacts(t *testing.T) {
 	st, m, raw = parseCall(t, "POST", gwURL+"/parse/login", js, body, app...)
 	held("second login", st, m, raw)
 	st, _, raw = parseCall(t, "GET", gwURL+"/parse/sessions", "", "", withTok...)
-	if st != 200 || strings.Count(raw, `"sessionToken"`) != 1 || !strings.Contains(raw, tok) {
+	if st != 200 || strings.Count(raw, `"r:`) != 1 || !strings.Contains(raw, tok) {
 		t.Fatalf("session list: %d %s", st, raw)
 	}
 	if st, _, raw = parseCall(t, "GET", parseURL+"/sessions", "", "", withTok...); strings.Count(raw, `"sessionToken"`) < 3 {

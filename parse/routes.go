@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/vestibule-gw/vestibule/proxy"
 )
 
 // kind is what the guard does with a Parse route's answer.
@@ -34,23 +33,12 @@ const (
 	verifyPassword
 	// refused: never forwarded (loginAs or verifyPassword inside a batch).
 	refused
+	// mint: answers that may carry a token minted on the way (cloud
+	// functions and jobs, GraphQL mutations other than the logins): read
+	// whole; a token the gateway did not release is removed and its
+	// session ended at Parse.
+	mint
 )
-
-// key normalises a path the way Parse Server (Express) routes it: case
-// insensitive, repeated and trailing slashes ignored.
-func key(p string) string { return proxy.RouteKey(p) }
-
-// under returns the route below mount ("login", "users/me"), and whether
-// k (a key) is the mount or below it.
-func under(k, mount string) (string, bool) {
-	if k == mount {
-		return "", true
-	}
-	if strings.HasPrefix(k, mount+"/") {
-		return k[len(mount)+1:], true
-	}
-	return "", false
-}
 
 // classify names what to do with a Parse REST route (below the mount) for
 // the request's effective method.
@@ -84,23 +72,25 @@ func classify(route, method string) kind {
 		return deleteSession
 	case first == "users", first == "sessions",
 		first == "classes" && len(seg) >= 2 && (seg[1] == "_user" || seg[1] == "_session"),
-		first == "aggregate" && len(seg) >= 2 && (seg[1] == "_user" || seg[1] == "_session"),
-		first == "functions", first == "jobs":
+		first == "aggregate" && len(seg) >= 2 && (seg[1] == "_user" || seg[1] == "_session"):
 		return scan
+	case first == "functions", first == "jobs":
+		return mint
 	}
 	return pass
 }
 
-// graphQLKind: a GraphQL operation that signs in (logIn, logInWith,
-// signUp) is a login; any other may echo tokens. A login the gateway does
-// not recognise is still safe: its token is removed from the answer.
+// graphQLKind: an operation that signs in (logIn, logInWith, signUp: the
+// field names stay in the text whatever the aliases and fragments) is a
+// login; any other mutation, or a request whose operation can't be read,
+// may mint a token on the way (mint); a plain query only echoes (scan).
 func graphQLKind(q *request) kind {
-	var query string
-	if raw, ok := q.obj["query"]; ok {
-		json.Unmarshal(raw, &query)
-	}
-	if strings.Contains(query, "logIn") || strings.Contains(query, "signUp") {
+	query := q.gqlQuery
+	switch {
+	case strings.Contains(query, "logIn") || strings.Contains(query, "signUp"):
 		return login
+	case query == "" || strings.Contains(query, "mutation"):
+		return mint
 	}
 	return scan
 }
@@ -115,7 +105,7 @@ func batchKind(q *request, mount string) kind {
 			Path   string `json:"path"`
 		} `json:"requests"`
 	}
-	if raw, ok := q.obj["requests"]; ok {
+	if raw, ok := q.field("requests"); ok {
 		json.Unmarshal(raw, &body.Requests)
 	}
 	out := scan
@@ -130,6 +120,10 @@ func batchKind(q *request, mount string) kind {
 			return refused
 		case login:
 			out = login
+		case mint:
+			if out != login && out != follow {
+				out = mint
+			}
 		case follow:
 			if out != login {
 				out = follow
