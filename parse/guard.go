@@ -824,4 +824,3 @@ func (g *Guard) sessionToken(ctx context.Context, q *request, caller, id string)
 	t, _ := m["sessionToken"].(string)
 	return t
 }
-

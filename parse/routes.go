@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-
 )
 
 // kind is what the guard does with a Parse route's answer.
