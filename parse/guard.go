@@ -274,6 +274,9 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		st.token, st.user = tok, user
 	}
+	if at == graphQL && q.gqlQuery == "" && r.URL.RawQuery != "" {
+		q.gqlQuery = r.URL.Query().Get("query") // GraphQL over GET
+	}
 	switch {
 	case at == graphQL:
 		st.kind = graphQLKind(q)
@@ -475,6 +478,13 @@ func (st *state) remove(tok string) bool {
 	return !ok
 }
 
+// filtered is told how many strings a streamed answer had tokens removed
+// from.
+func (st *state) filtered(n int) {
+	st.g.log.InfoContext(st.ctx, "session tokens the gateway did not release removed from an answer", "event", "tokens_redacted",
+		"count", n, "path", st.orig.URL.Path, "user", st.user)
+}
+
 // streamed reports whether an answer is filtered as it streams; otherwise
 // it is read whole (answers that may hold a login).
 func (st *state) streamed() bool {
@@ -505,6 +515,11 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 		return nil
 	}
 	ctx := resp.Request.Context()
+	if ce := resp.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") && !st.files() {
+		// Asked for identity; an encoded answer can't be checked.
+		g.log.ErrorContext(ctx, "encoded answer can't be checked for session tokens", "event", "answer_encoded", "path", resp.Request.URL.Path, "encoding", ce)
+		return errEncodedAnswer
+	}
 	switch st.kind {
 	case logout:
 		if resp.StatusCode == http.StatusOK && st.token != "" {
@@ -525,10 +540,9 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 		if st.files() || resp.Body == nil || resp.Body == http.NoBody {
 			return nil
 		}
-		st.filter = tokenFilter{src: resp.Body, s: scanner{decide: st}, max: maxAnswer}
+		st.filter = tokenFilter{src: resp.Body, s: scanner{decide: st}, max: maxAnswer, report: st}
 		st.filter.init()
 		resp.Body = &st.filter
-		resp.Header.Del("Content-Encoding") // asked for identity; never pass an encoding unread
 		return nil
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
@@ -749,8 +763,9 @@ func keepCORS(from, to http.Header) {
 }
 
 var (
-	errTooLarge     = errors.New("answer too large to check for session tokens")
-	errUnattributed = errors.New("login answer names no user")
+	errEncodedAnswer = errors.New("answer compressed: can't be checked for session tokens")
+	errTooLarge      = errors.New("answer too large to check for session tokens")
+	errUnattributed  = errors.New("login answer names no user")
 )
 
 // errorHandler answers upstream and interception failures, Parse-shaped.

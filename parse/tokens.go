@@ -433,6 +433,8 @@ type tokenFilter struct {
 	n           int
 	max         int
 	err         error
+	// report, if set, is told at Close how many strings were changed.
+	report interface{ filtered(n int) }
 }
 
 func newTokenFilter(src io.ReadCloser, decide func(string) bool, max int) *tokenFilter {
@@ -489,10 +491,12 @@ func (f *tokenFilter) Read(p []byte) (int, error) {
 
 func (f *tokenFilter) Close() error {
 	err := f.src.Close()
+	if f.report != nil && f.s.removed > 0 {
+		f.report.filtered(f.s.removed)
+		f.report = nil
+	}
 	if f.bp != nil {
-		if cap(f.buf) == cap(*f.bp) {
-			filterBufs.Put(f.bp)
-		}
+		filterBufs.Put(f.bp)
 		f.bp, f.buf = nil, nil
 		f.head, f.ready, f.n = 0, 0, 0
 		f.err = errors.New("read after close")
