@@ -16,17 +16,46 @@ import (
 // percent-encoded) are refused before any of this (dotted): Express does
 // not resolve them, but a proxy or Parse's own router might.
 
-// key normalises a decoded path: lower case, repeated and trailing slashes
-// ignored.
+// key normalises a configured path: lower case, repeated and trailing
+// slashes ignored.
 func key(p string) string { return proxy.RouteKey(p) }
 
-// under returns the route below prefix ("login", "users/me"), and whether
-// k (a key) is the prefix or below it.
+// clean normalises a request's decoded path without changing its case
+// (matching is case-insensitive): repeated and trailing slashes ignored.
+// The usual path is already clean and is returned as it is.
+func clean(p string) string {
+	dirty := len(p) > 1 && p[len(p)-1] == '/' || strings.Contains(p, "//")
+	if !dirty {
+		return p
+	}
+	var b strings.Builder
+	b.Grow(len(p))
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' && i > 0 && p[i-1] == '/' {
+			continue
+		}
+		b.WriteByte(p[i])
+	}
+	s := b.String()
+	if len(s) > 1 {
+		s = strings.TrimSuffix(s, "/")
+	}
+	return s
+}
+
+// under returns the route below prefix ("login", "users/me", in the
+// request's case), and whether k (a clean path) is the prefix (a key) or
+// below it, compared case-insensitively. strings.EqualFold folds a few
+// non-ASCII letters to ASCII ones too (U+017F to s): that only widens what
+// is treated as Parse.
 func under(k, prefix string) (string, bool) {
-	if k == prefix {
+	if len(k) < len(prefix) || !strings.EqualFold(k[:len(prefix)], prefix) {
+		return "", false
+	}
+	if len(k) == len(prefix) {
 		return "", true
 	}
-	if strings.HasPrefix(k, prefix) && len(k) > len(prefix) && k[len(prefix)] == '/' {
+	if k[len(prefix)] == '/' {
 		return k[len(prefix)+1:], true
 	}
 	return "", false

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/vestibule-gw/vestibule/proxy"
 )
@@ -56,9 +57,18 @@ var (
 // gateway (compressed, a non-UTF-8 charset, a JSON object Go can't parse)
 // is refused rather than forwarded unchecked.
 func readRequest(r *http.Request, max int64) (*request, error) {
-	q := &request{method: r.Method, header: r.Header}
+	q := &request{}
+	if err := readRequestInto(q, r, max); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// readRequestInto is readRequest into a request the caller owns.
+func readRequestInto(q *request, r *http.Request, max int64) error {
+	q.method, q.header = r.Method, r.Header
 	if len(r.Header.Values("X-Parse-Session-Token")) > 1 {
-		return nil, fmt.Errorf("%w: several X-Parse-Session-Token headers", errBadJSON)
+		return fmt.Errorf("%w: several X-Parse-Session-Token headers", errBadJSON)
 	}
 	q.headerToken = r.Header.Get("X-Parse-Session-Token")
 	if r.Header.Get("X-Parse-Master-Key") != "" || r.Header.Get("X-Parse-Maintenance-Key") != "" {
@@ -68,38 +78,40 @@ func readRequest(r *http.Request, max int64) (*request, error) {
 		q.master = true
 	}
 	if r.Body == nil || r.Body == http.NoBody {
-		return q, nil
+		return nil
 	}
 	if ce := strings.TrimSpace(r.Header.Get("Content-Encoding")); ce != "" && !strings.EqualFold(ce, "identity") {
-		return nil, fmt.Errorf("%w: Content-Encoding %q", errEncoding, ce)
+		return fmt.Errorf("%w: Content-Encoding %q", errEncoding, ce)
 	}
 	var mt string
 	var params map[string]string
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.Contains(ct, ";") {
+		mt = strings.ToLower(strings.TrimSpace(ct)) // the JS SDK's text/plain: no parameters to parse
+	} else if ct != "" {
 		mt, params, _ = mime.ParseMediaType(ct)
 		if cs := params["charset"]; cs != "" && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
-			return nil, fmt.Errorf("%w: charset %q", errEncoding, cs)
+			return fmt.Errorf("%w: charset %q", errEncoding, cs)
 		}
 	}
 	b, err := proxy.ReadBody(r, max)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	q.body = b
 	if bytes.HasPrefix(b, []byte("\xef\xbb\xbf")) || bytes.HasPrefix(b, []byte("\xfe\xff")) || bytes.HasPrefix(b, []byte("\xff\xfe")) {
-		return nil, fmt.Errorf("%w: byte order mark", errEncoding)
+		return fmt.Errorf("%w: byte order mark", errEncoding)
 	}
 	if mt == "application/x-www-form-urlencoded" {
 		// Parse Server decodes form bodies too, and reads _SessionToken
 		// and _MasterKey from them like from JSON ones.
 		form, err := url.ParseQuery(string(b))
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errBadJSON, err)
+			return fmt.Errorf("%w: %v", errBadJSON, err)
 		}
 		q.form = form
 		q.bodyToken = form.Get("_SessionToken")
 		q.master = q.master || form.Has("_MasterKey")
-		return q, nil
+		return nil
 	}
 	if mt == "multipart/form-data" {
 		// A GraphQL upload: its operations are a JSON part.
@@ -107,18 +119,18 @@ func readRequest(r *http.Request, max int64) (*request, error) {
 	}
 	t := bytes.TrimLeft(b, " \t\r\n")
 	if len(t) == 0 || t[0] != '{' {
-		return q, nil
+		return nil
 	}
 	if !json.Valid(t) {
-		return nil, fmt.Errorf("%w: not a JSON object", errBadJSON)
+		return fmt.Errorf("%w: not a JSON object", errBadJSON)
 	}
 	q.obj = members(t, q.objA[:0])
 	if raw, ok := q.field("_SessionToken"); ok {
 		// Parse takes any truthy value; an object there could reach its
 		// session query as an operator. Only a string is a token.
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil && string(raw) != "null" && string(raw) != "false" {
-			return nil, fmt.Errorf("%w: _SessionToken is not a string", errBadJSON)
+		s, ok := rawString(raw)
+		if !ok && string(raw) != "null" && string(raw) != "false" {
+			return fmt.Errorf("%w: _SessionToken is not a string", errBadJSON)
 		}
 		q.bodyToken = s
 	}
@@ -149,7 +161,7 @@ func readRequest(r *http.Request, max int64) (*request, error) {
 	if raw, ok := q.field("query"); ok {
 		json.Unmarshal(raw, &q.gqlQuery)
 	}
-	return q, nil
+	return nil
 }
 
 // member is one top-level member of a JSON object: its key (as written,
@@ -247,11 +259,24 @@ func (q *request) field(name string) ([]byte, bool) {
 
 // str is a top-level body member's string value ("" when not a string).
 func (q *request) str(name string) string {
-	var s string
-	if raw, ok := q.field(name); ok {
-		json.Unmarshal(raw, &s)
+	raw, ok := q.field(name)
+	if !ok {
+		return ""
 	}
+	s, _ := rawString(raw)
 	return s
+}
+
+// rawString decodes a raw JSON value that should be a string.
+func rawString(raw []byte) (string, bool) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw[1 : n-1]), true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // multipartQuery reads the GraphQL query from a multipart request's

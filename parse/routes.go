@@ -42,38 +42,42 @@ const (
 // classify names what to do with a Parse REST route (below the mount) for
 // the request's effective method.
 func classify(route, method string) kind {
-	seg := strings.Split(route, "/")
-	first := seg[0]
+	// Matched without allocating: the route keeps its case (compared
+	// case-insensitively, as Express routes).
+	first, rest, _ := strings.Cut(route, "/")
+	second, _, _ := strings.Cut(rest, "/")
+	nseg := strings.Count(route, "/") + 1
+	is := strings.EqualFold
 	switch {
-	case first == "login":
+	case is(first, "login"):
 		return login
-	case first == "loginas":
+	case is(first, "loginas"):
 		return loginAs
-	case first == "verifypassword":
+	case is(first, "verifypassword"):
 		return verifyPassword
-	case first == "logout":
+	case is(first, "logout"):
 		return logout
-	case first == "batch":
+	case is(first, "batch"):
 		return login
-	case first == "upgradetorevocablesession":
+	case is(first, "upgradetorevocablesession"):
 		return follow
-	case first == "users" && len(seg) == 1 && method == http.MethodPost:
+	case is(first, "users") && nseg == 1 && method == http.MethodPost:
 		return login // signup, or a login with authData
-	case first == "classes" && len(seg) == 2 && seg[1] == "_user" && method == http.MethodPost:
+	case is(first, "classes") && nseg == 2 && is(second, "_user") && method == http.MethodPost:
 		return login
-	case first == "users" && len(seg) == 2 && seg[1] != "me" && method == http.MethodPut,
-		first == "classes" && len(seg) == 3 && seg[1] == "_user" && method == http.MethodPut:
+	case is(first, "users") && nseg == 2 && !is(second, "me") && method == http.MethodPut,
+		is(first, "classes") && nseg == 3 && is(second, "_user") && method == http.MethodPut:
 		return follow // a password change mints a new token
-	case first == "sessions" && len(seg) == 1 && method == http.MethodPost:
+	case is(first, "sessions") && nseg == 1 && method == http.MethodPost:
 		return follow
-	case first == "sessions" && len(seg) == 2 && seg[1] != "me" && method == http.MethodDelete,
-		first == "classes" && len(seg) == 3 && seg[1] == "_session" && method == http.MethodDelete:
+	case is(first, "sessions") && nseg == 2 && !is(second, "me") && method == http.MethodDelete,
+		is(first, "classes") && nseg == 3 && is(second, "_session") && method == http.MethodDelete:
 		return deleteSession
-	case first == "users", first == "sessions",
-		first == "classes" && len(seg) >= 2 && (seg[1] == "_user" || seg[1] == "_session"),
-		first == "aggregate" && len(seg) >= 2 && (seg[1] == "_user" || seg[1] == "_session"):
+	case is(first, "users"), is(first, "sessions"),
+		is(first, "classes") && nseg >= 2 && (is(second, "_user") || is(second, "_session")),
+		is(first, "aggregate") && nseg >= 2 && (is(second, "_user") || is(second, "_session")):
 		return scan
-	case first == "functions", first == "jobs":
+	case is(first, "functions"), is(first, "jobs"):
 		return mint
 	}
 	return pass

@@ -417,7 +417,10 @@ func findTokenValues(b []byte) []string {
 }
 
 // errStringTooLong: a streamed answer has a string too long to check.
-var errStringTooLong = errors.New("answer string too long to check for session tokens")
+var (
+	errStringTooLong = errors.New("answer string too long to check for session tokens")
+	errClosed        = errors.New("answer read after close")
+)
 
 var filterBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
@@ -499,7 +502,7 @@ func (f *tokenFilter) Close() error {
 		filterBufs.Put(f.bp)
 		f.bp, f.buf = nil, nil
 		f.head, f.ready, f.n = 0, 0, 0
-		f.err = errors.New("read after close")
+		f.err = errClosed
 	}
 	return err
 }
