@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -570,6 +571,18 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 		return errTooLarge
 	}
 	keep := func() error { proxy.ReplaceBody(resp, body); return nil }
+	if st.kind == login && bytes.Contains(body, []byte(parseMFAMissing)) {
+		// Parse's own mfa adapter asks for its code: this user was enrolled
+		// there and not yet moved to the gateway.
+		g.log.WarnContext(ctx, "login of a user enrolled in Parse's mfa adapter: import needed", "event", "mfa_import_required",
+			"username", st.req.str("username"), "remote_ip", st.remoteIP)
+		if st.where == graphQL {
+			body = bytes.ReplaceAll(body, []byte(`"`+parseMFAMissing+`"`), []byte(`"`+mfaImportMessage+`"`))
+			return keep()
+		}
+		rewrite(resp, http.StatusBadRequest, errorBody(-1, mfaImportMessage, "mfa_import_required"))
+		return nil
+	}
 	var unreleased []string
 	for _, tok := range findTokenValues(body) {
 		_, ok, err := g.released(ctx, tok)
@@ -776,6 +789,13 @@ func keepCORS(from, to http.Header) {
 		}
 	}
 }
+
+// parseMFAMissing is Parse's answer to a login without the code its mfa
+// adapter wants; mfaImportMessage replaces it.
+const (
+	parseMFAMissing  = "Missing additional authData mfa"
+	mfaImportMessage = "This account still uses the app's previous two-factor sign-in. An administrator has to move it to the new sign-in (vestibule parse import-mfa); then sign in again with the same authenticator app."
+)
 
 var (
 	errEncodedAnswer = errors.New("answer compressed: can't be checked for session tokens")

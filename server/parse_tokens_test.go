@@ -200,3 +200,17 @@ func TestParseAnonymousPolicy(t *testing.T) {
 		"X-Parse-Application-Id", parsefake.AppID))
 	p.expectChallenge(p.rest("POST", "/parse/users", `{"username":"zed","password":"pw","authData":{"anonymous":{"id":"1"}}}`, ""))
 }
+
+// TestParseUnimportedMFAUser: a user still enrolled in Parse's own mfa
+// adapter gets a Parse-shaped answer that says what to do, not a bare -1.
+func TestParseUnimportedMFAUser(t *testing.T) {
+	e := newParseEnv(t, nil)
+	e.fake.Add(parsefake.User{ID: "mfa0001", Username: "mia", Password: "mia-pw", ParseMFA: true})
+	a := e.login("mia", "mia-pw")
+	if a.status != 400 || a.code() != -1 || a.str("reason") != "mfa_import_required" || !strings.Contains(a.str("error"), "vestibule parse import-mfa") {
+		t.Fatalf("got %d %s", a.status, a.raw)
+	}
+	if !strings.Contains(e.logs.String(), "event=mfa_import_required username=mia") {
+		t.Error("no audit event")
+	}
+}

@@ -32,6 +32,9 @@ type User struct {
 	ID, Username, Password, Phone string
 	// Anonymous is the anonymous authData id of an anonymous user.
 	Anonymous string
+	// ParseMFA: enrolled in Parse's own mfa adapter, which then wants
+	// authData.mfa on every login.
+	ParseMFA bool
 }
 
 // Seen is one request that reached the fake.
@@ -77,6 +80,13 @@ func (s *Server) Live(token string) bool {
 	defer s.mu.Unlock()
 	_, ok := s.sessions[token]
 	return ok
+}
+
+// Add adds a user.
+func (s *Server) Add(u User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[u.Username] = &u
 }
 
 // Sessions counts a user's live sessions.
@@ -268,6 +278,9 @@ func (s *Server) route(route string, c call) (int, any) {
 		u := s.users[name]
 		if u == nil || u.Password != pass {
 			return 404, errv(101, "Invalid username/password.")
+		}
+		if u.ParseMFA {
+			return 400, errv(-1, "Missing additional authData mfa")
 		}
 		return 200, userJSON(u, s.mint(u.ID))
 	case seg[0] == "loginas":
