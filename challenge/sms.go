@@ -74,7 +74,7 @@ func (h *Handler) smsHash(heldID, code string) []byte {
 // code form once one was sent.
 func (h *Handler) smsPage(w http.ResponseWriter, r *http.Request, status int, st pendingState, held *store.Held, to, errMsg, info string) {
 	sent := len(held.SMSHash) > 0 && h.opt.Now().Before(held.SMSExpires)
-	h.render(w, r, status, "sms", pageData{Title: "Sign in with a text message", CSRF: st.CSRF, User: held.User,
+	h.render(w, r, status, "sms", pageData{Title: "Sign in with a text message", CSRF: st.CSRF, User: accountName(held),
 		Phone: phone.Mask(to), Sent: sent, Error: errMsg, Message: info, TOTP: h.totpOn() && h.hasTOTP(held.User),
 		Digits: h.opt.SMS.CodeLength})
 }
@@ -318,7 +318,7 @@ func (h *Handler) finishPhoneEnrollment(w http.ResponseWriter, r *http.Request, 
 	}
 	h.log.InfoContext(ctx, "enrolled phone", "event", "enrollment", "factor", "sms", "user", held.User, "phone", phone.Mask(to),
 		"remote_ip", h.ip(r), "user_agent", r.UserAgent())
-	h.render(w, r, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: held.User, Codes: codes})
+	h.render(w, r, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: accountName(held), Codes: codes})
 }
 
 func (h *Handler) getEnrollPhone(w http.ResponseWriter, r *http.Request) {
@@ -333,7 +333,7 @@ func (h *Handler) getEnrollPhone(w http.ResponseWriter, r *http.Request) {
 	if h.enrolled(w, r, held) {
 		return
 	}
-	h.render(w, r, http.StatusOK, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn()})
+	h.render(w, r, http.StatusOK, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: accountName(held), TOTP: h.totpOn()})
 }
 
 // postEnrollPhone takes a number the user typed, validates it and sends a
@@ -352,12 +352,12 @@ func (h *Handler) postEnrollPhone(w http.ResponseWriter, r *http.Request) {
 	}
 	to, err := phone.Parse(r.PostForm.Get("phone"), h.opt.SMS.DefaultRegion)
 	if err != nil || !phone.Mobile(to) {
-		h.render(w, r, http.StatusBadRequest, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn(),
+		h.render(w, r, http.StatusBadRequest, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: accountName(held), TOTP: h.totpOn(),
 			Error: "That is not a mobile number we can send text messages to. Include the country code, e.g. +44 7400 123456."})
 		return
 	}
 	if msg, status := h.sendCode(r, held, to, "enroll"); msg != "" {
-		h.render(w, r, status, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn(), Error: msg})
+		h.render(w, r, status, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: accountName(held), TOTP: h.totpOn(), Error: msg})
 		return
 	}
 	h.log.InfoContext(r.Context(), "phone enrollment started", "event", "enrollment_started", "factor", "sms", "user", held.User, "phone", phone.Mask(to))

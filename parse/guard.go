@@ -29,6 +29,10 @@ import (
 // names, for the gateway's own calls (logging out an abandoned login).
 const TokenKey = "sessionToken"
 
+// UsernameKey is the Held.Session key of a held Parse login's username
+// (for the pages), when Parse gave one.
+const UsernameKey = "vestibule:username"
+
 // Challenger starts the second factor for a held Parse login (the challenge
 // package implements it).
 type Challenger interface {
@@ -740,6 +744,13 @@ func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) erro
 	proxy.RemoveHopHeaders(header)
 	header.Del(proxy.UserHeader)
 	session := map[string]string{TokenKey: m.token}
+	name, _ := m.obj["username"].(string)
+	if name == "" && st.where == graphQL {
+		name = g.username(ctx, st.req, m.token)
+	}
+	if name != "" {
+		session[UsernameKey] = name
+	}
 	if b, err := json.Marshal(st.req.keySets()); err == nil {
 		session[appKeysKey] = string(b)
 	}
@@ -860,6 +871,17 @@ func (g *Guard) whoami(ctx context.Context, q *request, token string) string {
 	}
 	id, _ := m["objectId"].(string)
 	return id
+}
+
+// username asks Parse for the token's username (a GraphQL login's answer
+// is shaped by the client).
+func (g *Guard) username(ctx context.Context, q *request, token string) string {
+	m, status, err := g.call(ctx, http.MethodGet, "users/me", q.appKeysOf(), token)
+	if err != nil || status != http.StatusOK {
+		return ""
+	}
+	n, _ := m["username"].(string)
+	return n
 }
 
 // sessionToken reads the token of session id as the caller sees it.

@@ -33,7 +33,7 @@ func heldKeySets(h *store.Held) []map[string]string {
 	}
 	keys := map[string]string{}
 	for k, v := range h.Session {
-		if k != TokenKey && k != appKeysKey {
+		if k != TokenKey && k != appKeysKey && k != UsernameKey {
 			keys[k] = v
 		}
 	}

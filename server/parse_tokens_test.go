@@ -214,3 +214,30 @@ func TestParseUnimportedMFAUser(t *testing.T) {
 		t.Error("no audit event")
 	}
 }
+
+// TestParseChallengeShape: "methods" is a list even when empty, and the
+// pages name the user by the Parse username (from the login answer, or
+// asked of Parse for a GraphQL login), not the objectId.
+func TestParseChallengeShape(t *testing.T) {
+	e := newParseEnv(t, nil)
+	a := e.login("alice", "alice-pw")
+	e.expectChallenge(a)
+	if !bytes.Contains(a.raw, []byte(`"methods":[]`)) {
+		t.Errorf("methods of an unenrolled user: %s", a.raw)
+	}
+	g := e.call("POST", "/graphql", "application/json", `{"query":"mutation noid { logIn(input: {}) { viewer { t: sessionToken } } }","variables":{"username":"alice","password":"alice-pw"}}`,
+		"X-Parse-Application-Id", parsefake.AppID)
+	for _, ans := range []answer{a, g} {
+		e.expectChallenge(ans)
+		benv := &env{t: t, gw: e.gw, clock: e.clock}
+		b := benv.browser()
+		u := ans.str("url")
+		p := b.get(u[strings.Index(u, "/.vestibule/"):])
+		for i := 0; i < 3 && p.status == 303; i++ {
+			p = b.get(location(p))
+		}
+		if p.status != 200 || !strings.Contains(p.body, "<strong>alice</strong>") || strings.Contains(p.body, "aLiCe01") {
+			t.Errorf("page: %d %.600s", p.status, p.body)
+		}
+	}
+}
