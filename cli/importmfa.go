@@ -169,18 +169,17 @@ type importReport struct {
 // the gateway, reporting one line per user and a summary.
 func runImportMFA(ctx context.Context, w io.Writer, log *slog.Logger, src mfaSource, db store.Durable, sealer *seal.Sealer, o importOptions) (importReport, error) {
 	var rep importReport
-	last := ""
-	for {
-		where, _ := json.Marshal(map[string]any{"objectId": map[string]any{"$gt": last}})
+	// Pages in objectId order by skip (Parse's PostgreSQL adapter can't
+	// compare objectIds with $gt).
+	for skip := 0; ; skip += 500 {
 		var page struct {
 			Results []parseUser `json:"results"`
 		}
-		route := "classes/_User?limit=500&order=objectId&where=" + url.QueryEscape(string(where))
+		route := fmt.Sprintf("classes/_User?limit=500&order=objectId&skip=%d", skip)
 		if err := src.do(ctx, http.MethodGet, route, nil, &page); err != nil {
 			return rep, err
 		}
 		for _, pu := range page.Results {
-			last = pu.ObjectID
 			if pu.AuthData.MFA == nil {
 				continue
 			}

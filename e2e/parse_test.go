@@ -32,8 +32,9 @@ func startParseServer(t *testing.T) string {
 	return u
 }
 
-// startParseServerKey is startParseServer that also returns the master key.
-func startParseServerKey(t *testing.T) (string, string) {
+// startParseServerKey is startParseServer that also returns the master
+// key; env is added to Parse Server's environment (its options).
+func startParseServerKey(t *testing.T, env ...string) (string, string) {
 	t.Helper()
 	bin := filepath.Join(parseModules, ".bin", "parse-server")
 	if _, err := os.Stat(bin); err != nil {
@@ -52,7 +53,7 @@ func startParseServerKey(t *testing.T) (string, string) {
 	cmd := exec.Command("node", bin, "--appId", "e2eapp", "--masterKey", master, "--databaseURI", db,
 		"--port", fmt.Sprint(port), "--host", "127.0.0.1", "--mountPath", "/parse", "--serverURL", base, "--allowClientClassCreation", "true")
 	// GraphQL at /graphql (the CLI's --mountGraphQL flag did not take here).
-	cmd.Env = append(os.Environ(), "PARSE_SERVER_MOUNT_GRAPHQL=true", "PARSE_SERVER_LOGS_FOLDER="+t.TempDir())
+	cmd.Env = append(append(os.Environ(), "PARSE_SERVER_MOUNT_GRAPHQL=true", "PARSE_SERVER_LOGS_FOLDER="+t.TempDir()), env...)
 	logs := &syncBuffer{}
 	runUntilUp(t, "Parse Server", cmd, logs, base+"/health")
 	t.Cleanup(func() {

@@ -2,9 +2,14 @@ package e2e
 
 import (
 	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/vestibule-gw/vestibule/cli"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -339,4 +344,76 @@ func TestParseServerSessionsEnded(t *testing.T) {
 	}
 	e.sessionsBecome("created user", newID, 0)
 	_ = io.Discard
+}
+
+// TestParseServerImportMFA: a user enrolled in the real Parse Server's own
+// mfa adapter (TOTP) gets a clear answer through the gateway until
+// `vestibule parse import-mfa` moves them; then they sign in through the
+// gateway with the same authenticator, and Parse no longer holds the
+// adapter's data.
+func TestParseServerImportMFA(t *testing.T) {
+	parseURL, master := startParseServerKey(t, `PARSE_SERVER_AUTH_PROVIDERS={"mfa":{"enabled":true,"options":["TOTP"]}}`,
+		"PARSE_SERVER_DIRECT_ACCESS=false") // (its in-process routing fails with this install's router)
+	root := strings.TrimSuffix(parseURL, "/parse")
+	var gwCfg *config.Config
+	gw := exampleGateway(t, "parse-server.yaml", func(cfg *config.Config, gwURL string) {
+		cfg.PublicURL = gwURL
+		cfg.Upstream.URL = root
+		cfg.SMS.Enabled = false
+		gwCfg = cfg
+	})
+	e := &parseEnv13{t: t, parseURL: parseURL, root: root, master: master, gw: gw}
+	app := []string{"X-Parse-Application-Id", "e2eapp"}
+	st, m, raw := e.do("POST", parseURL+"/users", "application/json", `{"username":"tom","password":"tom-pw"}`, app...)
+	if st != 201 {
+		t.Fatalf("signup: %d %s", st, raw)
+	}
+	id, tok := m["objectId"].(string), m["sessionToken"].(string)
+	secret := "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+	now := factor.DefaultTOTP().Step(time.Now())
+	setup := fmt.Sprintf(`{"authData":{"mfa":{"secret":%q,"token":%q}}}`, secret, code(t, secret, now))
+	if st, _, raw := e.do("PUT", parseURL+"/users/"+id, "application/json", setup, append(app, "X-Parse-Session-Token", tok)...); st != 200 {
+		t.Fatalf("mfa setup at Parse: %d %s", st, raw)
+	}
+	// Premise: Parse stored the adapter's data where the import reads it.
+	if _, u, raw := e.asMaster("GET", "/users/"+id, ""); !strings.Contains(raw, secret) || u["authData"] == nil {
+		t.Fatalf("premise: authData.mfa holds the secret: %s", raw)
+	}
+	login := `{"username":"tom","password":"tom-pw"}`
+	st, m, raw = e.do("POST", gw+"/parse/login", "application/json", login, app...)
+	if st != 400 || m["reason"] != "mfa_import_required" || !strings.Contains(raw, "import-mfa") {
+		t.Fatalf("before the import: %d %s", st, raw)
+	}
+
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "import.yaml")
+	yml := fmt.Sprintf("upstream: {url: %q}\nparse: {enabled: true, mount: /parse}\ngate: {keys: [%q]}\nsecrets: {encryption_keys: [%q]}\nstore: {sqlite: %q}\n",
+		root, gwCfg.Gate.Keys[0], gwCfg.Secrets.EncryptionKeys[0], gwCfg.Store.SQLite)
+	os.WriteFile(cfgPath, []byte(yml), 0o600)
+	var out bytes.Buffer
+	env := func(k string) (string, bool) {
+		switch k {
+		case "PARSE_APP_ID":
+			return "e2eapp", true
+		case "PARSE_MASTER_KEY":
+			return master, true
+		}
+		return "", false
+	}
+	if err := cli.Run(context.Background(), []string{"parse", "import-mfa", "-config", cfgPath}, &out, io.Discard, env, nil); err != nil {
+		t.Fatalf("import-mfa: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), id+" (tom): enrolled: authenticator (TOTP)") || !strings.Contains(out.String(), "imported 1, skipped 0, failed 0") {
+		t.Fatalf("report:\n%s", out.String())
+	}
+	if _, _, raw := e.asMaster("GET", "/users/"+id, ""); strings.Contains(raw, secret) {
+		t.Fatalf("authData.mfa still at Parse: %s", raw)
+	}
+	// The same authenticator now signs in through the gateway (the mfa
+	// adapter's protocol, unchanged for the client).
+	withCode := fmt.Sprintf(`{"username":"tom","password":"tom-pw","authData":{"mfa":{"token":%q}}}`, code(t, secret, factor.DefaultTOTP().Step(time.Now())+1))
+	st, m, raw = e.do("POST", gw+"/parse/login", "application/json", withCode, app...)
+	if st != 200 || m["sessionToken"] == nil {
+		t.Fatalf("login after the import: %d %s", st, raw)
+	}
 }
