@@ -137,7 +137,7 @@ func (q *request) anonymous() bool {
 // isAnonymous asks Parse whether the token's user signs in with anonymous
 // authData only.
 func (g *Guard) isAnonymous(ctx context.Context, q *request, token string) bool {
-	m, status, err := g.call(ctx, http.MethodGet, "users/me", q.appKeysOf(), token)
+	m, status, err := g.callAs(ctx, http.MethodGet, "users/me", q, token)
 	if err != nil || status != http.StatusOK {
 		return false
 	}

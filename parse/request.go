@@ -372,13 +372,6 @@ func (q *request) keySets() []map[string]string {
 	return sets
 }
 
-// appKeysOf is the first key set (for the guard's own reads).
-func (q *request) appKeysOf() map[string]string {
-	if sets := q.keySets(); len(sets) > 0 {
-		return sets[0]
-	}
-	return map[string]string{}
-}
 
 // basicCredentials decodes an Authorization header the way Parse Server
 // (Node's lenient base64) does: "basic " in any case, then base64 in the

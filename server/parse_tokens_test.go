@@ -97,6 +97,14 @@ func TestParseGraphQLPrefix(t *testing.T) {
 			t.Fatalf("%s: held login of %q (%v)", p, h.User, err)
 		}
 	}
+	// The user is asked of Parse the way the client named its app: here
+	// the body's app id behind a header naming another app.
+	noid := fmt.Sprintf(`{"_ApplicationId":%q,"query":"mutation noid { logIn(input: {}) { viewer { t: sessionToken } } }","variables":{"username":"alice","password":"alice-pw"}}`, parsefake.AppID)
+	a := e.call("POST", "/graphql/y", "text/plain", noid, "X-Parse-Application-Id", "other-app")
+	e.expectChallenge(a)
+	if h, err := e.srv.Ephemeral().Held(context.Background(), a.str("challenge")); err != nil || h.User != "aLiCe01" {
+		t.Fatalf("GraphQL login named by the body: held login of %q (%v)", h.User, err)
+	}
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	mw.WriteField("operations", `{"query":"mutation { a: logIn(input: {}) { viewer { t: sessionToken } } }","variables":{"username":"alice","password":"alice-pw"}}`)
@@ -106,7 +114,7 @@ func TestParseGraphQLPrefix(t *testing.T) {
 
 	before := e.fake.Sessions("aLiCe01")
 	two := `{"query":"mutation { a: logIn(input: {}) { viewer { sessionToken } } b: logIn(input: {}) { viewer { sessionToken } } }","variables":{"username":"alice","password":"alice-pw"}}`
-	a := e.call("POST", "/graphql/x", "application/json", two, app...)
+	a = e.call("POST", "/graphql/x", "application/json", two, app...)
 	e.srv.WaitBackground()
 	if a.status != 400 || tokenIn(a.raw) {
 		t.Fatalf("two logins: %d %s", a.status, a.raw)
