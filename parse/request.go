@@ -372,7 +372,6 @@ func (q *request) keySets() []map[string]string {
 	return sets
 }
 
-
 // basicCredentials decodes an Authorization header the way Parse Server
 // (Node's lenient base64) does: "basic " in any case, then base64 in the
 // standard or URL alphabet, padded or not, other bytes ignored.
