@@ -575,18 +575,6 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 		return errTooLarge
 	}
 	keep := func() error { proxy.ReplaceBody(resp, body); return nil }
-	if st.kind == login && bytes.Contains(body, []byte(parseMFAMissing)) {
-		// Parse's own mfa adapter asks for its code: this user was enrolled
-		// there and not yet moved to the gateway.
-		g.log.WarnContext(ctx, "login of a user enrolled in Parse's mfa adapter: import needed", "event", "mfa_import_required",
-			"username", st.req.str("username"), "remote_ip", st.remoteIP)
-		if st.where == graphQL {
-			body = bytes.ReplaceAll(body, []byte(`"`+parseMFAMissing+`"`), []byte(`"`+mfaImportMessage+`"`))
-			return keep()
-		}
-		rewrite(resp, http.StatusBadRequest, errorBody(-1, mfaImportMessage, "mfa_import_required"))
-		return nil
-	}
 	var unreleased []string
 	for _, tok := range findTokenValues(body) {
 		_, ok, err := g.released(ctx, tok)
@@ -596,6 +584,18 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 		if !ok {
 			unreleased = append(unreleased, tok)
 		}
+	}
+	if len(unreleased) == 0 && st.kind == login && bytes.Contains(body, []byte(parseMFAMissing)) {
+		// Parse's own mfa adapter asks for its code: this user was enrolled
+		// there and not yet moved to the gateway.
+		g.log.WarnContext(ctx, "login of a user enrolled in Parse's mfa adapter: import needed", "event", "mfa_import_required",
+			"username", st.req.str("username"), "remote_ip", st.remoteIP)
+		if st.where == graphQL || strings.EqualFold(st.route, "batch") {
+			body = bytes.ReplaceAll(body, []byte(`"`+parseMFAMissing+`"`), []byte(`"`+mfaImportMessage+`"`))
+			return keep()
+		}
+		rewrite(resp, http.StatusBadRequest, errorBody(-1, mfaImportMessage, "mfa_import_required"))
+		return nil
 	}
 	if len(unreleased) == 0 {
 		return keep()

@@ -221,6 +221,15 @@ func TestParseUnimportedMFAUser(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "event=mfa_import_required username=mia") {
 		t.Error("no audit event")
 	}
+	// Beside another login that succeeds, the answer is still held: the
+	// message never lets a token through.
+	b := e.rest("POST", "/parse/batch", `{"requests":[{"method":"POST","path":"/parse/login","body":{"username":"mia","password":"mia-pw"}},{"method":"POST","path":"/parse/login","body":{"username":"alice","password":"alice-pw"}}]}`, "")
+	e.expectChallenge(b)
+	// In a batch alone, the message is replaced in place.
+	b = e.rest("POST", "/parse/batch", `{"requests":[{"method":"POST","path":"/parse/login","body":{"username":"mia","password":"mia-pw"}}]}`, "")
+	if b.status != 200 || !strings.Contains(string(b.raw), "import-mfa") || tokenIn(b.raw) {
+		t.Errorf("batch: %d %s", b.status, b.raw)
+	}
 }
 
 // TestParseChallengeShape: "methods" is a list even when empty, and the
