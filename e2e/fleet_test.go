@@ -262,6 +262,14 @@ func (c *client) copyCookies(from *client, fromURL, toURL string) {
 // (fresh keys), adjusted by mutate once the gateway's URL is known.
 func exampleGateway(t *testing.T, file string, mutate func(cfg *config.Config, gwURL string)) string {
 	t.Helper()
+	u, _ := exampleGatewayServer(t, file, mutate, server.Deps{})
+	return u
+}
+
+// exampleGatewayServer is exampleGateway with the server's dependencies
+// (a clock) and the server itself (Sweep).
+func exampleGatewayServer(t *testing.T, file string, mutate func(cfg *config.Config, gwURL string), deps server.Deps) (string, *server.Server) {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "examples", file))
 	if err != nil {
 		t.Fatal(err)
@@ -277,7 +285,7 @@ func exampleGateway(t *testing.T, file string, mutate func(cfg *config.Config, g
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(context.Background(), cfg, server.Deps{})
+	srv, err := server.New(context.Background(), cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +293,7 @@ func exampleGateway(t *testing.T, file string, mutate func(cfg *config.Config, g
 	gw.Config.Handler = srv.Handler()
 	gw.Start()
 	t.Cleanup(gw.Close)
-	return gwURL
+	return gwURL, srv
 }
 
 func (c *client) verify(base, code string) resp {

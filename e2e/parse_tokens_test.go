@@ -10,12 +10,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/vestibule-gw/vestibule/cli"
+	"github.com/vestibule-gw/vestibule/server"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -343,7 +345,36 @@ func TestParseServerSessionsEnded(t *testing.T) {
 		t.Fatalf("user created by a signed-in user: %d %s", st, raw)
 	}
 	e.sessionsBecome("created user", newID, 0)
-	_ = io.Discard
+
+	// A held login that expires (basic auth names the app), and one whose
+	// user earns a ban, on a gateway with a clock the test moves.
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	gw2, srv := exampleGatewayServer(t, "parse-server.yaml", func(cfg *config.Config, gwURL string) {
+		cfg.PublicURL = gwURL
+		cfg.Upstream.URL = e.root
+		cfg.SMS.Enabled = false
+		cfg.Regulation.User.MaxFailures = 2
+	}, server.Deps{Now: now})
+	before := e.sessions(userID)
+	st, m, raw = e.do("POST", gw2+"/parse/login", "application/json", body, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("e2eapp:javascript-key=js")))
+	e.expectHeld("login to expire", st, m, raw)
+	offset.Store(int64(10 * time.Minute))
+	if n := srv.Sweep(context.Background()); n != 1 {
+		t.Fatalf("swept %d held logins", n)
+	}
+	e.sessionsBecome("expired held login", userID, before)
+	st, m, raw = e.do("POST", gw2+"/parse/login", "application/json", body, "X-Parse-Application-Id", "e2eapp")
+	ch := e.expectHeld("login to be banned", st, m, raw)
+	var answers []string
+	for i := 0; i < 3; i++ {
+		_, _, raw := e.do("POST", gw2+"/.vestibule/api/verify", "application/json", `{"challenge":"`+ch+`","code":"000000"}`)
+		answers = append(answers, raw)
+	}
+	if !strings.Contains(answers[2], "too_many_attempts") {
+		t.Fatalf("wrong codes until a ban: %v", answers)
+	}
+	e.sessionsBecome("banned user's held login", userID, before)
 }
 
 // TestParseServerImportMFA: a user enrolled in the real Parse Server's own
