@@ -246,6 +246,30 @@ func TestParseServerGraphQLTokens(t *testing.T) {
 		t.Fatalf("two multipart GraphQL logins: %d %s", st, raw)
 	}
 	e.sessionsBecome("two multipart GraphQL logins", userID, before)
+
+	// parse.anonymous: pass releases anonymous-only logins at once (Parse
+	// confirms the user's only authData is anonymous), REST and GraphQL;
+	// a password login is still held.
+	gw3 := exampleGateway(t, "parse-server.yaml", func(cfg *config.Config, gwURL string) {
+		cfg.PublicURL = gwURL
+		cfg.Upstream.URL = e.root
+		cfg.SMS.Enabled = false
+		cfg.Parse.Anonymous = "pass"
+	})
+	st, m, raw = e.do("POST", gw3+"/parse/users", "application/json", `{"authData":{"anonymous":{"id":"5d0c3c49-2f9e-4f55-9a55-6f0e6a1f0001"}}}`, "X-Parse-Application-Id", "e2eapp")
+	anonTok, _ := m["sessionToken"].(string)
+	if st != 201 || anonTok == "" {
+		t.Fatalf("anonymous login with pass: %d %s", st, raw)
+	}
+	if st, _, raw := e.do("GET", gw3+"/parse/users/me", "", "", "X-Parse-Application-Id", "e2eapp", "X-Parse-Session-Token", anonTok); st != 200 {
+		t.Fatalf("released anonymous token: %d %s", st, raw)
+	}
+	anonVars := map[string]any{"input": map[string]any{"authData": map[string]any{"anonymous": map[string]any{"id": "5d0c3c49-2f9e-4f55-9a55-6f0e6a1f0002"}}}}
+	if st, _, raw := e.gql(gw3, "/graphql", `mutation W($input: LogInWithInput!) { w: logInWith(input: $input) { v: viewer { t: sessionToken } } }`, anonVars); st != 200 || !tokenShape.MatchString(raw) {
+		t.Fatalf("GraphQL anonymous login with pass: %d %s", st, raw)
+	}
+	st, m, raw = e.gql(gw3, "/graphql", ops[0].query, login)
+	e.expectHeld("password login with anonymous: pass", st, m, raw)
 }
 
 // TestParseServerMasterKeyVariants: against the real Parse Server, a
