@@ -45,13 +45,13 @@ const Header = "X-Request-Id"
 // request header (so the app can log it too) and returned with a context
 // carrying it.
 func EnsureRequestID(r *http.Request, trusted bool) (string, context.Context) {
-	id := EnsureRequestIDHeader(r, trusted)
+	id := ensureRequestIDHeader(r, trusted)
 	return id, WithRequestID(r.Context(), id)
 }
 
-// EnsureRequestIDHeader is EnsureRequestID without the context: for a
-// handler whose own context type answers Value(RequestIDKey) with the id.
-func EnsureRequestIDHeader(r *http.Request, trusted bool) string {
+// ensureRequestIDHeader keeps a trusted request id or makes one, and sets
+// it on the request header.
+func ensureRequestIDHeader(r *http.Request, trusted bool) string {
 	id := ""
 	if trusted {
 		id = r.Header.Get(Header)

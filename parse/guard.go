@@ -184,7 +184,8 @@ func New(opts Options) (*Guard, error) {
 // under stateKey): one allocation fewer per request.
 type state struct {
 	context.Context
-	requestID string // answered for audit.RequestIDKey
+	requestID string    // answered for audit.RequestIDKey
+	hdrs      [2]string // the X-Request-Id and X-Vestibule-User values
 	g         *Guard
 	kind      kind
 	where     where
@@ -252,8 +253,19 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	delete(r.Header, proxy.UserHeader)
 	// The request id reaches Parse and every log line of this request.
-	id := audit.EnsureRequestIDHeader(r, g.opt.ClientIP.TrustedPeer(r))
-	st := &state{Context: r.Context(), requestID: id, g: g, where: at, route: route}
+	st := &state{Context: r.Context(), g: g, where: at, route: route}
+	id := ""
+	if g.opt.ClientIP.TrustedPeer(r) {
+		if id = r.Header.Get(audit.Header); !audit.Sane(id) {
+			id = ""
+		}
+	}
+	if id == "" {
+		id = audit.NewID()
+	}
+	// Header values backed by the state: no allocation of their own.
+	st.requestID, st.hdrs[0] = id, id
+	r.Header[audit.Header] = st.hdrs[0:1:1]
 	ctx := context.Context(st)
 	r = r.WithContext(ctx)
 	ip := g.opt.ClientIP.ClientIP(r)
@@ -343,7 +355,8 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if st.user != "" {
-		r.Header[proxy.UserHeader] = []string{st.user}
+		st.hdrs[1] = st.user
+		r.Header[proxy.UserHeader] = st.hdrs[1:2:2]
 	}
 	if st.kind == deleteSession && st.token != "" {
 		// Learn the token of the session being deleted while the caller
