@@ -83,7 +83,34 @@ func maybeToken(raw []byte) bool {
 		}
 		i += j + 1
 	}
-	return bytes.IndexByte(raw, '\\') >= 0
+	return bytes.IndexByte(raw, '\\') >= 0 || bytes.IndexByte(raw, '%') >= 0
+}
+
+// pctTokens returns the tokens spelled with a percent-encoded colon
+// ("r%3A" and 32 hex digits, as in a URL's query), as plain tokens.
+func pctTokens(s []byte) []string {
+	var out []string
+	for i := 0; i+tokenLen+2 <= len(s); {
+		j := bytes.IndexByte(s[i+1:], '%')
+		if j < 0 {
+			break
+		}
+		at := i + j // the byte before '%'
+		if at+tokenLen+2 <= len(s) && s[at]|0x20 == 'r' && s[at+2] == '3' && s[at+3]|0x20 == 'a' {
+			hex := true
+			for _, c := range s[at+4 : at+tokenLen+2] {
+				if !isHex(c) {
+					hex = false
+					break
+				}
+			}
+			if hex {
+				out = append(out, "r:"+string(s[at+4:at+tokenLen+2]))
+			}
+		}
+		i = at + 1
+	}
+	return out
 }
 
 // isTokenKey reports whether a decoded object key names a session token.
@@ -343,6 +370,14 @@ func (s *scanner) closeString(buf []byte, start, stop int, closed bool) {
 		// A JSON text inside the string: look once more, decoded.
 		if bytes.IndexByte(text, '\\') >= 0 && hiddenToken(text, s.decide, 2) {
 			whole, remove = true, true
+		}
+		// A token in a URL's query (percent-encoded colon).
+		if bytes.IndexByte(text, '%') >= 0 {
+			for _, tok := range pctTokens(text) {
+				if s.decide.remove(tok) {
+					whole, remove = true, true
+				}
+			}
 		}
 		// A legacy token under a session-token key.
 		if isVal && len(text) > 0 && len(tokenSpans(text, nil)) == 0 && s.decide.remove(string(text)) {

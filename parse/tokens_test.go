@@ -30,6 +30,7 @@ func TestTokenScanner(t *testing.T) {
 		{"upper case", `["R:` + strings.ToUpper(tokA[2:]) + `"]`, `[""` + strings.Repeat(" ", 34) + `]`},
 		{"JSON inside a string", `{"x":"{\"t\":\"` + tokA + `\"}"}`, `{"x":"{\"t\":\"\"}"` + strings.Repeat(" ", 34) + `}`},
 		{"escaped JSON inside a string", `{"x":"{\"t\":\"\\u0072:0123456789abcdef0123456789abcdef\"}"}`, ""},
+		{"percent-encoded in a URL", `{"u":"https://x/?t=r%3a0123456789abcdef0123456789abcdef"}`, `{"u":""` + strings.Repeat(" ", 49) + `}`},
 		{"legacy token under a token key", `{"_session_token":"legacy1"}`, `{"_session_token":""       }`},
 		{"legacy-looking value elsewhere", `{"name":"legacy1"}`, `{"name":"legacy1"}`},
 		{"released", `{"sessionToken":"` + tokB + `","u":{"t":"` + tokB + `"}}`, `{"sessionToken":"` + tokB + `","u":{"t":"` + tokB + `"}}`},
