@@ -471,6 +471,12 @@ func (g *Guard) register(ctx context.Context, tok, user string) error {
 	return nil
 }
 
+// heldKey is the registry key under which a held login's token is known
+// while it is held (a different domain from released tokens' hashes).
+func heldKey(tok string) [32]byte {
+	return sha256.Sum256([]byte("vestibule-parse-held:" + tok))
+}
+
 // Register records a token released by the challenge (Parse release).
 func Register(ctx context.Context, s store.Tokens, tok, user string, until time.Time) error {
 	return s.PutToken(ctx, hashToken(tok), user, until)
@@ -779,6 +785,11 @@ func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) erro
 	}
 	if err := g.opt.Store.CreateHeld(ctx, h); err != nil {
 		return proxy.StoreError{Err: fmt.Errorf("holding login: %w", err)}
+	}
+	// Known as held while it is: a minting answer that shows it later
+	// (removed there) must not end this login at Parse.
+	if err := g.opt.Store.PutToken(ctx, heldKey(m.token), id, h.Expires); err != nil {
+		g.log.ErrorContext(ctx, "indexing a held token", "event", "store_error", "err", err)
 	}
 	reply, err := g.opt.Challenger.BeginParse(st.orig, h, MFA{Sent: st.req.hasMFA, Token: st.req.mfa})
 	if err != nil {

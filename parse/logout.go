@@ -94,6 +94,10 @@ func (g *Guard) endSessions(ctx context.Context, sets []map[string]string, token
 	go func() {
 		defer g.ending.Done()
 		for _, tok := range tokens {
+			if _, err := g.opt.Store.Token(ctx, heldKey(tok), g.opt.Now()); err == nil {
+				g.log.InfoContext(ctx, "a held login's token removed from an answer; the login stays", "event", "held_token_redacted", "reason", reason)
+				continue
+			}
 			c, cancel := context.WithTimeout(ctx, 30*time.Second)
 			err := endAtParse(c, g.opt.Transport, g.opt.Upstream, g.opt.Mount, sets, tok)
 			cancel()

@@ -52,6 +52,16 @@ func TestParseTokensByValue(t *testing.T) {
 	if n := e.fake.Sessions("b0b0002"); n != before {
 		t.Errorf("bob has %d sessions at the app after the function, want %d", n, before)
 	}
+	// A held login's token in a function's answer is removed, but that
+	// login is not ended: it still completes.
+	ch := e.expectChallenge(e.login("alice", "alice-pw"))
+	h, _ := e.srv.Ephemeral().Held(context.Background(), ch)
+	held := h.Session["sessionToken"]
+	a = e.rest("POST", "/parse/functions/echo", `{"x":"`+held+`"}`, good)
+	e.srv.WaitBackground()
+	if a.status != 200 || strings.Contains(string(a.raw), held) || !e.fake.Live(held) {
+		t.Fatalf("held token in a function's answer: %d %s (live %v)", a.status, a.raw, e.fake.Live(held))
+	}
 }
 
 // tokenIn reports a revocable token shape in an answer.
