@@ -784,6 +784,8 @@ func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) erro
 		}
 	}
 	if err := g.opt.Store.CreateHeld(ctx, h); err != nil {
+		// Nobody will get this session: end it.
+		g.endSessions(ctx, st.req.keySets(), []string{m.token}, "store_error")
 		return proxy.StoreError{Err: fmt.Errorf("holding login: %w", err)}
 	}
 	// Known as held while it is: a minting answer that shows it later
@@ -793,6 +795,10 @@ func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) erro
 	}
 	reply, err := g.opt.Challenger.BeginParse(st.orig, h, MFA{Sent: st.req.hasMFA, Token: st.req.mfa})
 	if err != nil {
+		if _, terr := g.opt.Store.TakeHeld(ctx, id); terr == nil {
+			g.opt.Store.DeleteToken(ctx, heldKey(m.token))
+			g.endSessions(ctx, st.req.keySets(), []string{m.token}, "challenge_failed")
+		}
 		return fmt.Errorf("starting challenge: %w", err)
 	}
 	if reply.Header == nil {

@@ -2,6 +2,13 @@ package parse
 
 import (
 	"context"
+	"errors"
+	"strings"
+
+	"github.com/vestibule-gw/vestibule/internal/parsefake"
+	"github.com/vestibule-gw/vestibule/proxy"
+	"github.com/vestibule-gw/vestibule/store"
+	"github.com/vestibule-gw/vestibule/store/memory"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -66,5 +73,35 @@ func TestEndAtParse(t *testing.T) {
 				t.Errorf("first call %q", seen[0])
 			}
 		})
+	}
+}
+
+type failingChallenge struct{}
+
+func (failingChallenge) BeginParse(*http.Request, *store.Held, MFA) (proxy.Reply, error) {
+	return proxy.Reply{}, errors.New("challenge down")
+}
+
+// TestHoldFailureEndsSession: when a login can't be held (the challenge
+// fails), its session is ended at Parse: nobody will get the token.
+func TestHoldFailureEndsSession(t *testing.T) {
+	fake := parsefake.New(parsefake.User{ID: "u1", Username: "ann", Password: "pw"})
+	app := httptest.NewServer(fake)
+	defer app.Close()
+	u, _ := url.Parse(app.URL)
+	g, err := New(Options{Upstream: u, Mount: "/parse", Prefix: "/.vestibule/", Next: http.NotFoundHandler(), Challenger: failingChallenge{}, Store: memory.New(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("POST", "/parse/login", strings.NewReader(`{"username":"ann","password":"pw"}`))
+	r.Header.Set("X-Parse-Application-Id", parsefake.AppID)
+	w := httptest.NewRecorder()
+	g.ServeHTTP(w, r)
+	g.Wait()
+	if w.Code < 500 || strings.Contains(w.Body.String(), "r:") {
+		t.Fatalf("answer %d %s", w.Code, w.Body)
+	}
+	if n := fake.Sessions("u1"); n != 0 {
+		t.Errorf("%d sessions live at Parse after a failed hold", n)
 	}
 }
