@@ -73,6 +73,8 @@ func FuzzTokenScanner(f *testing.F) {
 	f.Add(`[1,"a\"b",{"k":null}]`, uint32(1), byte(3))
 	f.Add(`"plain"`, uint32(42), byte(5))
 	f.Add(`{"sessionToken":"legacy"}`, uint32(9), byte(2))
+	f.Add(largeAnswer[:2000]+`]}`, uint32(11), byte(4))
+	f.Add(`[`+strings.Repeat(`{"text":"a long note without anything in it","n":1},`, 40)+`"x"]`, uint32(12), byte(0))
 	f.Fuzz(func(t *testing.T, doc string, seed uint32, form byte) {
 		if !json.Valid([]byte(doc)) {
 			b, _ := json.Marshal(doc)

@@ -183,3 +183,23 @@ func TestBasicAuth(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenScannerLongAnswer: a token deep in a long answer, or in a
+// string open across reads, is found, whole or streamed in pieces of any
+// size, with the same result.
+func TestTokenScannerLongAnswer(t *testing.T) {
+	in := strings.Replace(largeAnswer, "number 150", "number 150 "+tokA, 1)
+	in = strings.Replace(in, "number 90,", "number 90 "+strings.Repeat("x", 3000)+",", 1)
+	want := []byte(in)
+	if redactTokens(want, func(string) bool { return true }) != 1 || strings.Contains(string(want), tokA) || !json.Valid(want) {
+		t.Fatal("token deep in a long answer not removed")
+	}
+	for _, n := range []int{1, 500, 513, 4096, 40000} {
+		f := newTokenFilter(io.NopCloser(chunks(in, n)), func(string) bool { return true }, 1<<20)
+		got, err := io.ReadAll(f)
+		f.Close()
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("streamed in %d-byte reads: differs (%v)", n, err)
+		}
+	}
+}
