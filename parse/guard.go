@@ -691,14 +691,17 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 		g.endSessions(ctx, st.req.keySets(), []string{m.token}, "unattributed")
 		return errUnattributed
 	}
-	if st.user != "" && m.user != st.user && resp.StatusCode == http.StatusCreated {
+	// A new user (GraphQL answers 200, REST 201).
+	signup := resp.StatusCode == http.StatusCreated ||
+		st.where == graphQL && strings.Contains(st.req.gqlQuery, "signUp") && !strings.Contains(st.req.gqlQuery, "logIn")
+	if st.user != "" && m.user != st.user && signup {
 		// A signed-in user created another user (an admin screen): the
 		// creator gets the new record without the new user's session, which
 		// is ended at Parse. The new user signs in (and enrolls) themselves.
 		g.log.InfoContext(ctx, "user created by a signed-in user; the new session withheld", "event", "user_created", "user", m.user, "by", st.user)
 		return removeAll("user_created", []string{m.token})
 	}
-	if g.opt.SignupGrace && resp.StatusCode == http.StatusCreated {
+	if g.opt.SignupGrace && signup {
 		if err := g.register(ctx, m.token, m.user); err != nil {
 			return proxy.StoreError{Err: err}
 		}

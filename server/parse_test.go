@@ -472,6 +472,23 @@ func TestParseSignup(t *testing.T) {
 	if l := g.login("dave", "pw"); l.body["enroll"] != true {
 		t.Errorf("after grace: %s", l.raw)
 	}
+	// A GraphQL signUp the same (GraphQL answers 200, not 201).
+	gs := g.call("POST", "/graphql", "application/json", `{"query":"mutation { signUp(input: {}) { viewer { sessionToken } } }","variables":{"username":"erin","password":"pw"}}`,
+		"X-Parse-Application-Id", parsefake.AppID)
+	if gs.status != 200 || gs.header.Get("X-Vestibule-Enrollment") != "required" || !bytes.Contains(gs.raw, []byte(`"r:`)) {
+		t.Fatalf("grace GraphQL signUp: %d %v %s", gs.status, gs.header, gs.raw)
+	}
+	// A signed-in user signing another up over GraphQL gets no token for
+	// that user, grace or not; its session is ended at the app.
+	gs = g.call("POST", "/graphql", "application/json", `{"query":"mutation { signUp(input: {}) { viewer { sessionToken } } }","variables":{"username":"fay","password":"pw"}}`,
+		"X-Parse-Application-Id", parsefake.AppID, "X-Parse-Session-Token", a.str("sessionToken"))
+	g.srv.WaitBackground()
+	if gs.status != 200 || bytes.Contains(gs.raw, []byte(`"r:`)) {
+		t.Fatalf("GraphQL signUp by a signed-in user: %d %s", gs.status, gs.raw)
+	}
+	if id := g.fake.ID("fay"); id == "" || g.fake.Sessions(id) != 0 {
+		t.Errorf("the signed-up user %q still has a session at the app", id)
+	}
 }
 
 // TestParseSessionsFollowAndEnd: tokens minted from a released session

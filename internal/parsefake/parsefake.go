@@ -82,6 +82,16 @@ func (s *Server) Live(token string) bool {
 	return ok
 }
 
+// ID is a user's objectId ("" if there is no such user).
+func (s *Server) ID(username string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users[username]; u != nil {
+		return u.ID
+	}
+	return ""
+}
+
 // Add adds a user.
 func (s *Server) Add(u User) {
 	s.mu.Lock()
