@@ -58,7 +58,7 @@ func (h *Handler) getVerify(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, h.opt.Prefix+"sms", http.StatusSeeOther)
 		return
 	}
-	h.render(w, r, http.StatusOK, "verify", pageData{Title: "Two-factor sign-in", CSRF: st.CSRF, User: held.User, SMS: to != "", Phone: phone.Mask(to)})
+	h.render(w, r, http.StatusOK, "verify", pageData{Title: "Two-factor sign-in", CSRF: st.CSRF, User: accountName(held), SMS: to != "", Phone: phone.Mask(to)})
 }
 
 func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
@@ -125,7 +125,7 @@ func (h *Handler) getRecovery(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.render(w, r, http.StatusOK, "recovery", pageData{Title: "Use a recovery code", CSRF: st.CSRF, User: held.User})
+	h.render(w, r, http.StatusOK, "recovery", pageData{Title: "Use a recovery code", CSRF: st.CSRF, User: accountName(held)})
 }
 
 func (h *Handler) postRecovery(w http.ResponseWriter, r *http.Request) {
@@ -222,7 +222,7 @@ func (h *Handler) getEnroll(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "enroll", pageData{
 		Title:  "Set up two-factor sign-in",
 		CSRF:   st.CSRF,
-		User:   held.User,
+		User:   accountName(held),
 		QR:     template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
 		Secret: groupKey(secret),
 		SMS:    h.smsOn() && (to != "" || h.opt.SMS.SelfEnroll),
@@ -270,7 +270,7 @@ func (h *Handler) postEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = h.opt.Durable.EnrollNew(ctx, store.Enrollment{
-		User:           held.User,
+		User:           accountName(held),
 		TOTPSecret:     held.EnrollSecret,
 		LastStep:       step,
 		RecoveryHashes: hashes,
@@ -295,7 +295,7 @@ func (h *Handler) postEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.InfoContext(r.Context(), "enrolled TOTP", "event", "enrollment", "factor", "totp", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
-	h.render(w, r, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: held.User, Codes: codes})
+	h.render(w, r, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: accountName(held), Codes: codes})
 }
 
 func (h *Handler) postRelease(w http.ResponseWriter, r *http.Request) {
@@ -396,7 +396,7 @@ func (h *Handler) rejected(w http.ResponseWriter, r *http.Request, held *store.H
 		h.discard(w, r, held)
 		return
 	}
-	d := pageData{CSRF: st.CSRF, User: held.User,
+	d := pageData{CSRF: st.CSRF, User: accountName(held),
 		Error: h.tr(r, genericFailure) + " " + fmt.Sprintf(h.tr(r, "%d attempts left."), h.opt.MaxAttempts-n)}
 	switch page {
 	case "verify":

@@ -77,7 +77,7 @@ func (h *Handler) challengeBody(r *http.Request, held *store.Held) (map[string]a
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	var methods []string
+	methods := []string{} // [] rather than null in the answer
 	if enrolled && len(enr.TOTPSecret) > 0 && h.totpOn() {
 		methods = append(methods, "totp")
 	}
@@ -104,7 +104,7 @@ func (h *Handler) challengeBody(r *http.Request, held *store.Held) (map[string]a
 		"verifyUrl": h.opt.Origin + h.opt.Prefix + "api/verify",
 	}
 	if !enrolled {
-		var ways []string
+		ways := []string{}
 		if h.totpOn() {
 			ways = append(ways, "totp")
 		}
@@ -497,10 +497,14 @@ func (h *Handler) apiEnrollTOTP(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"secret": secret, "otpauthUrl": uri, "qrPng": "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)})
 }
 
-// accountName labels the user in an authenticator app: the Parse username
-// when the held answer has one, else the user id.
+// accountName names the user on the pages and in an authenticator app:
+// the Parse username when Parse gave it (the login answer, or the guard
+// asked), else the user id.
 func accountName(held *store.Held) string {
 	if held.Kind == store.KindParse {
+		if n := held.Session[parse.UsernameKey]; n != "" {
+			return n
+		}
 		var u struct {
 			Username string `json:"username"`
 		}

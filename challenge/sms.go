@@ -176,7 +176,7 @@ func (h *Handler) smsPage(w http.ResponseWriter, r *http.Request, status int, st
 	// A user still enrolling their number has no recovery codes yet.
 	enr, err := h.opt.Durable.Enrollment(r.Context(), held.User)
 	enrolled := err == nil
-	h.render(w, r, status, "sms", pageData{Title: "Sign in with a text message", CSRF: st.CSRF, User: held.User,
+	h.render(w, r, status, "sms", pageData{Title: "Sign in with a text message", CSRF: st.CSRF, User: accountName(held),
 		Phone: phone.Mask(to), Sent: sent, Error: errMsg, Message: info, TOTP: h.totpOn() && enrolled && len(enr.TOTPSecret) > 0,
 		Recovery: enrolled && len(enr.RecoveryHashes) > 0, Digits: h.opt.SMS.CodeLength})
 }
@@ -458,7 +458,7 @@ func (h *Handler) finishPhoneEnrollment(w http.ResponseWriter, r *http.Request, 
 	}
 	h.log.InfoContext(ctx, "enrolled phone", "event", "enrollment", "factor", "sms", "user", held.User, "phone", phone.Mask(to),
 		"remote_ip", h.ip(r), "user_agent", r.UserAgent())
-	h.render(w, r, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: held.User, Codes: codes})
+	h.render(w, r, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: accountName(held), Codes: codes})
 }
 
 func (h *Handler) getEnrollPhone(w http.ResponseWriter, r *http.Request) {
@@ -473,7 +473,7 @@ func (h *Handler) getEnrollPhone(w http.ResponseWriter, r *http.Request) {
 	if h.enrolled(w, r, held) {
 		return
 	}
-	h.render(w, r, http.StatusOK, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn()})
+	h.render(w, r, http.StatusOK, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: accountName(held), TOTP: h.totpOn()})
 }
 
 // postEnrollPhone takes a number the user typed, validates it and sends a
@@ -497,12 +497,12 @@ func (h *Handler) postEnrollPhone(w http.ResponseWriter, r *http.Request) {
 	}
 	to, err := phone.Parse(typed, h.opt.SMS.DefaultRegion)
 	if err != nil || !phone.Mobile(to) {
-		h.render(w, r, http.StatusBadRequest, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn(),
+		h.render(w, r, http.StatusBadRequest, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: accountName(held), TOTP: h.totpOn(),
 			Number: typed, Error: "That is not a mobile number we can send text messages to. Include the country code, e.g. +44 7400 123456."})
 		return
 	}
 	if msg, status := h.sendCode(r, held, to, "enroll"); msg != "" {
-		h.render(w, r, status, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: held.User, TOTP: h.totpOn(), Number: typed, Error: msg})
+		h.render(w, r, status, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: accountName(held), TOTP: h.totpOn(), Number: typed, Error: msg})
 		return
 	}
 	h.log.InfoContext(r.Context(), "phone enrollment started", "event", "enrollment_started", "factor", "sms", "user", held.User, "phone", phone.Mask(to))

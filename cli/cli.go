@@ -82,6 +82,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, 
 		if len(args) > 1 && args[1] == "revoke" {
 			return adminUser(ctx, args[2:], stdout, stderr, env, "revoke-devices")
 		}
+	case "parse":
+		if len(args) > 1 && args[1] == "import-mfa" {
+			return parseImportMFA(ctx, args[2:], stdout, stderr, env)
+		}
 	case "health":
 		return health(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
@@ -114,6 +118,8 @@ func usage(w io.Writer) {
                                          set the number for a user's text-message codes
   vestibule devices revoke -user NAME [-config FILE]
                                          forget a user's remembered devices
+  vestibule parse import-mfa [-config FILE] [-app-id ID] [-master-key-file F] [-dry-run] [-keep-in-parse]
+                                         enroll users of Parse's own mfa adapter (authData.mfa) in the gateway
   vestibule health [-url URL]            exit 0 if the admin /healthz answers (container HEALTHCHECK)
   vestibule version                      print the version
 `)

@@ -63,6 +63,10 @@ type ParseServer struct {
 	// Signup is "hold" (a new user's token waits until a second factor is
 	// enrolled) or "grace" (released at once, flagged).
 	Signup string `yaml:"signup"`
+	// Anonymous is "hold" (a login with anonymous authData waits for a
+	// second factor like any other) or "pass" (released at once when the
+	// login used anonymous authData alone and the user has no other).
+	Anonymous string `yaml:"anonymous"`
 	// SessionTTL is how long a released token stays valid at the gateway.
 	SessionTTL time.Duration `yaml:"session_ttl"`
 	// PhoneField is the user field holding the phone number for codes.

@@ -224,6 +224,7 @@ func TestValidate(t *testing.T) {
 		{"parse master network", func(c *Config) { c.Parse.Enabled, c.Parse.MasterKeyFrom = true, []string{"10.0.0.0/33"} }, "parse.master_key_from[0]"},
 		{"parse loginAs without master networks", func(c *Config) { c.Parse.Enabled, c.Parse.AllowLoginAs = true, true }, "parse.allow_login_as"},
 		{"parse signup", func(c *Config) { c.Parse.Enabled, c.Parse.Signup = true, "open" }, "parse.signup"},
+		{"parse anonymous", func(c *Config) { c.Parse.Enabled, c.Parse.Anonymous = true, "allow" }, "parse.anonymous"},
 		{"parse cache", func(c *Config) { c.Parse.Enabled, c.Parse.TokenCache = true, time.Hour }, "parse.token_cache"},
 		{"template without code", func(c *Config) {
 			c.SMS.Enabled, c.SMS.Sender, c.SMS.AllowLogSender, c.SMS.Template = true, "log", true, "hello"

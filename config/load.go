@@ -55,7 +55,7 @@ func Defaults() *Config {
 			IP:   Limit{MaxFailures: 20, Window: 15 * time.Minute, Ban: 15 * time.Minute},
 		},
 		Store: Store{SQLite: "vestibule.db", RedisPrefix: "vestibule:", Ephemeral: "sqlite"},
-		Parse: ParseServer{Mount: "/parse", Signup: "hold", SessionTTL: 365 * 24 * time.Hour, MaxBodyBytes: 20 << 20, TokenCache: 5 * time.Second},
+		Parse: ParseServer{Mount: "/parse", Signup: "hold", Anonymous: "hold", SessionTTL: 365 * 24 * time.Hour, MaxBodyBytes: 20 << 20, TokenCache: 5 * time.Second},
 		Server: Server{
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,

@@ -471,6 +471,9 @@ func (c *Config) checkParse(p *problems) {
 	if pc.Signup != "hold" && pc.Signup != "grace" {
 		p.add("parse.signup", 0, `want "hold" (a new user enrolls a second factor first) or "grace", got %q`, pc.Signup)
 	}
+	if pc.Anonymous != "hold" && pc.Anonymous != "pass" {
+		p.add("parse.anonymous", 0, `want "hold" (anonymous users enroll a second factor like others) or "pass", got %q`, pc.Anonymous)
+	}
 	positive(p, "parse.session_ttl", pc.SessionTTL)
 	if pc.MaxBodyBytes < 1 {
 		p.add("parse.max_body_bytes", 0, "want a positive size in bytes, got %d", pc.MaxBodyBytes)

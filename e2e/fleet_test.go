@@ -252,8 +252,8 @@ func (c *client) copyCookies(from *client, fromURL, toURL string) {
 // (fresh keys), adjusted by mutate once the gateway's URL is known.
 func exampleGateway(t *testing.T, file string, mutate func(cfg *config.Config, gwURL string)) string {
 	t.Helper()
-	gw, _ := exampleGatewayLog(t, file, mutate)
-	return gw
+	u, _ := exampleGatewayServer(t, file, mutate, server.Deps{})
+	return u
 }
 
 // exampleGatewayLog is exampleGateway that also returns the gateway's log
@@ -266,6 +266,14 @@ func exampleGatewayLog(t *testing.T, file string, mutate func(cfg *config.Config
 			t.Logf("gateway log:\n%s", logs)
 		}
 	})
+	u, _ := exampleGatewayServer(t, file, mutate, server.Deps{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	return u, logs
+}
+
+// exampleGatewayServer is exampleGateway with the server's dependencies
+// (a clock, a logger) and the server itself (Sweep).
+func exampleGatewayServer(t *testing.T, file string, mutate func(cfg *config.Config, gwURL string), deps server.Deps) (string, *server.Server) {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "examples", file))
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +289,7 @@ func exampleGatewayLog(t *testing.T, file string, mutate func(cfg *config.Config
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(context.Background(), cfg, server.Deps{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	srv, err := server.New(context.Background(), cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +297,7 @@ func exampleGatewayLog(t *testing.T, file string, mutate func(cfg *config.Config
 	gw.Config.Handler = srv.Handler()
 	gw.Start()
 	t.Cleanup(gw.Close)
-	return gwURL, logs
+	return gwURL, srv
 }
 
 // send makes a request with a raw body of the given type and extra header

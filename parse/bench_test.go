@@ -2,12 +2,14 @@ package parse
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/store"
@@ -23,10 +25,29 @@ func (noChallenge) BeginParse(*http.Request, *store.Held, MFA) (proxy.Reply, err
 // benchGuard is a guard in front of a loopback app answering a small
 // object query, with one released token.
 func benchGuard(b *testing.B) (*Guard, string) {
+	return benchGuardAnswer(b, `{"results":[{"objectId":"n1","text":"hello"}]}`)
+}
+
+// largeAnswer is an object query answering 200 objects (about 40 KB) with
+// dates, pointers and text, as Parse writes them.
+var largeAnswer = func() string {
+	var b strings.Builder
+	b.WriteString(`{"results":[`)
+	for i := range 200 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"objectId":"n%07d","text":"a note with some words in it, number %d","done":false,"createdAt":"2026-12-02T05:00:00.000Z","updatedAt":"2026-12-02T05:00:00.000Z","owner":{"__type":"Pointer","className":"_User","objectId":"u0000001"},"ACL":{"u0000001":{"read":true,"write":true}}}`, i, i)
+	}
+	b.WriteString(`]}`)
+	return b.String()
+}()
+
+func benchGuardAnswer(b *testing.B, answer string) (*Guard, string) {
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"results":[{"objectId":"n1","text":"hello"}]}`)
+		io.WriteString(w, answer)
 	}))
 	b.Cleanup(app.Close)
 	u, _ := url.Parse(app.URL)
@@ -88,4 +109,66 @@ func BenchmarkGuardJSSDKQuery(b *testing.B) {
 func BenchmarkBareForward(b *testing.B) {
 	g, tok := benchGuard(b)
 	serve(b, proxy.NewForwarder(g.opt.Upstream, g.opt.Transport, nil, false), headerQuery(tok))
+}
+
+// BenchmarkGuardQueryLarge and BenchmarkBareForwardLarge: the same with a
+// 40 KB answer, which the guard scans for tokens as it streams.
+func BenchmarkGuardQueryLarge(b *testing.B) {
+	g, tok := benchGuardAnswer(b, largeAnswer)
+	serve(b, g, headerQuery(tok))
+}
+
+func BenchmarkBareForwardLarge(b *testing.B) {
+	g, tok := benchGuardAnswer(b, largeAnswer)
+	serve(b, proxy.NewForwarder(g.opt.Upstream, g.opt.Transport, nil, false), headerQuery(tok))
+}
+
+// BenchmarkGuardVsBare times guarded and bare object queries alternately
+// in the same loop, so that load from elsewhere on the machine weighs on
+// both alike, and reports each one's time and their ratio (the guard must
+// stay within 1.15 of the bare forwarder).
+func BenchmarkGuardVsBare(b *testing.B) {
+	for _, c := range []struct {
+		name, answer string
+	}{{"small", `{"results":[{"objectId":"n1","text":"hello"}]}`}, {"40KB", largeAnswer}} {
+		b.Run(c.name, func(b *testing.B) {
+			g, tok := benchGuardAnswer(b, c.answer)
+			bare := proxy.NewForwarder(g.opt.Upstream, g.opt.Transport, nil, false)
+			newReq := headerQuery(tok)
+			var tg, tb time.Duration
+			one := func(h http.Handler) time.Duration {
+				r := newReq()
+				w := httptest.NewRecorder()
+				start := time.Now()
+				h.ServeHTTP(w, r)
+				d := time.Since(start)
+				if w.Code != 200 {
+					b.Fatal(w.Code)
+				}
+				return d
+			}
+			for i := 0; b.Loop(); i++ {
+				if i%2 == 0 {
+					tg += one(g)
+					tb += one(bare)
+				} else {
+					tb += one(bare)
+					tg += one(g)
+				}
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(tg.Nanoseconds())/n, "guard-ns/op")
+			b.ReportMetric(float64(tb.Nanoseconds())/n, "bare-ns/op")
+			b.ReportMetric(float64(tg)/float64(tb), "ratio")
+		})
+	}
+}
+
+// BenchmarkTokenScan: the scanner alone over the 40 KB answer.
+func BenchmarkTokenScan(b *testing.B) {
+	buf := []byte(largeAnswer)
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		redactTokens(buf, func(string) bool { return true })
+	}
 }

@@ -29,6 +29,10 @@ import (
 // names, for the gateway's own calls (logging out an abandoned login).
 const TokenKey = "sessionToken"
 
+// UsernameKey is the Held.Session key of a held Parse login's username
+// (for the pages), when Parse gave one.
+const UsernameKey = "vestibule:username"
+
 // Challenger starts the second factor for a held Parse login (the challenge
 // package implements it).
 type Challenger interface {
@@ -80,6 +84,10 @@ type Options struct {
 	SessionTTL time.Duration
 	// HoldTTL is the lifetime of a held login (0: 5 minutes).
 	HoldTTL time.Duration
+	// AnonymousPass releases at once a login made with anonymous authData
+	// alone, of a user whose only authData is anonymous (parse.anonymous:
+	// pass); otherwise such logins are held like any other.
+	AnonymousPass bool
 	// PhoneField names the user field of the login answer holding the
 	// phone number for text-message codes ("": none).
 	PhoneField string
@@ -107,6 +115,7 @@ type Guard struct {
 	log     *slog.Logger
 	cacheMu sync.Mutex
 	cache   map[[32]byte]cached
+	ending  sync.WaitGroup // sessions being ended at Parse
 }
 
 type cached struct {
@@ -170,19 +179,40 @@ func New(opts Options) (*Guard, error) {
 	return g, nil
 }
 
-// state travels with a request whose answer the guard must read.
+// state travels with a guarded request to its answer.
+// It is also the request's context (the one it came with, plus itself
+// under stateKey): one allocation fewer per request.
 type state struct {
+	context.Context
+	requestID string    // answered for audit.RequestIDKey
+	hdrs      [2]string // the X-Request-Id and X-Vestibule-User values
+	g         *Guard
 	kind      kind
+	where     where
+	route     string
 	req       *request
-	token     string // the caller's released token
-	user      string // its user
-	deleted   string // the token of the session a DELETE /sessions/:id ends
+	reqv      request // what req points to
+	token     string  // the caller's released token
+	user      string  // its user
+	deleted   string  // the token of the session a DELETE /sessions/:id ends
 	remoteIP  string
 	userAgent string
 	orig      *http.Request
+	filter    tokenFilter // streams the answer (kept here: no allocation of its own)
 }
 
 type stateKey struct{}
+
+// Value implements context.Context.
+func (st *state) Value(k any) any {
+	if _, ok := k.(stateKey); ok {
+		return st
+	}
+	if k == audit.RequestIDKey {
+		return st.requestID
+	}
+	return st.Context.Value(k)
+}
 
 // ServeHTTP guards one request.
 func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -190,15 +220,22 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.opt.Next.ServeHTTP(w, r)
 		return
 	}
-	k := key(r.URL.Path)
+	k := clean(r.URL.Path)
 	if dotted(k) {
 		g.fail(w, r, http.StatusBadRequest, 107, "Invalid path.", "bad_path")
 		return
 	}
-	route, isParse := under(k, g.mount)
-	isGQL := g.gql != "" && k == g.gql
-	if !isParse && !isGQL {
-		// Not a Parse route; a Parse token header is still checked.
+	at, route := g.locate(k)
+	if at == elsewhere {
+		// Not a Parse route, but forwarded to the same upstream: a master
+		// key header is refused from outside master_key_from, and a Parse
+		// token header must be released.
+		if (r.Header.Get("X-Parse-Master-Key") != "" || r.Header.Get("X-Parse-Maintenance-Key") != "") && !g.masterAllowed(g.opt.ClientIP.ClientIP(r)) {
+			g.log.WarnContext(r.Context(), "master key from a client outside parse.master_key_from refused", "event", "master_key_refused",
+				"path", r.URL.Path, "remote_ip", g.opt.ClientIP.ClientIP(r))
+			g.fail(w, r, http.StatusForbidden, 119, "The master key is not accepted from this address.", "")
+			return
+		}
 		if tok := r.Header.Get("X-Parse-Session-Token"); tok != "" {
 			if _, ok := g.checkToken(w, r, tok); !ok {
 				return
@@ -216,12 +253,25 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	delete(r.Header, proxy.UserHeader)
 	// The request id reaches Parse and every log line of this request.
-	_, ctx := audit.EnsureRequestID(r, g.opt.ClientIP.TrustedPeer(r))
+	st := &state{Context: r.Context(), g: g, where: at, route: route}
+	id := ""
+	if g.opt.ClientIP.TrustedPeer(r) {
+		if id = r.Header.Get(audit.Header); !audit.Sane(id) {
+			id = ""
+		}
+	}
+	if id == "" {
+		id = audit.NewID()
+	}
+	// Header values backed by the state: no allocation of their own.
+	st.requestID, st.hdrs[0] = id, id
+	r.Header[audit.Header] = st.hdrs[0:1:1]
+	ctx := context.Context(st)
 	r = r.WithContext(ctx)
 	ip := g.opt.ClientIP.ClientIP(r)
 
-	q, err := readRequest(r, g.opt.MaxBody)
-	if err != nil {
+	q := &st.reqv
+	if err := readRequestInto(q, r, g.opt.MaxBody); err != nil {
 		switch {
 		case errors.Is(err, errBodyTooLarge):
 			g.fail(w, r, http.StatusRequestEntityTooLarge, 130, "Request body too large.", "body_too_large")
@@ -240,8 +290,8 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, http.StatusForbidden, 119, "The master key is not accepted from this address.", "")
 		return
 	}
-	st := &state{req: q, remoteIP: ip, userAgent: r.UserAgent()}
-	for _, tok := range []string{q.headerToken, q.bodyToken} {
+	st.req, st.remoteIP, st.userAgent = q, ip, r.UserAgent()
+	for _, tok := range [2]string{q.headerToken, q.bodyToken} {
 		if tok == "" {
 			continue
 		}
@@ -255,10 +305,13 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		st.token, st.user = tok, user
 	}
+	if at == graphQL && q.gqlQuery == "" && r.URL.RawQuery != "" {
+		q.gqlQuery = r.URL.Query().Get("query") // GraphQL over GET
+	}
 	switch {
-	case isGQL:
+	case at == graphQL:
 		st.kind = graphQLKind(q)
-	case route == "batch":
+	case strings.EqualFold(route, "batch"):
 		st.kind = batchKind(q, g.mount)
 	default:
 		st.kind = classify(route, q.method)
@@ -302,7 +355,8 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if st.user != "" {
-		r.Header[proxy.UserHeader] = []string{st.user}
+		st.hdrs[1] = st.user
+		r.Header[proxy.UserHeader] = st.hdrs[1:2:2]
 	}
 	if st.kind == deleteSession && st.token != "" {
 		// Learn the token of the session being deleted while the caller
@@ -310,20 +364,10 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id := route[strings.LastIndexByte(route, '/')+1:]
 		st.deleted = g.sessionToken(ctx, q, st.token, id)
 	}
-	if st.kind != pass && st.kind != verifyPassword {
-		// The answer is read: ask for it uncompressed.
-		r.Header.Del("Accept-Encoding")
-		st.orig = r
-		r = r.WithContext(context.WithValue(ctx, stateKey{}, st))
-	}
+	// Every answer is checked for tokens: ask for it uncompressed.
+	r.Header.Del("Accept-Encoding")
+	st.orig = r
 	g.rp.ServeHTTP(w, r)
-}
-
-// dotted reports a path with dot segments or backslashes, which an app
-// might resolve differently from the gateway.
-func dotted(k string) bool {
-	return strings.Contains(k, "\\") || strings.Contains(k, "/./") || strings.Contains(k, "/../") ||
-		strings.HasSuffix(k, "/.") || strings.HasSuffix(k, "/..")
 }
 
 func (g *Guard) masterAllowed(ip string) bool {
@@ -427,6 +471,12 @@ func (g *Guard) register(ctx context.Context, tok, user string) error {
 	return nil
 }
 
+// heldKey is the registry key under which a held login's token is known
+// while it is held (a different domain from released tokens' hashes).
+func heldKey(tok string) [32]byte {
+	return sha256.Sum256([]byte("vestibule-parse-held:" + tok))
+}
+
 // Register records a token released by the challenge (Parse release).
 func Register(ctx context.Context, s store.Tokens, tok, user string, until time.Time) error {
 	return s.PutToken(ctx, hashToken(tok), user, until)
@@ -455,7 +505,42 @@ func writeError(w http.ResponseWriter, status, code int, msg, reason string) {
 	json.NewEncoder(w).Encode(body)
 }
 
-// modifyResponse reads the answers that may carry session tokens.
+// remove is the streamed answers' token decision: a token the gateway
+// did not release goes (so does any token when the registry can't say).
+func (st *state) remove(tok string) bool {
+	_, ok, err := st.g.released(st, tok)
+	if err != nil {
+		st.g.log.ErrorContext(st, "reading the token registry for an answer", "event", "store_error", "err", err)
+		return true
+	}
+	return !ok
+}
+
+// filtered is told how many strings a streamed answer had tokens removed
+// from.
+func (st *state) filtered(n int) {
+	st.g.log.InfoContext(st, "session tokens the gateway did not release removed from an answer", "event", "tokens_redacted",
+		"count", n, "path", st.orig.URL.Path, "user", st.user)
+}
+
+// streamed reports whether an answer is filtered as it streams; otherwise
+// it is read whole (answers that may hold a login).
+func (st *state) streamed() bool {
+	switch st.kind {
+	case pass, scan, logout, deleteSession, verifyPassword:
+		return true
+	}
+	return false
+}
+
+// files: Parse's file routes answer the files' bytes, which are the app's
+// users' content, not JSON Parse writes: they are not scanned.
+func (st *state) files() bool {
+	first, _, _ := strings.Cut(st.route, "/")
+	return st.where == rest && strings.EqualFold(first, "files")
+}
+
+// modifyResponse checks every answer from Parse for session tokens.
 func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 	if g.opt.Status != nil {
 		defer func() {
@@ -465,10 +550,15 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 		}()
 	}
 	st, _ := resp.Request.Context().Value(stateKey{}).(*state)
-	if st == nil {
+	if st == nil || st.req == nil {
 		return nil
 	}
 	ctx := resp.Request.Context()
+	if ce := resp.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") && !st.files() {
+		// Asked for identity; an encoded answer can't be checked.
+		g.log.ErrorContext(ctx, "encoded answer can't be checked for session tokens", "event", "answer_encoded", "path", resp.Request.URL.Path, "encoding", ce)
+		return errEncodedAnswer
+	}
 	switch st.kind {
 	case logout:
 		if resp.StatusCode == http.StatusOK && st.token != "" {
@@ -477,7 +567,6 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 			}
 			g.log.InfoContext(ctx, "logout", "event", "logout", "user", st.user, "remote_ip", st.remoteIP)
 		}
-		return nil
 	case deleteSession:
 		if resp.StatusCode == http.StatusOK && st.deleted != "" {
 			if err := g.forget(ctx, st.deleted); err != nil {
@@ -485,6 +574,14 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 			}
 			g.log.InfoContext(ctx, "session deleted", "event", "logout", "user", st.user, "remote_ip", st.remoteIP)
 		}
+	}
+	if st.streamed() {
+		if st.files() || resp.Body == nil || resp.Body == http.NoBody {
+			return nil
+		}
+		st.filter = tokenFilter{src: resp.Body, s: scanner{decide: st}, max: maxAnswer, report: st}
+		st.filter.init()
+		resp.Body = &st.filter
 		return nil
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
@@ -497,112 +594,114 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 		return errTooLarge
 	}
 	keep := func() error { proxy.ReplaceBody(resp, body); return nil }
-	if !bytes.Contains(body, []byte("sessionToken")) && !bytes.Contains(body, []byte(`\u`)) {
-		return keep()
-	}
-	v, ok := decodeAnswer(body)
-	if !ok {
-		return keep()
-	}
-	found := findTokens(v, nil)
-	var unreleased []minted
-	for _, m := range found {
-		_, ok, err := g.released(ctx, m.token)
+	var unreleased []string
+	for _, tok := range findTokenValues(body) {
+		_, ok, err := g.released(ctx, tok)
 		if err != nil {
 			return proxy.StoreError{Err: err}
 		}
 		if !ok {
-			unreleased = append(unreleased, m)
+			unreleased = append(unreleased, tok)
 		}
+	}
+	if len(unreleased) == 0 && st.kind == login && bytes.Contains(body, []byte(parseMFAMissing)) {
+		// Parse's own mfa adapter asks for its code: this user was enrolled
+		// there and not yet moved to the gateway.
+		g.log.WarnContext(ctx, "login of a user enrolled in Parse's mfa adapter: import needed", "event", "mfa_import_required",
+			"username", st.req.str("username"), "remote_ip", st.remoteIP)
+		if st.where == graphQL || strings.EqualFold(st.route, "batch") {
+			body = bytes.ReplaceAll(body, []byte(`"`+parseMFAMissing+`"`), []byte(`"`+mfaImportMessage+`"`))
+			return keep()
+		}
+		rewrite(resp, http.StatusBadRequest, errorBody(-1, mfaImportMessage, "mfa_import_required"))
+		return nil
 	}
 	if len(unreleased) == 0 {
 		return keep()
 	}
-	success := resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated
-	if st.kind == scan || !success {
+	// removeAll blanks the unreleased tokens (those in end are also ended
+	// at Parse: this answer minted them, and nobody will get them).
+	removeAll := func(reason string, end []string) error {
 		drop := map[string]bool{}
-		for _, m := range unreleased {
-			drop[m.token] = true
+		for _, t := range unreleased {
+			drop[t] = true
 		}
-		redact(v, func(t string) bool { return drop[t] })
-		out, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
+		redactTokens(body, func(t string) bool { return drop[t] })
 		g.log.InfoContext(ctx, "session tokens the gateway did not release removed from an answer", "event", "tokens_redacted",
-			"count", len(drop), "path", resp.Request.URL.Path, "user", st.user)
-		proxy.ReplaceBody(resp, out)
-		return nil
+			"count", len(drop), "path", resp.Request.URL.Path, "user", st.user, "reason", reason)
+		if len(end) > 0 {
+			g.endSessions(ctx, st.req.keySets(), end, reason)
+		}
+		return keep()
+	}
+	success := resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated
+	if st.kind == mint || !success {
+		return removeAll("not_a_login", unreleased)
 	}
 	if st.kind == loginAs {
-		for _, m := range unreleased {
-			if err := g.register(ctx, m.token, m.user); err != nil {
+		for _, tok := range unreleased {
+			user := g.attribute(ctx, st, body, tok)
+			if user == "" {
+				return errUnattributed
+			}
+			if err := g.register(ctx, tok, user); err != nil {
 				return proxy.StoreError{Err: err}
 			}
-			g.log.WarnContext(ctx, "loginAs token released (master key)", "event", "login_as", "user", m.user, "remote_ip", st.remoteIP)
+			g.log.WarnContext(ctx, "loginAs token released (master key)", "event", "login_as", "user", user, "remote_ip", st.remoteIP)
 		}
 		return keep()
 	}
 	// A token minted from the caller's own released session (a password
 	// change, POST /sessions) follows it.
-	rest := unreleased[:0]
-	for _, m := range unreleased {
-		if st.kind == follow && st.user != "" && m.user == "" {
-			// A password change answers only {updatedAt, sessionToken}.
-			m.user = g.whoami(ctx, st.req, m.token)
-		}
-		if st.kind == follow && st.user != "" && m.user == st.user {
-			if err := g.register(ctx, m.token, m.user); err != nil {
-				return proxy.StoreError{Err: err}
+	var rest []minted
+	for _, tok := range unreleased {
+		m := minted{token: tok}
+		if st.kind == follow && st.user != "" {
+			m.user = g.attribute(ctx, st, body, tok)
+			if m.user == st.user {
+				if err := g.register(ctx, m.token, m.user); err != nil {
+					return proxy.StoreError{Err: err}
+				}
+				g.log.InfoContext(ctx, "new session token of a released session follows it", "event", "session_rotated", "user", m.user)
+				continue
 			}
-			g.log.InfoContext(ctx, "new session token of a released session follows it", "event", "session_rotated", "user", m.user)
-			continue
 		}
 		rest = append(rest, m)
 	}
-	distinct := map[string]minted{}
-	for _, m := range rest {
-		if d, ok := distinct[m.token]; !ok || d.user == "" {
-			distinct[m.token] = m
-		}
-	}
-	switch len(distinct) {
+	switch len(rest) {
 	case 0:
 		return keep()
 	case 1:
 	default:
-		g.log.WarnContext(ctx, "answer mints several session tokens; refused", "event", "login_refused", "count", len(distinct), "remote_ip", st.remoteIP)
+		g.log.WarnContext(ctx, "answer mints several session tokens; refused", "event", "login_refused", "count", len(rest), "remote_ip", st.remoteIP)
+		var toks []string
+		for _, m := range rest {
+			toks = append(toks, m.token)
+		}
+		g.endSessions(ctx, st.req.keySets(), toks, "several_logins")
 		rewrite(resp, http.StatusBadRequest, errorBody(119, "Only one sign-in per request is possible through this gateway.", "several_logins"))
 		return nil
 	}
-	var m minted
-	for _, d := range distinct {
-		m = d
+	m := rest[0]
+	if m.user == "" {
+		m.user = g.attribute(ctx, st, body, m.token)
 	}
 	if m.user == "" {
-		m.user = g.whoami(ctx, st.req, m.token)
-		if m.user == "" {
-			g.log.ErrorContext(ctx, "login answer names no user and /users/me did not either", "event", "login_unattributed", "remote_ip", st.remoteIP)
-			return errUnattributed
-		}
+		g.log.ErrorContext(ctx, "login answer names no user and /users/me did not either", "event", "login_unattributed", "remote_ip", st.remoteIP)
+		g.endSessions(ctx, st.req.keySets(), []string{m.token}, "unattributed")
+		return errUnattributed
 	}
-	if st.user != "" && m.user != st.user && resp.StatusCode == http.StatusCreated {
+	// A new user (GraphQL answers 200, REST 201).
+	signup := resp.StatusCode == http.StatusCreated ||
+		st.where == graphQL && strings.Contains(st.req.gqlQuery, "signUp") && !strings.Contains(st.req.gqlQuery, "logIn")
+	if st.user != "" && m.user != st.user && signup {
 		// A signed-in user created another user (an admin screen): the
 		// creator gets the new record without the new user's session, which
 		// is ended at Parse. The new user signs in (and enrolls) themselves.
-		redact(v, func(t string) bool { return t == m.token })
-		out, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		if _, status, err := g.call(ctx, http.MethodPost, "logout", st.req.appKeys(), m.token); err != nil || status != http.StatusOK {
-			g.log.WarnContext(ctx, "ending the session of a user created by another failed", "event", "upstream_logout_failed", "user", m.user, "status", status, "err", err)
-		}
 		g.log.InfoContext(ctx, "user created by a signed-in user; the new session withheld", "event", "user_created", "user", m.user, "by", st.user)
-		proxy.ReplaceBody(resp, out)
-		return nil
+		return removeAll("user_created", []string{m.token})
 	}
-	if g.opt.SignupGrace && resp.StatusCode == http.StatusCreated {
+	if g.opt.SignupGrace && signup {
 		if err := g.register(ctx, m.token, m.user); err != nil {
 			return proxy.StoreError{Err: err}
 		}
@@ -610,7 +709,49 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 		g.log.WarnContext(ctx, "new user released without a second factor (parse.signup: grace)", "event", "signup_grace", "user", m.user, "remote_ip", st.remoteIP)
 		return keep()
 	}
+	if g.opt.AnonymousPass && st.req.anonymous() {
+		if g.isAnonymous(ctx, st.req, m.token) {
+			if err := g.register(ctx, m.token, m.user); err != nil {
+				return proxy.StoreError{Err: err}
+			}
+			g.log.InfoContext(ctx, "anonymous login released (parse.anonymous: pass)", "event", "anonymous_released", "user", m.user, "remote_ip", st.remoteIP)
+			return keep()
+		}
+	}
+	m.obj = phoneHolder(body, m.token)
 	return g.hold(resp, st, m, body)
+}
+
+// attribute names the user a token in an answer belongs to. A REST answer
+// says so itself (the objectId beside "sessionToken", or the session's
+// user pointer); a GraphQL answer's shape is the client's choice (aliases
+// can make any field look like an id), so Parse is asked (GET /users/me).
+func (g *Guard) attribute(ctx context.Context, st *state, body []byte, tok string) string {
+	if st.where == rest {
+		if v, ok := decodeAnswer(body); ok {
+			for _, m := range findTokens(v, nil) {
+				if m.token == tok && m.user != "" {
+					return m.user
+				}
+			}
+		}
+	}
+	return g.whoami(ctx, st.req, tok)
+}
+
+// phoneHolder is the REST object holding tok under "sessionToken" (the
+// user record of a login answer), for the phone field; nil for GraphQL.
+func phoneHolder(body []byte, tok string) map[string]any {
+	v, ok := decodeAnswer(body)
+	if !ok {
+		return nil
+	}
+	for _, m := range findTokens(v, nil) {
+		if m.token == tok {
+			return m.obj
+		}
+	}
+	return nil
 }
 
 // hold keeps a login answer and replaces it with the challenge.
@@ -625,8 +766,15 @@ func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) erro
 	proxy.RemoveHopHeaders(header)
 	header.Del(proxy.UserHeader)
 	session := map[string]string{TokenKey: m.token}
-	for k, v := range st.req.appKeys() {
-		session[k] = v
+	name, _ := m.obj["username"].(string)
+	if name == "" && st.where == graphQL {
+		name = g.username(ctx, st.req, m.token)
+	}
+	if name != "" {
+		session[UsernameKey] = name
+	}
+	if b, err := json.Marshal(st.req.keySets()); err == nil {
+		session[appKeysKey] = string(b)
 	}
 	h := &store.Held{
 		ID: id, Kind: store.KindParse, User: m.user, Session: session,
@@ -639,10 +787,21 @@ func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) erro
 		}
 	}
 	if err := g.opt.Store.CreateHeld(ctx, h); err != nil {
+		// Nobody will get this session: end it.
+		g.endSessions(ctx, st.req.keySets(), []string{m.token}, "store_error")
 		return proxy.StoreError{Err: fmt.Errorf("holding login: %w", err)}
+	}
+	// Known as held while it is: a minting answer that shows it later
+	// (removed there) must not end this login at Parse.
+	if err := g.opt.Store.PutToken(ctx, heldKey(m.token), id, h.Expires); err != nil {
+		g.log.ErrorContext(ctx, "indexing a held token", "event", "store_error", "err", err)
 	}
 	reply, err := g.opt.Challenger.BeginParse(st.orig, h, MFA{Sent: st.req.hasMFA, Token: st.req.mfa})
 	if err != nil {
+		if _, terr := g.opt.Store.TakeHeld(ctx, id); terr == nil {
+			g.opt.Store.DeleteToken(ctx, heldKey(m.token))
+			g.endSessions(ctx, st.req.keySets(), []string{m.token}, "challenge_failed")
+		}
 		return fmt.Errorf("starting challenge: %w", err)
 	}
 	if reply.Header == nil {
@@ -675,9 +834,17 @@ func keepCORS(from, to http.Header) {
 	}
 }
 
+// parseMFAMissing is Parse's answer to a login without the code its mfa
+// adapter wants; mfaImportMessage replaces it.
+const (
+	parseMFAMissing  = "Missing additional authData mfa"
+	mfaImportMessage = "This account still uses the app's previous two-factor sign-in. An administrator has to move it to the new sign-in (vestibule parse import-mfa); then sign in again with the same authenticator app."
+)
+
 var (
-	errTooLarge     = errors.New("answer too large to check for session tokens")
-	errUnattributed = errors.New("login answer names no user")
+	errEncodedAnswer = errors.New("answer compressed: can't be checked for session tokens")
+	errTooLarge      = errors.New("answer too large to check for session tokens")
+	errUnattributed  = errors.New("login answer names no user")
 )
 
 // errorHandler answers upstream and interception failures, Parse-shaped.
@@ -699,6 +866,28 @@ func (g *Guard) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 // of a client request and a session token.
 func (g *Guard) call(ctx context.Context, method, route string, keys map[string]string, token string) (map[string]any, int, error) {
 	return call(ctx, g.opt.Transport, g.opt.Upstream, g.opt.Mount, method, route, keys, token)
+}
+
+// callAs makes one request of the gateway's own to Parse as the client
+// q named its app, trying each way it did (keySets) while Parse answers
+// 403 (an app id it doesn't know).
+func (g *Guard) callAs(ctx context.Context, method, route string, q *request, token string) (map[string]any, int, error) {
+	sets := q.keySets()
+	if len(sets) == 0 {
+		sets = []map[string]string{{}}
+	}
+	var (
+		m      map[string]any
+		status int
+		err    error
+	)
+	for _, keys := range sets {
+		m, status, err = g.call(ctx, method, route, keys, token)
+		if status != http.StatusForbidden {
+			break
+		}
+	}
+	return m, status, err
 }
 
 // call makes one request to Parse at upstream (Parse mounted at mount).
@@ -731,7 +920,7 @@ func call(ctx context.Context, transport http.RoundTripper, upstream *url.URL, m
 // whoami asks Parse whose token this is (a GraphQL login that did not ask
 // for the user's id).
 func (g *Guard) whoami(ctx context.Context, q *request, token string) string {
-	m, status, err := g.call(ctx, http.MethodGet, "users/me", q.appKeys(), token)
+	m, status, err := g.callAs(ctx, http.MethodGet, "users/me", q, token)
 	if err != nil || status != http.StatusOK {
 		return ""
 	}
@@ -739,33 +928,26 @@ func (g *Guard) whoami(ctx context.Context, q *request, token string) string {
 	return id
 }
 
+// username asks Parse for the token's username (a GraphQL login's answer
+// is shaped by the client).
+func (g *Guard) username(ctx context.Context, q *request, token string) string {
+	m, status, err := g.callAs(ctx, http.MethodGet, "users/me", q, token)
+	if err != nil || status != http.StatusOK {
+		return ""
+	}
+	n, _ := m["username"].(string)
+	return n
+}
+
 // sessionToken reads the token of session id as the caller sees it.
 func (g *Guard) sessionToken(ctx context.Context, q *request, caller, id string) string {
 	if id == "" || strings.ContainsAny(id, "/?#%") {
 		return ""
 	}
-	m, status, err := g.call(ctx, http.MethodGet, "sessions/"+url.PathEscape(id), q.appKeys(), caller)
+	m, status, err := g.callAs(ctx, http.MethodGet, "sessions/"+url.PathEscape(id), q, caller)
 	if err != nil || status != http.StatusOK {
 		return ""
 	}
 	t, _ := m["sessionToken"].(string)
 	return t
-}
-
-// Logout ends a held Parse login's session at the app (an abandoned login).
-func Logout(ctx context.Context, transport http.RoundTripper, upstream *url.URL, mount string, h *store.Held) error {
-	keys := map[string]string{}
-	for k, v := range h.Session {
-		if k != TokenKey {
-			keys[k] = v
-		}
-	}
-	_, status, err := call(ctx, transport, upstream, mount, http.MethodPost, "logout", keys, h.Session[TokenKey])
-	if err != nil && status == 0 {
-		return err
-	}
-	if status != http.StatusOK {
-		return fmt.Errorf("parse logout answered %d", status)
-	}
-	return nil
 }

@@ -117,7 +117,7 @@ func TestClassify(t *testing.T) {
 		{"/parse/loginAs", "POST", loginAs},
 		{"/parse/verifyPassword", "GET", verifyPassword},
 		{"/parse/classes/_Session", "GET", scan},
-		{"/parse/functions/hello", "POST", scan},
+		{"/parse/functions/hello", "POST", mint},
 		{"/parse/classes/Note", "GET", pass},
 		{"/parse/files/a.png", "POST", pass},
 	}

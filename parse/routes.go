@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-
-	"github.com/vestibule-gw/vestibule/proxy"
 )
 
 // kind is what the guard does with a Parse route's answer.
@@ -34,73 +32,68 @@ const (
 	verifyPassword
 	// refused: never forwarded (loginAs or verifyPassword inside a batch).
 	refused
+	// mint: answers that may carry a token minted on the way (cloud
+	// functions and jobs, GraphQL mutations other than the logins): read
+	// whole; a token the gateway did not release is removed and its
+	// session ended at Parse.
+	mint
 )
-
-// key normalises a path the way Parse Server (Express) routes it: case
-// insensitive, repeated and trailing slashes ignored.
-func key(p string) string { return proxy.RouteKey(p) }
-
-// under returns the route below mount ("login", "users/me"), and whether
-// k (a key) is the mount or below it.
-func under(k, mount string) (string, bool) {
-	if k == mount {
-		return "", true
-	}
-	if strings.HasPrefix(k, mount+"/") {
-		return k[len(mount)+1:], true
-	}
-	return "", false
-}
 
 // classify names what to do with a Parse REST route (below the mount) for
 // the request's effective method.
 func classify(route, method string) kind {
-	seg := strings.Split(route, "/")
-	first := seg[0]
+	// Matched without allocating: the route keeps its case (compared
+	// case-insensitively, as Express routes).
+	first, rest, _ := strings.Cut(route, "/")
+	second, _, _ := strings.Cut(rest, "/")
+	nseg := strings.Count(route, "/") + 1
+	is := strings.EqualFold
 	switch {
-	case first == "login":
+	case is(first, "login"):
 		return login
-	case first == "loginas":
+	case is(first, "loginas"):
 		return loginAs
-	case first == "verifypassword":
+	case is(first, "verifypassword"):
 		return verifyPassword
-	case first == "logout":
+	case is(first, "logout"):
 		return logout
-	case first == "batch":
+	case is(first, "batch"):
 		return login
-	case first == "upgradetorevocablesession":
+	case is(first, "upgradetorevocablesession"):
 		return follow
-	case first == "users" && len(seg) == 1 && method == http.MethodPost:
+	case is(first, "users") && nseg == 1 && method == http.MethodPost:
 		return login // signup, or a login with authData
-	case first == "classes" && len(seg) == 2 && seg[1] == "_user" && method == http.MethodPost:
+	case is(first, "classes") && nseg == 2 && is(second, "_user") && method == http.MethodPost:
 		return login
-	case first == "users" && len(seg) == 2 && seg[1] != "me" && method == http.MethodPut,
-		first == "classes" && len(seg) == 3 && seg[1] == "_user" && method == http.MethodPut:
+	case is(first, "users") && nseg == 2 && !is(second, "me") && method == http.MethodPut,
+		is(first, "classes") && nseg == 3 && is(second, "_user") && method == http.MethodPut:
 		return follow // a password change mints a new token
-	case first == "sessions" && len(seg) == 1 && method == http.MethodPost:
+	case is(first, "sessions") && nseg == 1 && method == http.MethodPost:
 		return follow
-	case first == "sessions" && len(seg) == 2 && seg[1] != "me" && method == http.MethodDelete,
-		first == "classes" && len(seg) == 3 && seg[1] == "_session" && method == http.MethodDelete:
+	case is(first, "sessions") && nseg == 2 && !is(second, "me") && method == http.MethodDelete,
+		is(first, "classes") && nseg == 3 && is(second, "_session") && method == http.MethodDelete:
 		return deleteSession
-	case first == "users", first == "sessions",
-		first == "classes" && len(seg) >= 2 && (seg[1] == "_user" || seg[1] == "_session"),
-		first == "aggregate" && len(seg) >= 2 && (seg[1] == "_user" || seg[1] == "_session"),
-		first == "functions", first == "jobs":
+	case is(first, "users"), is(first, "sessions"),
+		is(first, "classes") && nseg >= 2 && (is(second, "_user") || is(second, "_session")),
+		is(first, "aggregate") && nseg >= 2 && (is(second, "_user") || is(second, "_session")):
 		return scan
+	case is(first, "functions"), is(first, "jobs"):
+		return mint
 	}
 	return pass
 }
 
-// graphQLKind: a GraphQL operation that signs in (logIn, logInWith,
-// signUp) is a login; any other may echo tokens. A login the gateway does
-// not recognise is still safe: its token is removed from the answer.
+// graphQLKind: an operation that signs in (logIn, logInWith, signUp: the
+// field names stay in the text whatever the aliases and fragments) is a
+// login; any other mutation, or a request whose operation can't be read,
+// may mint a token on the way (mint); a plain query only echoes (scan).
 func graphQLKind(q *request) kind {
-	var query string
-	if raw, ok := q.obj["query"]; ok {
-		json.Unmarshal(raw, &query)
-	}
-	if strings.Contains(query, "logIn") || strings.Contains(query, "signUp") {
+	query := q.gqlQuery
+	switch {
+	case strings.Contains(query, "logIn") || strings.Contains(query, "signUp"):
 		return login
+	case query == "" || strings.Contains(query, "mutation"):
+		return mint
 	}
 	return scan
 }
@@ -115,7 +108,7 @@ func batchKind(q *request, mount string) kind {
 			Path   string `json:"path"`
 		} `json:"requests"`
 	}
-	if raw, ok := q.obj["requests"]; ok {
+	if raw, ok := q.field("requests"); ok {
 		json.Unmarshal(raw, &body.Requests)
 	}
 	out := scan
@@ -130,6 +123,10 @@ func batchKind(q *request, mount string) kind {
 			return refused
 		case login:
 			out = login
+		case mint:
+			if out != login && out != follow {
+				out = mint
+			}
 		case follow:
 			if out != login {
 				out = follow

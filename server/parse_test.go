@@ -449,7 +449,8 @@ func TestParseSignup(t *testing.T) {
 	_, _, tok := e.enrollTOTP("alice", "alice-pw")
 	before := len(e.fake.Seen())
 	cr := e.rest("POST", "/parse/users", `{"username":"frank","password":"pw"}`, tok)
-	if cr.status != 201 || cr.str("objectId") == "" || bytes.Contains(cr.raw, []byte("sessionToken")) {
+	e.srv.WaitBackground()
+	if cr.status != 201 || cr.str("objectId") == "" || bytes.Contains(cr.raw, []byte("r:")) {
 		t.Fatalf("user created by alice: %d %s", cr.status, cr.raw)
 	}
 	if seen := e.fake.Seen()[before:]; len(seen) != 2 || !strings.HasSuffix(seen[1].Path, "/logout") || !strings.HasPrefix(seen[1].Token, "r:") || seen[1].Token == tok {
@@ -471,6 +472,23 @@ func TestParseSignup(t *testing.T) {
 	if l := g.login("dave", "pw"); l.body["enroll"] != true {
 		t.Errorf("after grace: %s", l.raw)
 	}
+	// A GraphQL signUp the same (GraphQL answers 200, not 201).
+	gs := g.call("POST", "/graphql", "application/json", `{"query":"mutation { signUp(input: {}) { viewer { sessionToken } } }","variables":{"username":"erin","password":"pw"}}`,
+		"X-Parse-Application-Id", parsefake.AppID)
+	if gs.status != 200 || gs.header.Get("X-Vestibule-Enrollment") != "required" || !bytes.Contains(gs.raw, []byte(`"r:`)) {
+		t.Fatalf("grace GraphQL signUp: %d %v %s", gs.status, gs.header, gs.raw)
+	}
+	// A signed-in user signing another up over GraphQL gets no token for
+	// that user, grace or not; its session is ended at the app.
+	gs = g.call("POST", "/graphql", "application/json", `{"query":"mutation { signUp(input: {}) { viewer { sessionToken } } }","variables":{"username":"fay","password":"pw"}}`,
+		"X-Parse-Application-Id", parsefake.AppID, "X-Parse-Session-Token", a.str("sessionToken"))
+	g.srv.WaitBackground()
+	if gs.status != 200 || bytes.Contains(gs.raw, []byte(`"r:`)) {
+		t.Fatalf("GraphQL signUp by a signed-in user: %d %s", gs.status, gs.raw)
+	}
+	if id := g.fake.ID("fay"); id == "" || g.fake.Sessions(id) != 0 {
+		t.Errorf("the signed-up user %q still has a session at the app", id)
+	}
 }
 
 // TestParseSessionsFollowAndEnd: tokens minted from a released session
@@ -486,7 +504,7 @@ func TestParseSessionsFollowAndEnd(t *testing.T) {
 	if list.status != 200 || !bytes.Contains(list.raw, []byte(tok)) {
 		t.Fatalf("sessions: %d %s", list.status, list.raw)
 	}
-	if n := bytes.Count(list.raw, []byte(`"sessionToken"`)); n != 1 {
+	if n := bytes.Count(list.raw, []byte(`"r:`)); n != 1 {
 		t.Errorf("session list shows %d tokens, want only the released one: %s", n, list.raw)
 	}
 	h, _ := e.srv.Ephemeral().Held(context.Background(), held)
@@ -572,8 +590,10 @@ func TestParseRefusals(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			e.srv.WaitBackground()
 			before := len(e.fake.Seen())
 			a := e.call(c.method, c.path, c.ctype, c.body, c.hdr...)
+			e.srv.WaitBackground()
 			if a.status != c.status || a.code() != c.code {
 				t.Fatalf("got %d %s, want %d code %d", a.status, a.raw, c.status, c.code)
 			}

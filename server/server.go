@@ -70,6 +70,7 @@ type Server struct {
 	transport http.RoundTripper
 	metrics   *metrics.Metrics
 	px        *proxy.Proxy
+	guard     *parse.Guard // nil unless parse.enabled
 	ch        *challenge.Handler
 	reg       *regulate.Regulator
 	now       func() time.Time
@@ -373,13 +374,14 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 			Upstream: upstream, Transport: transport, PreserveHost: cfg.Upstream.PreserveHost,
 			Mount: pc.Mount, GraphQL: pc.GraphQLPath, Prefix: cfg.Prefix, Next: px,
 			Challenger: ch, Store: s.ephemeral, ClientIP: ips, MasterKeyFrom: from,
-			AllowLoginAs: pc.AllowLoginAs, AllowVerifyPassword: pc.AllowVerifyPassword, SignupGrace: pc.Signup == "grace",
+			AllowLoginAs: pc.AllowLoginAs, AllowVerifyPassword: pc.AllowVerifyPassword, SignupGrace: pc.Signup == "grace", AnonymousPass: pc.Anonymous == "pass",
 			SessionTTL: pc.SessionTTL, HoldTTL: cfg.Login.HoldTTL, PhoneField: pc.PhoneField, MaxBody: pc.MaxBodyBytes,
 			CacheTTL: cache, Regulator: reg, Now: d.Now, Random: d.Random, Logger: d.Logger, Status: s.metrics.Status,
 		})
 		if err != nil {
 			return nil, err
 		}
+		s.guard = guard
 		s.handler = s.metrics.Observe(cfg.Prefix, guard)
 	}
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
@@ -730,6 +732,14 @@ func (s *Server) abandoned(ctx context.Context, h *store.Held, reason string) {
 		"user", h.User, "reason", reason, "status", resp.StatusCode)
 }
 
+// WaitBackground waits for the Parse sessions the guard is ending in the
+// background (tests; Close waits too).
+func (s *Server) WaitBackground() {
+	if s.guard != nil {
+		s.guard.Wait()
+	}
+}
+
 // Handler is the gateway's public handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -744,6 +754,7 @@ func (s *Server) Close() error {
 			close(s.stop)
 			<-s.stopped
 		}
+		s.WaitBackground()
 	})
 	var errs []error
 	for _, c := range s.owned {

@@ -6,12 +6,15 @@
 package parsefake
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,6 +30,11 @@ const MasterKey = "master-secret"
 // User is a Parse user.
 type User struct {
 	ID, Username, Password, Phone string
+	// Anonymous is the anonymous authData id of an anonymous user.
+	Anonymous string
+	// ParseMFA: enrolled in Parse's own mfa adapter, which then wants
+	// authData.mfa on every login.
+	ParseMFA bool
 }
 
 // Seen is one request that reached the fake.
@@ -46,6 +54,7 @@ type Server struct {
 	sessions map[string]string // token -> user id
 	seen     []Seen
 	next     int
+	echo     []any // objects of the "Echo" class, as saved
 }
 
 // New returns a fake with the given users.
@@ -71,6 +80,36 @@ func (s *Server) Live(token string) bool {
 	defer s.mu.Unlock()
 	_, ok := s.sessions[token]
 	return ok
+}
+
+// ID is a user's objectId ("" if there is no such user).
+func (s *Server) ID(username string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users[username]; u != nil {
+		return u.ID
+	}
+	return ""
+}
+
+// Add adds a user.
+func (s *Server) Add(u User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[u.Username] = &u
+}
+
+// Sessions counts a user's live sessions.
+func (s *Server) Sessions(userID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, id := range s.sessions {
+		if id == userID {
+			n++
+		}
+	}
+	return n
 }
 
 // Mint makes a session directly (a token obtained around the gateway).
@@ -138,6 +177,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := call{method: r.Method, token: r.Header.Get("X-Parse-Session-Token"), query: r.URL.Query(),
 		master: r.Header.Get("X-Parse-Master-Key") == MasterKey}
 	appID := r.Header.Get("X-Parse-Application-Id")
+	if u, p, ok := r.BasicAuth(); ok && u == AppID {
+		// As Parse: a known app id in basic auth wins; the key is a
+		// JavaScript key or the master key.
+		appID = u
+		if !strings.HasPrefix(p, "javascript-key=") && p == MasterKey {
+			c.master = true
+		}
+	}
+	if _, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && params["boundary"] != "" {
+		// A GraphQL upload: the operations part is the body.
+		mr := multipart.NewReader(bytes.NewReader(raw), params["boundary"])
+		raw = nil
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				break
+			}
+			if p.FormName() == "operations" {
+				raw, _ = io.ReadAll(p)
+			}
+		}
+	}
 	if len(raw) > 0 {
 		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 			f, _ := url.ParseQuery(string(raw))
@@ -150,8 +211,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if appID == "" {
-		// The JS SDK way: keys in the body.
+	if appID != AppID {
+		// The JS SDK way (or a header naming an unknown app): keys in the
+		// body.
 		if id, _ := c.body["_ApplicationId"].(string); id != "" {
 			appID = id
 			if t, _ := c.body["_SessionToken"].(string); t != "" {
@@ -174,7 +236,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.seen = append(s.seen, Seen{Method: c.method, Path: r.URL.Path, Token: c.token, Master: c.master, Body: c.body,
 		RequestID: r.Header.Get("X-Request-Id"), User: r.Header.Get("X-Vestibule-User")})
 	s.mu.Unlock()
-	if k == "/graphql" {
+	if k == "/graphql" || strings.HasPrefix(k, "/graphql/") {
 		s.graphql(w, c)
 		return
 	}
@@ -206,6 +268,9 @@ func (s *Server) route(route string, c call) (int, any) {
 	seg := strings.Split(route, "/")
 	userJSON := func(u *User, tok string) map[string]any {
 		m := map[string]any{"objectId": u.ID, "username": u.Username, "phone": u.Phone, "createdAt": "2026-01-01T00:00:00.000Z"}
+		if u.Anonymous != "" {
+			m["authData"] = map[string]any{"anonymous": map[string]any{"id": u.Anonymous}}
+		}
 		if tok != "" {
 			m["sessionToken"] = tok
 		}
@@ -223,6 +288,9 @@ func (s *Server) route(route string, c call) (int, any) {
 		u := s.users[name]
 		if u == nil || u.Password != pass {
 			return 404, errv(101, "Invalid username/password.")
+		}
+		if u.ParseMFA {
+			return 400, errv(-1, "Missing additional authData mfa")
 		}
 		return 200, userJSON(u, s.mint(u.ID))
 	case seg[0] == "loginas":
@@ -253,7 +321,7 @@ func (s *Server) route(route string, c call) (int, any) {
 			status := 200
 			if u == nil {
 				s.next++
-				u = &User{ID: fmt.Sprintf("anon%04d", s.next), Username: "anon-" + id}
+				u = &User{ID: fmt.Sprintf("anon%04d", s.next), Username: "anon-" + id, Anonymous: id}
 				s.users[u.Username] = u
 				status = 201
 			}
@@ -324,6 +392,33 @@ func (s *Server) route(route string, c call) (int, any) {
 			return 200, map[string]any{"results": []any{}}
 		}
 		return 200, map[string]any{"results": []any{map[string]any{"objectId": "n1", "text": "note of " + me.Username, "big": json.Number("12345678901234567890")}}}
+	case seg[0] == "classes" && len(seg) == 2 && seg[1] == "echo":
+		// Objects saved as they come and answered as saved: tests put
+		// token values in them.
+		if c.method == http.MethodPost {
+			obj := map[string]any{}
+			for k, v := range c.body {
+				if !strings.HasPrefix(k, "_") {
+					obj[k] = v
+				}
+			}
+			s.echo = append(s.echo, obj)
+			return 201, map[string]any{"objectId": fmt.Sprintf("e%d", len(s.echo)), "createdAt": "2026-01-01T00:00:00.000Z"}
+		}
+		return 200, map[string]any{"results": s.echo}
+	case seg[0] == "functions" && len(seg) == 2 && seg[1] == "echo":
+		// A cloud function answering its parameters; "login" in them logs
+		// that user in (a function minting a session).
+		params := map[string]any{}
+		for k, v := range c.body {
+			if !strings.HasPrefix(k, "_") {
+				params[k] = v
+			}
+		}
+		if name, _ := params["login"].(string); name != "" && s.users[name] != nil {
+			params["minted"] = s.mint(s.users[name].ID)
+		}
+		return 200, map[string]any{"result": params}
 	case seg[0] == "batch":
 		reqs, _ := c.body["requests"].([]any)
 		var out []any
@@ -346,11 +441,44 @@ func (s *Server) route(route string, c call) (int, any) {
 	return 404, errv(101, "Object not found.")
 }
 
-// graphql answers logIn and viewer operations.
+// graphql answers logIn, signUp, logInWith (anonymous) and viewer
+// operations. An alias "t: sessionToken" in the query puts the token under
+// "t", as GraphQL does; "a: logIn" two times logs in twice.
 func (s *Server) graphql(w http.ResponseWriter, c call) {
 	q := str(c.body, "query")
 	vars, _ := c.body["variables"].(map[string]any)
+	tokKey := "sessionToken"
+	if strings.Contains(q, "t: sessionToken") {
+		tokKey = "t"
+	}
+	viewer := func(u *User, t string) map[string]any {
+		v := map[string]any{tokKey: t}
+		if !strings.Contains(q, "noid") {
+			v["user"] = map[string]any{"id": base64.StdEncoding.EncodeToString([]byte("_User:" + u.ID)), "username": u.Username}
+		}
+		return v
+	}
 	switch {
+	case strings.Contains(q, "logInWith"):
+		id := fmt.Sprint(vars["anonymous"])
+		s.mu.Lock()
+		u := s.users["anon-"+id]
+		if u == nil {
+			s.next++
+			u = &User{ID: fmt.Sprintf("anon%04d", s.next), Username: "anon-" + id, Anonymous: id}
+			s.users[u.Username] = u
+		}
+		t := s.mint(u.ID)
+		s.mu.Unlock()
+		reply(w, 200, map[string]any{"data": map[string]any{"logInWith": map[string]any{"viewer": viewer(u, t)}}})
+	case strings.Contains(q, "signUp"):
+		s.mu.Lock()
+		s.next++
+		u := &User{ID: fmt.Sprintf("new%05d", s.next), Username: str(vars, "username"), Password: str(vars, "password")}
+		s.users[u.Username] = u
+		t := s.mint(u.ID)
+		s.mu.Unlock()
+		reply(w, 200, map[string]any{"data": map[string]any{"signUp": map[string]any{"viewer": viewer(u, t)}}})
 	case strings.Contains(q, "logIn"):
 		s.mu.Lock()
 		u := s.users[str(vars, "username")]
@@ -359,13 +487,17 @@ func (s *Server) graphql(w http.ResponseWriter, c call) {
 			reply(w, 200, map[string]any{"errors": []any{map[string]any{"message": "Invalid username/password.", "extensions": map[string]any{"code": 101}}}})
 			return
 		}
-		t := s.mint(u.ID)
-		s.mu.Unlock()
-		viewer := map[string]any{"sessionToken": t}
-		if !strings.Contains(q, "noid") {
-			viewer["user"] = map[string]any{"id": base64.StdEncoding.EncodeToString([]byte("_User:" + u.ID)), "username": u.Username}
+		data := map[string]any{}
+		for _, name := range []string{"a", "b"} {
+			if strings.Contains(q, name+": logIn") {
+				data[name] = map[string]any{"viewer": viewer(u, s.mint(u.ID))}
+			}
 		}
-		reply(w, 200, map[string]any{"data": map[string]any{"logIn": map[string]any{"viewer": viewer}}})
+		if len(data) == 0 {
+			data["logIn"] = map[string]any{"viewer": viewer(u, s.mint(u.ID))}
+		}
+		s.mu.Unlock()
+		reply(w, 200, map[string]any{"data": data})
 	default:
 		s.mu.Lock()
 		id, ok := s.sessions[c.token]
