@@ -238,7 +238,7 @@ func (h *Handler) postEnroll(w http.ResponseWriter, r *http.Request) {
 	if !ok || !h.checkForm(w, r, st) {
 		return
 	}
-	if h.enrolled(w, r, held) {
+	if h.enrolled(w, r, held) || !h.mayEnroll(w, r, held) {
 		return
 	}
 	if len(held.EnrollSecret) == 0 {

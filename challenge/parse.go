@@ -545,7 +545,7 @@ func (h *Handler) apiEnrollSMS(w http.ResponseWriter, r *http.Request) {
 // are answered once. POST api/verify {challenge} then releases the login.
 func (h *Handler) apiEnrollConfirm(w http.ResponseWriter, r *http.Request) {
 	q, held, ok := h.apiLoad(w, r)
-	if !ok || !h.apiUnenrolled(w, r, held) {
+	if !ok || !h.apiUnenrolled(w, r, held) || !h.apiMayEnroll(w, r, held, q.Invite) {
 		return
 	}
 	ctx, cancel := ctxTimeout(r)
