@@ -18,7 +18,8 @@ import (
 // webhook. It never carries a secret, a code or a full phone number.
 type Event struct {
 	// Event names the change, as in the audit log: enrollment,
-	// factor_reset, phone_set, recovery_codes_replaced, devices_revoked.
+	// factor_reset, phone_set, recovery_codes_replaced, devices_revoked,
+	// invite_created.
 	Event string `json:"event"`
 	User  string `json:"user"`
 	// Factor is totp or sms for an enrollment.
