@@ -503,3 +503,30 @@ func TestParseEnrollmentPolicy(t *testing.T) {
 		t.Fatal("Parse enrollment not audited with via=invite")
 	}
 }
+
+// TestEnrollmentPagesTranslated: the refusal and invitation pages speak
+// the user's language, like the other gate pages.
+func TestEnrollmentPagesTranslated(t *testing.T) {
+	cases := []struct{ lang, refusal, ask, invite string }{
+		{"en", "needs an invitation link", "To get access, ask:", "Your invitation for alice is ready."},
+		{"de", "brauchen Sie einen Einladungslink", "Für den Zugang wenden Sie sich an:", "Ihre Einladung für alice ist bereit."},
+		{"fr", "nécessite un lien d’invitation", "Pour obtenir l’accès, adressez-vous à :", "Votre invitation pour alice est prête."},
+		{"es", "se necesita un enlace de invitación", "Para obtener acceso, consulte a:", "Su invitación para alice está lista."},
+	}
+	e := enrollEnv(t, func(c *config.Config) { c.Enrollment.Mode = "invite" })
+	for _, tc := range cases {
+		t.Run(tc.lang, func(t *testing.T) {
+			b := e.browser()
+			b.login("alice", "wonderland")
+			p := b.do("GET", "/.vestibule/verify", nil, "Accept-Language", tc.lang)
+			body := html.UnescapeString(p.body)
+			if p.status != http.StatusForbidden || p.header.Get("Content-Language") != tc.lang || !strings.Contains(body, tc.refusal) || !strings.Contains(body, tc.ask) {
+				t.Errorf("refusal page in %s: %d %.700s", tc.lang, p.status, body)
+			}
+			p = e.browser().do("GET", e.invite("alice", time.Hour), nil, "Accept-Language", tc.lang)
+			if body := html.UnescapeString(p.body); p.status != http.StatusOK || !strings.Contains(body, tc.invite) {
+				t.Errorf("invitation page in %s: %d %.700s", tc.lang, p.status, body)
+			}
+		})
+	}
+}
