@@ -183,3 +183,10 @@ func (n *Notifier) Wait() {
 		n.wg.Wait()
 	}
 }
+
+// Close waits for the background sends (each bounded by the timeout), so
+// a gateway shutting down still delivers what it started.
+func (n *Notifier) Close() error {
+	n.Wait()
+	return nil
+}

@@ -54,12 +54,16 @@ func EnrollmentNotifier(cfg *config.Config, now func() time.Time, log *slog.Logg
 	return n, nil
 }
 
-// enrollmentParts builds both for server.New.
-func enrollmentParts(cfg *config.Config, used store.Counters, d Deps) (*enroll.Policy, *notify.Notifier, error) {
-	p, err := EnrollmentPolicy(cfg, used)
+// enrollmentParts builds both for server.New; Close waits for the
+// webhook's background sends.
+func (s *Server) enrollmentParts(cfg *config.Config, d Deps) (*enroll.Policy, *notify.Notifier, error) {
+	p, err := EnrollmentPolicy(cfg, s.ephemeral)
 	if err != nil {
 		return nil, nil, err
 	}
 	n, err := EnrollmentNotifier(cfg, d.Now, d.Logger)
+	if n != nil {
+		s.owned = append(s.owned, n)
+	}
 	return p, n, err
 }

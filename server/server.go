@@ -249,7 +249,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if len(cfg.Login.Routes) > 0 {
 		loginURL = cfg.Login.Routes[0].Path
 	}
-	enrollPolicy, enrollNotifier, err := enrollmentParts(cfg, s.ephemeral, d)
+	enrollPolicy, enrollNotifier, err := s.enrollmentParts(cfg, d)
 	if err != nil {
 		return nil, err
 	}
