@@ -42,6 +42,22 @@ func (h *Handler) decide(r *http.Request, held *store.Held, invite string) enrol
 	return h.opt.Enrollment.Decide(enroll.Request{User: held.User, ClientIP: h.ip(r), Invite: invite, Now: h.opt.Now()})
 }
 
+// verdict is decide before an enrollment starts: an invitation that was
+// used already is refused now, rather than after the user set up an app.
+func (h *Handler) verdict(r *http.Request, held *store.Held, invite string) (enroll.Verdict, error) {
+	v := h.decide(r, held, invite)
+	if v.Allowed && v.Invite != nil {
+		used, err := h.opt.Enrollment.Invites.IsUsed(r.Context(), *v.Invite, h.opt.Now())
+		if err != nil {
+			return v, err
+		}
+		if used {
+			return enroll.Verdict{Reason: enroll.ReasonInviteUsed}, nil
+		}
+	}
+	return v, nil
+}
+
 // inviteFromCookie is the invitation token the browser brings ("": none).
 func (h *Handler) inviteFromCookie(r *http.Request) string {
 	if c, err := r.Cookie(inviteCookieName); err == nil {
@@ -63,15 +79,10 @@ func (h *Handler) inviteCookie(value string, maxAge time.Duration) *http.Cookie 
 // user's first enrollment. When not, it ends the held login, answers with
 // the refusal page and returns false.
 func (h *Handler) mayEnroll(w http.ResponseWriter, r *http.Request, held *store.Held) bool {
-	v := h.decide(r, held, h.inviteFromCookie(r))
-	if v.Allowed && v.Invite != nil {
-		// Say "already used" now rather than after the user set up an app.
-		if used, err := h.opt.Enrollment.Invites.IsUsed(r.Context(), *v.Invite, h.opt.Now()); err != nil {
-			h.storeFailed(w, r, "reading invitation", err)
-			return false
-		} else if used {
-			v = enroll.Verdict{Reason: enroll.ReasonInviteUsed}
-		}
+	v, err := h.verdict(r, held, h.inviteFromCookie(r))
+	if err != nil {
+		h.storeFailed(w, r, "reading invitation", err)
+		return false
 	}
 	if v.Allowed {
 		return true
@@ -127,14 +138,10 @@ func refusalMessage(reason string) string {
 // apiMayEnroll is mayEnroll for the Parse JSON protocol: the invitation
 // comes in the body. A refusal ends the held login (logged out at Parse).
 func (h *Handler) apiMayEnroll(w http.ResponseWriter, r *http.Request, held *store.Held, invite string) bool {
-	v := h.decide(r, held, invite)
-	if v.Allowed && v.Invite != nil {
-		if used, err := h.opt.Enrollment.Invites.IsUsed(r.Context(), *v.Invite, h.opt.Now()); err != nil {
-			writeReply(w, errStore.reply())
-			return false
-		} else if used {
-			v = enroll.Verdict{Reason: enroll.ReasonInviteUsed}
-		}
+	v, err := h.verdict(r, held, invite)
+	if err != nil {
+		writeReply(w, errStore.reply())
+		return false
 	}
 	if v.Allowed {
 		return true
