@@ -525,3 +525,35 @@ func TestEnrollmentPagesTranslated(t *testing.T) {
 		})
 	}
 }
+
+// TestParseBrowserEnrollmentWithInvite: in a Parse app's browser page flow
+// the user opens the invitation link first; the ticket page then leads to
+// an enrollment the policy allows, and the app completes the login.
+func TestParseBrowserEnrollmentWithInvite(t *testing.T) {
+	e := newParseEnv(t, func(c *config.Config) { c.Enrollment.Mode, c.Enrollment.Contact = "invite", contact })
+	p, err := EnrollmentPolicy(e.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, _ := p.Invites.Issue("b0b0002", e.clock.Now(), time.Hour)
+	a := e.login("bob", "bob-pw")
+	ch := e.expectChallenge(a)
+	u, _ := url.Parse(a.str("url"))
+	b := (&env{t: t, gw: e.gw, clock: e.clock}).browser()
+	must(t, b.get("/.vestibule/invite?t="+url.QueryEscape(tok)), http.StatusOK)
+	must(t, b.get(u.RequestURI()), http.StatusSeeOther)
+	must(t, b.get("/.vestibule/verify"), http.StatusSeeOther)
+	page := b.get("/.vestibule/enroll")
+	must(t, page, http.StatusOK)
+	m := reSecret.FindStringSubmatch(page.body)
+	if m == nil {
+		t.Fatalf("no key on the enroll page: %.500s", page.body)
+	}
+	page = b.post("/.vestibule/enroll", url.Values{"csrf": {csrf(t, page)}, "code": {e.totp(strings.ReplaceAll(m[1], " ", ""), 0)}})
+	must(t, page, http.StatusOK)
+	must(t, b.post("/.vestibule/release", url.Values{"csrf": {csrf(t, page)}}), http.StatusOK)
+	e.expectReleased(e.api("verify", map[string]any{"challenge": ch}), "bob")
+	if !strings.Contains(e.logs.String(), "event=enrollment factor=totp via=invite user=b0b0002") {
+		t.Fatal("enrollment not audited with via=invite")
+	}
+}
