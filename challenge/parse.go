@@ -112,6 +112,14 @@ func (h *Handler) challengeBody(r *http.Request, held *store.Held) (map[string]a
 			ways = append(ways, "sms")
 		}
 		body["enrollMethods"] = ways
+		// Say up front when enrolling needs an invitation (or another
+		// network), so the app can ask for it before calling api/enroll.
+		if v := h.decide(r, held, ""); !v.Allowed {
+			body["enrollRefusal"] = v.Reason
+			if c := h.contact(); c != "" {
+				body["contact"] = c
+			}
+		}
 	}
 	if to != "" {
 		body["phone"] = phone.Mask(to)

@@ -462,7 +462,11 @@ func grepLines(s, sub string) string {
 func TestParseEnrollmentPolicy(t *testing.T) {
 	e := newParseEnv(t, func(c *config.Config) { c.Enrollment.Mode, c.Enrollment.Contact = "invite", contact })
 	for _, path := range []string{"enroll/totp", "enroll/sms", "enroll/confirm", "sms"} {
-		ch := e.expectChallenge(e.login("alice", "alice-pw"))
+		c := e.login("alice", "alice-pw")
+		ch := e.expectChallenge(c)
+		if c.str("enrollRefusal") != "invite_required" || c.str("contact") != contact {
+			t.Fatalf("the challenge does not say an invitation is needed: %s", c.raw)
+		}
 		a := e.api(path, map[string]any{"challenge": ch, "code": "123456"})
 		if a.status != http.StatusForbidden || a.str("reason") != "enrollment_refused" || a.str("refusal") != "invite_required" || a.str("contact") != contact {
 			t.Fatalf("%s without an invitation: %d %s", path, a.status, a.raw)
