@@ -21,8 +21,10 @@ import (
 	"github.com/gorilla/sessions"
 
 	"github.com/vestibule-gw/vestibule/clientip"
+	"github.com/vestibule-gw/vestibule/enroll"
 	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/notify"
 	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/store"
@@ -98,6 +100,11 @@ type Options struct {
 	// ParseSessionTTL is how long a released Parse session token stays
 	// registered (0: one year, Parse's default session length).
 	ParseSessionTTL time.Duration
+	// Enrollment decides who may create a first enrollment, and reads
+	// invitations (nil: open, trust on first use). See enrollment.go.
+	Enrollment *enroll.Policy
+	// Notifier is told of every enrollment (nil: nobody).
+	Notifier *notify.Notifier
 }
 
 // Brand is the app's look on the gate pages.
@@ -182,7 +189,7 @@ func New(opts Options) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
-	for _, name := range []string{"verify", "recovery", "enroll", "codes", "message", "stepup", "sms", "phone"} {
+	for _, name := range []string{"verify", "recovery", "enroll", "codes", "message", "stepup", "sms", "phone", "enrollment"} {
 		t, err := template.New("").Funcs(templates.Funcs()).ParseFS(opts.Templates, "layout.html", name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing template %s: %w", name, err)
@@ -225,6 +232,7 @@ func New(opts Options) (*Handler, error) {
 	mux.HandleFunc("GET "+p+"step-up", h.getStepUp)
 	mux.HandleFunc("POST "+p+"step-up", h.postStepUp)
 	mux.HandleFunc("GET "+p+"parse", h.getParsePage)
+	mux.HandleFunc("GET "+p+"invite", h.getInvite)
 	mux.HandleFunc("POST "+p+"api/verify", h.apiVerify)
 	mux.HandleFunc("POST "+p+"api/sms", h.apiSMS)
 	mux.HandleFunc("POST "+p+"api/enroll/totp", h.apiEnrollTOTP)
@@ -452,6 +460,8 @@ type pageData struct {
 	Number string
 	// Recovery offers "use a recovery code": the user has unused ones.
 	Recovery bool
+	// Contact is whom a user refused enrollment should ask.
+	Contact string
 	// Lang is the page's language; Branded and Logo add the configured
 	// colours and logo.
 	Lang    string

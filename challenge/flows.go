@@ -40,6 +40,9 @@ func (h *Handler) getVerify(w http.ResponseWriter, r *http.Request) {
 		h.storeFailed(w, r, "reading enrollment", perr)
 		return
 	}
+	if err != nil && !h.mayEnroll(w, r, held) {
+		return
+	}
 	switch {
 	case err != nil && h.onlySMS() && to == "":
 		http.Redirect(w, r, h.opt.Prefix+"enroll-phone", http.StatusSeeOther)
@@ -165,7 +168,7 @@ func (h *Handler) getEnroll(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if h.enrolled(w, r, held) {
+	if h.enrolled(w, r, held) || !h.mayEnroll(w, r, held) {
 		return
 	}
 	to, err := h.smsPhone(r.Context(), held)
@@ -235,7 +238,7 @@ func (h *Handler) postEnroll(w http.ResponseWriter, r *http.Request) {
 	if !ok || !h.checkForm(w, r, st) {
 		return
 	}
-	if h.enrolled(w, r, held) {
+	if h.enrolled(w, r, held) || !h.mayEnroll(w, r, held) {
 		return
 	}
 	if len(held.EnrollSecret) == 0 {
@@ -269,14 +272,18 @@ func (h *Handler) postEnroll(w http.ResponseWriter, r *http.Request) {
 		h.ErrorPage(w, r, http.StatusServiceUnavailable)
 		return
 	}
-	err = h.opt.Durable.EnrollNew(ctx, store.Enrollment{
-		User:           accountName(held),
+	refusal, err := h.enrollFirst(ctx, w, r, held, store.Enrollment{
+		User:           held.User,
 		TOTPSecret:     held.EnrollSecret,
 		LastStep:       step,
 		RecoveryHashes: hashes,
 		CreatedAt:      now,
 		LastUsed:       now,
-	})
+	}, h.inviteFromCookie(r))
+	if errors.Is(err, errRefused) {
+		h.refusedPage(w, r, refusal)
+		return
+	}
 	if errors.Is(err, store.ErrExists) {
 		// Another sign-in of this user enrolled first: use that factor.
 		http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
@@ -294,7 +301,6 @@ func (h *Handler) postEnroll(w http.ResponseWriter, r *http.Request) {
 		h.storeFailed(w, r, "marking login verified", err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "enrolled TOTP", "event", "enrollment", "factor", "totp", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	h.render(w, r, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: accountName(held), Codes: codes})
 }
 

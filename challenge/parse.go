@@ -112,6 +112,14 @@ func (h *Handler) challengeBody(r *http.Request, held *store.Held) (map[string]a
 			ways = append(ways, "sms")
 		}
 		body["enrollMethods"] = ways
+		// Say up front when enrolling needs an invitation (or another
+		// network), so the app can ask for it before calling api/enroll.
+		if v := h.decide(r, held, ""); !v.Allowed {
+			body["enrollRefusal"] = v.Reason
+			if c := h.contact(); c != "" {
+				body["contact"] = c
+			}
+		}
 	}
 	if to != "" {
 		body["phone"] = phone.Mask(to)
@@ -374,6 +382,8 @@ type apiRequest struct {
 	Challenge string `json:"challenge"`
 	Code      string `json:"code"`
 	Phone     string `json:"phone"`
+	// Invite is an invitation token (enrollment.mode invite).
+	Invite string `json:"invite"`
 }
 
 // apiLoad reads a JSON protocol call and its held Parse login.
@@ -419,8 +429,8 @@ func (h *Handler) apiVerify(w http.ResponseWriter, r *http.Request) {
 
 // apiSMS: POST <prefix>api/sms {challenge} sends a code to the user's phone.
 func (h *Handler) apiSMS(w http.ResponseWriter, r *http.Request) {
-	_, held, ok := h.apiLoad(w, r)
-	if !ok {
+	q, held, ok := h.apiLoad(w, r)
+	if !ok || (h.enrollingPhone(r.Context(), held) && !h.apiMayEnroll(w, r, held, q.Invite)) {
 		return
 	}
 	if !h.smsOn() {
@@ -453,8 +463,8 @@ func (h *Handler) apiSend(w http.ResponseWriter, r *http.Request, held *store.He
 // apiEnrollTOTP: POST <prefix>api/enroll/totp {challenge} starts an
 // authenticator enrollment: the secret, its otpauth URL and QR code.
 func (h *Handler) apiEnrollTOTP(w http.ResponseWriter, r *http.Request) {
-	_, held, ok := h.apiLoad(w, r)
-	if !ok || !h.apiUnenrolled(w, r, held) {
+	q, held, ok := h.apiLoad(w, r)
+	if !ok || !h.apiUnenrolled(w, r, held) || !h.apiMayEnroll(w, r, held, q.Invite) {
 		return
 	}
 	if !h.totpOn() {
@@ -520,7 +530,7 @@ func accountName(held *store.Held) string {
 // when phone is empty; a typed one needs sms.self_enroll).
 func (h *Handler) apiEnrollSMS(w http.ResponseWriter, r *http.Request) {
 	q, held, ok := h.apiLoad(w, r)
-	if !ok || !h.apiUnenrolled(w, r, held) {
+	if !ok || !h.apiUnenrolled(w, r, held) || !h.apiMayEnroll(w, r, held, q.Invite) {
 		return
 	}
 	if !h.smsOn() {
@@ -549,7 +559,7 @@ func (h *Handler) apiEnrollSMS(w http.ResponseWriter, r *http.Request) {
 // are answered once. POST api/verify {challenge} then releases the login.
 func (h *Handler) apiEnrollConfirm(w http.ResponseWriter, r *http.Request) {
 	q, held, ok := h.apiLoad(w, r)
-	if !ok || !h.apiUnenrolled(w, r, held) {
+	if !ok || !h.apiUnenrolled(w, r, held) || !h.apiMayEnroll(w, r, held, q.Invite) {
 		return
 	}
 	ctx, cancel := ctxTimeout(r)
@@ -591,7 +601,11 @@ func (h *Handler) apiEnrollConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.RecoveryHashes = hashes
-	if err := h.opt.Durable.EnrollNew(ctx, e); err != nil {
+	if refusal, err := h.enrollFirst(ctx, w, r, held, e, q.Invite); err != nil {
+		if errors.Is(err, errRefused) {
+			writeReply(w, h.apiRefusal(r, refusal).reply())
+			return
+		}
 		if errors.Is(err, store.ErrExists) {
 			writeReply(w, errEnrolled.reply())
 			return
@@ -606,7 +620,6 @@ func (h *Handler) apiEnrollConfirm(w http.ResponseWriter, r *http.Request) {
 		writeReply(w, errExpired.reply())
 		return
 	}
-	h.log.InfoContext(r.Context(), "enrolled", "event", "enrollment", "factor", factorName, "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

@@ -202,6 +202,11 @@ func (h *Handler) smsLogin(w http.ResponseWriter, r *http.Request, post bool) (p
 		http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
 		return st, nil, "", false
 	}
+	// A first code to an unenrolled user enrolls the number: the policy
+	// decides before anything is sent.
+	if h.enrollingPhone(r.Context(), held) && !h.mayEnroll(w, r, held) {
+		return st, nil, "", false
+	}
 	return st, held, to, true
 }
 
@@ -440,7 +445,11 @@ func (h *Handler) finishPhoneEnrollment(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	now := h.opt.Now()
-	if err := h.opt.Durable.EnrollNew(ctx, store.Enrollment{User: held.User, Phone: to, RecoveryHashes: hashes, CreatedAt: now, LastUsed: now}); err != nil {
+	if refusal, err := h.enrollFirst(ctx, w, r, held, store.Enrollment{User: held.User, Phone: to, RecoveryHashes: hashes, CreatedAt: now, LastUsed: now}, h.inviteFromCookie(r)); err != nil {
+		if errors.Is(err, errRefused) {
+			h.refusedPage(w, r, refusal)
+			return
+		}
 		if errors.Is(err, store.ErrExists) {
 			// Another sign-in of this user enrolled first: use that factor.
 			http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
@@ -456,8 +465,6 @@ func (h *Handler) finishPhoneEnrollment(w http.ResponseWriter, r *http.Request, 
 		h.restart(w, r, "You are enrolled, but this sign-in has expired. Please sign in again.")
 		return
 	}
-	h.log.InfoContext(ctx, "enrolled phone", "event", "enrollment", "factor", "sms", "user", held.User, "phone", phone.Mask(to),
-		"remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	h.render(w, r, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: accountName(held), Codes: codes})
 }
 
@@ -470,7 +477,7 @@ func (h *Handler) getEnrollPhone(w http.ResponseWriter, r *http.Request) {
 		h.ErrorPage(w, r, http.StatusNotFound)
 		return
 	}
-	if h.enrolled(w, r, held) {
+	if h.enrolled(w, r, held) || !h.mayEnroll(w, r, held) {
 		return
 	}
 	h.render(w, r, http.StatusOK, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: accountName(held), TOTP: h.totpOn()})
@@ -487,7 +494,7 @@ func (h *Handler) postEnrollPhone(w http.ResponseWriter, r *http.Request) {
 		h.ErrorPage(w, r, http.StatusNotFound)
 		return
 	}
-	if h.enrolled(w, r, held) {
+	if h.enrolled(w, r, held) || !h.mayEnroll(w, r, held) {
 		return
 	}
 	// After an error the form keeps what the user typed.

@@ -27,12 +27,12 @@ import (
 	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/demoapp"
 	"github.com/vestibule-gw/vestibule/factor"
+	"github.com/vestibule-gw/vestibule/notify"
 	"github.com/vestibule-gw/vestibule/phone"
 	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/seal"
 	"github.com/vestibule-gw/vestibule/server"
 	"github.com/vestibule-gw/vestibule/store"
-	"github.com/vestibule-gw/vestibule/store/postgres"
 	"github.com/vestibule-gw/vestibule/store/redis"
 	"github.com/vestibule-gw/vestibule/store/sealed"
 	"github.com/vestibule-gw/vestibule/store/sqlite"
@@ -67,6 +67,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, 
 	case "users":
 		if len(args) > 1 && args[1] == "reset" {
 			return adminUser(ctx, args[2:], stdout, stderr, env, "reset")
+		}
+		if len(args) > 1 && args[1] == "invite" {
+			return invite(ctx, args[2:], stdout, stderr, env)
 		}
 		if len(args) > 1 {
 			switch args[1] {
@@ -107,6 +110,8 @@ func usage(w io.Writer) {
   vestibule keys generate                print fresh keys for the config's secrets
   vestibule users reset -user NAME [-config FILE]
                                          remove a user's second factor (they enroll again)
+  vestibule users invite NAME [-ttl 72h] [-config FILE]
+                                         print a one-time link that lets NAME enroll a second factor
   vestibule users list [-config FILE]    who is enrolled, with which factors, last success
   vestibule users show -user NAME        one user's factors (phone masked)
   vestibule users recovery-codes -user NAME
@@ -483,14 +488,9 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		return err
 	}
 	defer closeLog()
-	var db store.Durable
-	if cfg.Store.Postgres != "" {
-		db, err = postgres.Open(ctx, cfg.Store.Postgres, nil)
-	} else {
-		db, err = sqlite.Open(ctx, cfg.Store.SQLite, nil)
-	}
+	db, err := openDurable(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("opening the durable store: %w", err)
+		return err
 	}
 	defer db.Close()
 	// Phone numbers are sealed at rest, as the gateway writes them.
@@ -537,6 +537,7 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		}
 		if err = db.ReplaceRecoveryCodes(ctx, u, hashes); err == nil {
 			log.Warn("recovery codes replaced by an administrator", "event", "recovery_codes_replaced", "user", u)
+			notifyAdmin(ctx, cfg, log, notify.Event{Event: "recovery_codes_replaced", User: u, By: "admin"})
 			fmt.Fprintf(stdout, "New recovery codes for %s (shown once; the old ones no longer work):\n", u)
 			for _, c := range codes {
 				fmt.Fprintln(stdout, "  "+c)
@@ -584,12 +585,15 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	switch action {
 	case "reset":
 		log.Warn("second factor reset by an administrator", "event", "factor_reset", "user", u)
+		notifyAdmin(ctx, cfg, log, notify.Event{Event: "factor_reset", User: u, By: "admin"})
 		fmt.Fprintf(stdout, "%s: second factor removed; they will enroll again at their next sign-in\n", u)
 	case "revoke-devices":
 		log.Warn("remembered devices revoked by an administrator", "event", "devices_revoked", "user", u)
+		notifyAdmin(ctx, cfg, log, notify.Event{Event: "devices_revoked", User: u, By: "admin"})
 		fmt.Fprintf(stdout, "%s: remembered devices revoked\n", u)
 	case "set-phone":
 		log.Warn("phone number set by an administrator", "event", "phone_set", "user", u, "phone", phone.Mask(*number))
+		notifyAdmin(ctx, cfg, log, notify.Event{Event: "phone_set", User: u, By: "admin", Phone: phone.Mask(*number)})
 		fmt.Fprintf(stdout, "%s: text-message codes go to %s\n", u, phone.Mask(*number))
 	}
 	return nil

@@ -43,6 +43,8 @@ type Config struct {
 	Admin          Admin          `yaml:"admin"`
 	// Parse turns on Parse Server mode (session tokens, not cookies).
 	Parse ParseServer `yaml:"parse"`
+	// Enrollment says who may enroll a first factor; see enrollment.go.
+	Enrollment Enrollment `yaml:"enrollment"`
 }
 
 // ParseServer is Parse Server mode: logins that mint a session token are held,

@@ -67,6 +67,8 @@ func Defaults() *Config {
 		},
 		Log:   Log{Level: "info", Format: "text"},
 		Admin: Admin{Listen: "127.0.0.1:9091"},
+
+		Enrollment: DefaultEnrollment(),
 	}
 }
 

@@ -143,6 +143,7 @@ func (c *Config) Validate() error {
 		p.add("login.logout_abandoned", 0, "needs logout.routes to know how to log a session out")
 	}
 	c.validateSMS(&p)
+	c.validateEnrollment(&p)
 	if a := c.Branding.Accent; a != "" && !regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$`).MatchString(a) {
 		p.add("branding.accent", 0, "want a hex colour such as #1a73e8, got %q", a)
 	}

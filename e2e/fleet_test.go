@@ -285,6 +285,7 @@ func exampleGatewayServer(t *testing.T, file string, mutate func(cfg *config.Con
 	gw := httptest.NewUnstartedServer(nil)
 	gwURL := "http://" + gw.Listener.Addr().String()
 	cfg.Store.SQLite = filepath.Join(t.TempDir(), "v.db")
+	cfg.Enrollment = config.DefaultEnrollment() // the examples' own policies: enrollment_test.go
 	mutate(cfg, gwURL)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

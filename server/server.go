@@ -268,6 +268,10 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if len(cfg.Login.Routes) > 0 {
 		loginURL = cfg.Login.Routes[0].Path
 	}
+	enrollPolicy, enrollNotifier, err := s.enrollmentParts(cfg, d)
+	if err != nil {
+		return nil, err
+	}
 	ch, err := challenge.New(challenge.Options{
 		Prefix:          cfg.Prefix,
 		AppName:         cfg.AppName,
@@ -295,6 +299,8 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		Brand:           brand,
 		TOTPForbidden:   cfg.Factors.TOTP == "forbidden",
 		ParseSessionTTL: cfg.Parse.SessionTTL,
+		Enrollment:      enrollPolicy,
+		Notifier:        enrollNotifier,
 	})
 	if err != nil {
 		return nil, err
@@ -598,6 +604,7 @@ func (s *Server) Reload(cfg *config.Config) ([]string, error) {
 		"admin":             old.Admin == cfg.Admin,
 		"log":               old.Log == cfg.Log,
 		"app_name":          old.AppName == cfg.AppName,
+		"enrollment":        reflect.DeepEqual(old.Enrollment, cfg.Enrollment),
 	} {
 		if !same {
 			restart = append(restart, key)

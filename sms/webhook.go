@@ -3,16 +3,14 @@ package sms
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
+
+	"github.com/vestibule-gw/vestibule/notify"
 )
 
 // Webhook posts each message as JSON to a URL of yours, signed with
@@ -45,26 +43,21 @@ func NewWebhook(url string, secret []byte, timeout time.Duration, now func() tim
 // Name implements Sender.
 func (w *Webhook) Name() string { return "webhook" }
 
-// Sign returns the signature header value for a timestamp and body.
+// Sign returns the signature header value for a timestamp and body; it is
+// notify.Sign, the one signature of every Vestibule webhook.
 func Sign(secret []byte, timestamp string, body []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(timestamp))
-	m.Write([]byte("."))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	return notify.Sign(secret, timestamp, body)
 }
 
 // Send implements Sender.
 func (w *Webhook) Send(ctx context.Context, m Message) error {
 	body, _ := json.Marshal(map[string]string{"recipient": m.To, "message": m.Text, "purpose": m.Purpose})
-	ts := strconv.FormatInt(w.now().Unix(), 10)
 	req, err := http.NewRequestWithContext(ctx, "POST", w.url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Vestibule-Timestamp", ts)
-	req.Header.Set("X-Vestibule-Signature", Sign(w.secret, ts, body))
+	notify.SignRequest(req, w.secret, w.now(), body)
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return &Error{Provider: "webhook", Code: "transport", Detail: scrub(err.Error())}
