@@ -43,28 +43,67 @@ func startDjango(t *testing.T) string {
 	os.WriteFile(settings, s, 0o600)
 	run(nil, "manage.py", "migrate", "--noinput")
 	run([]string{"DJANGO_SUPERUSER_PASSWORD=correct horse battery"}, "manage.py", "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com")
-	port := freePort(t)
-	cmd := exec.Command(py, "manage.py", "runserver", "--noreload", "--insecure", fmt.Sprintf("127.0.0.1:%d", port))
-	cmd.Dir = dir
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	runUntilUp(t, "Django", cmd, &syncBuffer{}, base+"/admin/login/")
-	return base
+	return startOnFreePort(t, "Django", "/admin/login/", func(port int) *exec.Cmd {
+		cmd := exec.Command(py, "manage.py", "runserver", "--noreload", "--insecure", fmt.Sprintf("127.0.0.1:%d", port))
+		cmd.Dir = dir
+		return cmd
+	})
 }
 
 // runUntilUp starts cmd (killed when the test ends), logging to logs, and
 // waits (bounded) until probe answers over HTTP.
 func runUntilUp(t *testing.T, what string, cmd *exec.Cmd, logs *syncBuffer, probe string) {
 	t.Helper()
+	if !tryUntilUp(t, what, cmd, logs, probe) {
+		t.Fatalf("%s exited before it was up:\n%s", what, logs)
+	}
+}
+
+// startOnFreePort runs the server mk makes for a free loopback port until
+// it answers at base+path, and returns base. A port taken by someone else
+// between picking and binding it (tests of other packages run at the same
+// time) makes the server exit at once: it is tried again on another port.
+func startOnFreePort(t *testing.T, what, path string, mk func(port int) *exec.Cmd) string {
+	t.Helper()
+	for range 3 {
+		port := freePort(t)
+		logs := &syncBuffer{}
+		if tryUntilUp(t, what, mk(port), logs, fmt.Sprintf("http://127.0.0.1:%d%s", port, path)) {
+			return fmt.Sprintf("http://127.0.0.1:%d", port)
+		}
+		t.Logf("%s exited at once on port %d (taken?), trying another:\n%s", what, port, logs)
+	}
+	t.Fatalf("%s did not start on any of three ports", what)
+	return ""
+}
+
+// tryUntilUp is runUntilUp reporting false when the process exits before
+// or right after its probe answered (then the answer was someone else's).
+func tryUntilUp(t *testing.T, what string, cmd *exec.Cmd, logs *syncBuffer, probe string) bool {
+	t.Helper()
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
 	deadline := time.Now().Add(30 * time.Second)
 	for {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
 		if resp, err := http.Get(probe); err == nil {
 			resp.Body.Close()
-			return
+			// Still ours a moment later?
+			select {
+			case <-exited:
+				return false
+			case <-time.After(200 * time.Millisecond):
+				return true
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s did not start:\n%s", what, logs)

@@ -51,11 +51,9 @@ func startDokuWiki(t *testing.T) string {
 	// request reached DokuWiki as alice.
 	write("conf/acl.auth.php", "*\t@ALL\t1\n*\t@user\t8\nsecret\t@ALL\t0\nsecret\t@user\t1\n")
 	write("data/pages/secret.txt", "====== Secret ======\n"+dokuSecret+"\n")
-	port := freePort(t)
-	cmd := exec.Command(php, "-S", fmt.Sprintf("127.0.0.1:%d", port), "-t", dir+"/wiki")
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	runUntilUp(t, "DokuWiki", cmd, &syncBuffer{}, base+"/doku.php")
-	return base
+	return startOnFreePort(t, "DokuWiki", "/doku.php", func(port int) *exec.Cmd {
+		return exec.Command(php, "-S", fmt.Sprintf("127.0.0.1:%d", port), "-t", dir+"/wiki")
+	})
 }
 
 func dokuLogin(t *testing.T, c *client, base string) resp {

@@ -812,6 +812,13 @@ func TestParseBrowserEnrollment(t *testing.T) {
 		}
 	}
 	e.expectReleased(e.api("verify", map[string]any{"challenge": ch}), "bob")
+	// The enrollment is filed under the Parse user's id, as every later
+	// login looks it up: the next login asks for a code, not to enroll.
+	next := e.login("bob", "bob-pw")
+	e.expectChallenge(next)
+	if next.body["enroll"] != false {
+		t.Fatalf("after enrolling on the pages the next login asks to enroll again: %s", next.raw)
+	}
 }
 
 // TestParseUpstreamDown: with Parse unreachable, clients get a Parse-shaped
