@@ -75,6 +75,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	opts.DialTimeout = 3 * time.Second
 	opts.ReadTimeout = 3 * time.Second
 	opts.WriteTimeout = 3 * time.Second
+	// A caller's deadline (store.timeout) cuts a call to a hung server
+	// short; without this go-redis waits out ReadTimeout whatever the ctx.
+	opts.ContextTimeoutEnabled = true
 	if o.Prefix == "" {
 		o.Prefix = "vestibule:"
 	}

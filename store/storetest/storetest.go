@@ -925,6 +925,8 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 		}
 	})
 
+	counterExtras(t, open)
+
 	t.Run("many held logins", func(t *testing.T) {
 		c := NewClock()
 		s := open(t, c.Now)
