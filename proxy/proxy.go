@@ -597,7 +597,7 @@ func (p *Proxy) basicUser(auth string) (string, error) {
 
 // verify decides whether the request's app session was released: a gate
 // cookie that decodes, is bound to exactly these session cookies and was not
-// revoked. No store round trip: revocations are an in-process view.
+// revoked, neither as a session nor with every session of its user. No store round trip: revocations are an in-process view.
 func (p *Proxy) verify(sc *scan) (gate.Claims, bool) {
 	cl, err := p.opt.Cookies.Codec.Decode(sc.gate)
 	if err != nil {
@@ -607,6 +607,11 @@ func (p *Proxy) verify(sc *scan) (gate.Claims, bool) {
 		return cl, false
 	}
 	if at, ok := p.opt.Store.RevokedAt(cl.Bind); ok && cl.Issued.Before(at) {
+		return cl, false
+	}
+	// Every session of the user ended (factor reset, devices revoked,
+	// enrolled again): see gate.UserKey.
+	if at, ok := p.opt.Store.RevokedAt(gate.UserKey(cl.User)); ok && cl.Issued.Before(at) {
 		return cl, false
 	}
 	return cl, true
