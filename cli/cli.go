@@ -30,7 +30,6 @@ import (
 	"github.com/vestibule-gw/vestibule/server"
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/store/postgres"
-	"github.com/vestibule-gw/vestibule/store/redis"
 	"github.com/vestibule-gw/vestibule/store/sqlite"
 )
 
@@ -74,6 +73,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, 
 		if len(args) > 1 && args[1] == "revoke" {
 			return adminUser(ctx, args[2:], stdout, stderr, env, "revoke-devices")
 		}
+	case "ips":
+		if len(args) > 1 && (args[1] == "list" || args[1] == "unlock") {
+			return ipsCommand(ctx, args[1], args[2:], stdout, stderr, env)
+		}
 	case "health":
 		return health(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
@@ -99,11 +102,16 @@ func usage(w io.Writer) {
   vestibule users show -user NAME        one user's factors (phone masked)
   vestibule users recovery-codes -user NAME
                                          issue a new set of recovery codes, printed once
-  vestibule users unlock -user NAME      lift a ban (store.redis or the SQLite ephemeral store)
+  vestibule users unlock -user NAME      lift a user's ban (store.redis or the SQLite ephemeral store)
   vestibule users set-phone -user NAME -number +447400123456 [-config FILE]
                                          set the number for a user's text-message codes
   vestibule devices revoke -user NAME [-config FILE]
-                                         forget a user's remembered devices
+                                         forget a user's remembered devices and end their open sessions
+  vestibule ips list [-config FILE]      client addresses banned now
+  vestibule ips unlock ADDR [-config FILE]
+                                         lift an address's ban
+  (users reset also ends the user's open sessions on every replica;
+   admin commands need no keys in the environment)
   vestibule health [-url URL]            exit 0 if the admin /healthz answers (container HEALTHCHECK)
   vestibule version                      print the version
 `)
@@ -156,13 +164,13 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(u
 	defer srv.Close()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return listenError("listen", config.EnvListen, cfg.Listen, err)
 	}
 	if cfg.Admin.Listen != "" {
 		aln, err := net.Listen("tcp", cfg.Admin.Listen)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("admin.listen: %w", err)
+			return listenError("admin.listen", config.EnvAdminListen, cfg.Admin.Listen, err)
 		}
 		go srv.ServeAdmin(ctx, aln)
 		log.Info("admin listener (healthz, readyz, metrics)", "addr", aln.Addr().String())
@@ -443,11 +451,19 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // adminUser runs an administrator's action on one user's second factor
 // against the configured durable store (the gateway may be running).
 func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, action string) error {
-	fs := flag.NewFlagSet(action, flag.ContinueOnError)
+	fs := flag.NewFlagSet(adminNames[action], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "config.yaml", "config file")
-	user := fs.String("user", "", "user name (as the app knows it)")
-	number := fs.String("number", "", "phone number (users set-phone)")
+	var user *string
+	if action == "list" {
+		user = new(string)
+	} else {
+		user = fs.String("user", "", "user name (as the app knows it); or give it after the flags")
+	}
+	number := new(string)
+	if action == "set-phone" {
+		number = fs.String("number", "", "phone number, with the country code (+447400123456)")
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -458,7 +474,7 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		return errors.New("-user is required")
 	}
 	u := proxy.NormalizeUser(*user)
-	cfg, err := config.LoadWith(*path, env)
+	cfg, err := loadAdminConfig(*path, env, action)
 	if err != nil {
 		return err
 	}
@@ -477,11 +493,12 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		return fmt.Errorf("opening the durable store: %w", err)
 	}
 	defer db.Close()
+	revokedAt := time.Now()
 	switch action {
 	case "reset":
 		err = db.Reset(ctx, u)
 	case "revoke-devices":
-		err = db.RevokeDevices(ctx, u, time.Now())
+		err = db.RevokeDevices(ctx, u, revokedAt)
 	case "list":
 		l, err := db.Enrollments(ctx)
 		if err != nil {
@@ -522,35 +539,19 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 			return nil
 		}
 	case "unlock":
-		var bans interface {
-			Unban(ctx context.Context, key string) error
-		}
-		switch {
-		case cfg.Store.Redis != "":
-			rs, err := redis.Open(ctx, redis.Options{URL: cfg.Store.Redis, Prefix: cfg.Store.RedisPrefix})
-			if err != nil {
-				return err
-			}
-			defer rs.Close()
-			bans = rs
-		case cfg.Store.Ephemeral == "sqlite":
-			// Bans live in the SQLite file the running gateway uses too.
-			lite, err := sqlite.Open(ctx, cfg.Store.SQLite, nil)
-			if err != nil {
-				return fmt.Errorf("opening store.sqlite: %w", err)
-			}
-			defer lite.Close()
-			e, err := lite.Ephemeral(ctx)
-			if err != nil {
-				return err
-			}
-			bans = e
-		default:
+		bans, closeEph, err := openEphemeral(ctx, cfg)
+		if errors.Is(err, errMemoryEphemeral) {
 			return errors.New("users unlock can't reach bans kept in memory (store.ephemeral: memory): they end by themselves, or restart the gateway")
 		}
+		if err != nil {
+			return err
+		}
+		defer closeEph()
 		if err := bans.Unban(ctx, "user:"+u); err != nil {
 			return err
 		}
+		// The user's text-message send caps are cleared here too (sms/
+		// owns their keys).
 		log.Warn("user unlocked by an administrator", "event", "unlock", "user", u)
 		fmt.Fprintf(stdout, "%s: ban lifted, failed attempts forgotten\n", u)
 		return nil
@@ -569,12 +570,24 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		return err
 	}
 	switch action {
-	case "reset":
-		log.Warn("second factor reset by an administrator", "event", "factor_reset", "user", u)
-		fmt.Fprintf(stdout, "%s: second factor removed; they will enroll again at their next sign-in\n", u)
-	case "revoke-devices":
-		log.Warn("remembered devices revoked by an administrator", "event", "devices_revoked", "user", u)
-		fmt.Fprintf(stdout, "%s: remembered devices revoked\n", u)
+	case "reset", "revoke-devices":
+		if action == "reset" {
+			log.Warn("second factor reset by an administrator", "event", "factor_reset", "user", u)
+			fmt.Fprintf(stdout, "%s: second factor removed; they will enroll again at their next sign-in\n", u)
+		} else {
+			log.Warn("remembered devices revoked by an administrator", "event", "devices_revoked", "user", u)
+			fmt.Fprintf(stdout, "%s: remembered devices revoked\n", u)
+		}
+		// Sessions that passed the old factor (or a revoked device) end too.
+		if err := endSessions(ctx, cfg, u, revokedAt); err != nil {
+			if errors.Is(err, errMemoryEphemeral) {
+				fmt.Fprintf(stdout, "%s: open sessions NOT ended: %v; they last until gate.max_age\n", u, err)
+				return nil
+			}
+			return fmt.Errorf("%s: open sessions NOT ended (run the command again): %w", u, err)
+		}
+		log.Warn("open sessions ended by an administrator", "event", "sessions_revoked", "user", u)
+		fmt.Fprintf(stdout, "%s: open sessions ended on every gateway\n", u)
 	case "set-phone":
 		log.Warn("phone number set by an administrator", "event", "phone_set", "user", u, "phone", phone.Mask(*number))
 		fmt.Fprintf(stdout, "%s: text-message codes go to %s\n", u, phone.Mask(*number))

@@ -64,3 +64,45 @@ func LoadWithout(path string, env func(string) (string, bool), skip ...string) (
 	}
 	return cfg, nil
 }
+
+// unsetVar is an unset ${NAME} without a fallback.
+type unsetVar string
+
+func (u unsetVar) Error() string {
+	return fmt.Sprintf("environment variable %s is not set (use ${%s:-default} for an optional value)", string(u), string(u))
+}
+
+// unsetMessage words an unset variable for where it is used: a key gets
+// how to make one and where to put it (a default in the file would be a
+// key anyone can read), another secret where to set it.
+func unsetMessage(path string, err error) error {
+	name, ok := err.(unsetVar)
+	if !ok {
+		return err
+	}
+	n := string(name)
+	switch {
+	case strings.HasPrefix(path, "gate.keys"), strings.HasPrefix(path, "secrets.encryption_keys"):
+		file := "gate.keys_file"
+		if strings.HasPrefix(path, "secrets.") {
+			file = "secrets.encryption_keys_file"
+		}
+		return fmt.Errorf("environment variable %s is not set: it holds a secret key. Generate one with `vestibule keys generate` "+
+			"(or `openssl rand -base64 32`) and set %s=<key> in the gateway's environment, or list keys in %s; "+
+			"never give a key a ${%s:-default} in the file", n, n, file, n)
+	case isSecretPath(path):
+		return fmt.Errorf("environment variable %s is not set: it holds a secret; set it in the gateway's environment "+
+			"(a default in the file would be readable by anyone who reads the file)", n)
+	}
+	return err
+}
+
+// isSecretPath reports whether a key path holds a credential.
+func isSecretPath(path string) bool {
+	for _, s := range []string{"sms.vonage.api_secret", "sms.vonage.api_key", "sms.twilio.auth_token", "sms.webhook.secret", "store.postgres", "store.redis"} {
+		if path == s {
+			return true
+		}
+	}
+	return false
+}

@@ -321,7 +321,7 @@ func expand(n *yaml.Node, path string, env func(string) (string, bool), skip fun
 		}
 		v, err := expandString(n.Value, lookup)
 		if err != nil {
-			p.add(path, n.Line, "%v", err)
+			p.add(path, n.Line, "%v", unsetMessage(path, err))
 			return
 		}
 		n.Value = v
@@ -365,7 +365,7 @@ func expandString(s string, env func(string) (string, bool)) (string, error) {
 			case ok:
 				// set but empty: an empty value, which validation may reject
 			default:
-				return "", fmt.Errorf("environment variable %s is not set (use ${%s:-default} for an optional value)", name, name)
+				return "", unsetVar(name)
 			}
 		default:
 			b.WriteByte('$')
