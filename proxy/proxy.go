@@ -665,10 +665,21 @@ func (p *Proxy) requireStepUp(w http.ResponseWriter, r *http.Request) {
 	p.log.InfoContext(r.Context(), "step-up required", "event", "step_up_required", "path", r.URL.Path, "remote_ip", p.opt.ClientIP.ClientIP(r))
 	w.Header().Set("Cache-Control", "no-store")
 	if p.opt.Status != nil {
-		p.opt.Status(map[bool]int{true: http.StatusSeeOther, false: http.StatusUnauthorized}[p.wantsPage(r)])
+		if !browserFormPost(r) {
+			p.opt.Status(map[bool]int{true: http.StatusSeeOther, false: http.StatusUnauthorized}[p.wantsPage(r)])
+		}
 	}
 	if p.wantsPage(r) {
 		http.Redirect(w, r, target, http.StatusSeeOther)
+		return
+	}
+	if browserFormPost(r) {
+		// The form is not forwarded: after the step-up the page says it
+		// must be sent again (a 303 turns the POST into a GET of next).
+		if p.opt.Status != nil {
+			p.opt.Status(http.StatusSeeOther)
+		}
+		http.Redirect(w, r, target+"&resend=1", http.StatusSeeOther)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -681,6 +692,16 @@ func (p *Proxy) requireStepUp(w http.ResponseWriter, r *http.Request) {
 func (p *Proxy) wantsPage(r *http.Request) bool {
 	return (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
 		strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// browserFormPost reports whether the request is an HTML form a browser
+// submitted (it asks for a page back).
+func browserFormPost(r *http.Request) bool {
+	if r.Method != http.MethodPost || !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		return false
+	}
+	ct := strings.ToLower(r.Header.Get("Content-Type"))
+	return strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/form-data")
 }
 
 // modifyResponse intercepts login answers, ends gate sessions on logout and
