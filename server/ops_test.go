@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -335,4 +337,114 @@ func TestStepUpFormPostAfterExpiry(t *testing.T) {
 // loggerInto logs as the harness does, into logs.
 func loggerInto(logs *strings.Builder) *slog.Logger {
 	return slog.New(audit.NewHandler(slog.NewTextHandler(syncWriter{logs, &sync.Mutex{}}, &slog.HandlerOptions{Level: slog.LevelDebug}), nil))
+}
+
+// TestDrainOnShutdown: when the context ends (SIGTERM), /readyz answers 503
+// while the listener still serves for server.drain_delay; then it stops
+// accepting, the request in flight finishes, and each step is logged with
+// what it drained.
+func TestDrainOnShutdown(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/static/slow" {
+			arrived <- struct{}{}
+			<-release
+		}
+		w.Write([]byte("done " + r.URL.Path))
+	}))
+	defer slow.Close()
+	e := newEnv(t, envOpt{upstream: slow.URL, mutate: func(c *config.Config) {
+		c.Server.DrainDelay = 2 * time.Second
+		c.Server.ShutdownGrace = time.Minute
+	}})
+	logs := &strings.Builder{}
+	srv, err := New(context.Background(), e.cfg, Deps{Now: e.clock.Now, Logger: loggerInto(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+
+	ready := func() int {
+		rec := httptest.NewRecorder()
+		srv.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+		return rec.Code
+	}
+	if got := ready(); got != http.StatusOK {
+		t.Fatalf("/readyz before shutdown: %d", got)
+	}
+	type result struct {
+		body string
+		err  error
+	}
+	inFlight := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(base + "/static/slow")
+		if err != nil {
+			inFlight <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b := new(strings.Builder)
+		_, err = io.Copy(b, resp.Body)
+		inFlight <- result{b.String(), err}
+	}()
+	<-arrived
+
+	cancel(errors.New("terminated signal received"))
+	for !srv.Draining() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := ready(); got != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz while draining: %d, want 503", got)
+	}
+	// Still serving during the drain delay (a fresh connection).
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := fresh.Get(base + "/static/fast")
+	if err != nil {
+		t.Fatalf("a request during the drain delay: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a request during the drain delay: %d", resp.StatusCode)
+	}
+	// Then the listener closes while the slow request is still running.
+	for {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			break
+		}
+		c.Close()
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned with a request in flight: %v", err)
+	default:
+	}
+	close(release)
+	if r := <-inFlight; r.err != nil || r.body != "done /static/slow" {
+		t.Fatalf("the request in flight: %q %v", r.body, r.err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	log := logs.String()
+	for _, want := range []string{
+		`event=shutdown_begun cause="terminated signal received" drain_delay=2s in_flight=1`,
+		`event=shutdown_draining in_flight=1`,
+		`event=shutdown_done finished=1`,
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
 }
