@@ -467,8 +467,12 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *user == "" && fs.NArg() > 0 {
-		*user = fs.Arg(0) // `users show alice` as well as -user alice
+	if *user == "" && fs.NArg() > 0 && action != "list" {
+		// `users show alice` as well as -user alice; flags may follow.
+		*user = fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
 	}
 	if *user == "" && action != "list" {
 		return errors.New("-user is required")

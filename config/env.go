@@ -89,7 +89,7 @@ func unsetMessage(path string, err error) error {
 		}
 		return fmt.Errorf("environment variable %s is not set: it holds a secret key. Generate one with `vestibule keys generate` "+
 			"(or `openssl rand -base64 32`) and set %s=<key> in the gateway's environment, or list keys in %s; "+
-			"never give a key a ${%s:-default} in the file", n, n, file, n)
+			"a default written in the file would be a key anyone who reads the file has", n, n, file)
 	case isSecretPath(path):
 		return fmt.Errorf("environment variable %s is not set: it holds a secret; set it in the gateway's environment "+
 			"(a default in the file would be readable by anyone who reads the file)", n)
