@@ -394,6 +394,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, err := ReadBody(r, p.maxBody)
 		if err != nil {
 			if errors.Is(err, ErrBodyTooLarge) {
+				// Without Connection: close, net/http reads an unread body
+				// under 256 KiB before it writes the answer: a client that
+				// waits for it (or sends slowly) would get the 413 only at
+				// server.read_timeout. Answer now; the connection ends.
+				w.Header().Set("Connection", "close")
 				p.page(w, r, http.StatusRequestEntityTooLarge)
 			} else {
 				p.log.InfoContext(r.Context(), "login request body unreadable", "event", "bad_request", "remote_ip", p.opt.ClientIP.ClientIP(r), "err", err)

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -451,5 +453,44 @@ func TestDrainOnShutdown(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
+	}
+}
+
+// TestOversizedLoginAnsweredAtOnce: a login whose Content-Length is over
+// login.max_body_bytes gets the 413 from its headers alone, while the
+// client is still holding the body back, and the connection is closed
+// (net/http would otherwise wait for a body under 256 KiB before answering).
+func TestOversizedLoginAnsweredAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		length int64
+	}{
+		{"just over the limit", 64<<10 + 1},
+		{"under net/http's own discard limit", 200 << 10},
+		{"far over", 10 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envOpt{})
+			u, _ := url.Parse(e.gw.URL)
+			conn, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			// Headers only: the body is never sent. The answer must not
+			// depend on it.
+			fmt.Fprintf(conn, "POST /login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n", u.Host, tc.length)
+			// A guard so that a gateway that waits for the body fails the
+			// test instead of hanging it (not a speed requirement).
+			conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("no answer without the body: %v", err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
+				t.Fatalf("status %d, close %v; want 413 and the connection closed", resp.StatusCode, resp.Close)
+			}
+		})
 	}
 }
