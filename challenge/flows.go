@@ -540,7 +540,7 @@ func (h *Handler) released(r *http.Request, held *store.Held, verified time.Time
 	}
 	hd.Add("Set-Cookie", c.String())
 	if remember {
-		dc, err := h.deviceCookie(held.User, verified)
+		dc, err := h.deviceCookie(r, held.User, verified)
 		if err != nil {
 			return err
 		}

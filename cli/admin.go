@@ -206,3 +206,42 @@ func listenError(key, envName, addr string, err error) error {
 	}
 	return fmt.Errorf("%s %s is already in use (another instance?): %s", key, addr, hint)
 }
+
+// listDevices prints the user's remembered devices, where each was last
+// used and whether it still skips the code (users show).
+func listDevices(ctx context.Context, w io.Writer, db store.Durable, e store.Enrollment, maxAge time.Duration) error {
+	dl, ok := db.(store.DeviceLog)
+	if !ok {
+		return nil
+	}
+	devices, err := dl.Devices(ctx, e.User)
+	if err != nil {
+		return err
+	}
+	if len(devices) == 0 {
+		fmt.Fprintln(w, "remembered devices:  none")
+		return nil
+	}
+	fmt.Fprintf(w, "remembered devices:  %d (each cookie is a bearer token; `vestibule devices revoke` voids them all)\n", len(devices))
+	fmt.Fprintf(w, "  %-12s %-8s %-22s %-22s %-39s %s\n", "ID", "STATE", "REMEMBERED", "LAST USED", "LAST ADDRESS", "BROWSER")
+	now := time.Now()
+	for _, d := range devices {
+		state := "active"
+		switch {
+		case !d.Created.After(e.DevicesRevoked):
+			state = "revoked"
+		case d.Created.Before(e.CreatedAt):
+			state = "void" // from an earlier enrollment
+		case maxAge > 0 && now.After(d.Created.Add(maxAge)):
+			state = "expired"
+		}
+		ua := strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return '?'
+			}
+			return r
+		}, d.UserAgent)
+		fmt.Fprintf(w, "  %-12s %-8s %-22s %-22s %-39s %s\n", d.ID, state, when(d.Created), when(d.LastSeen), d.LastIP, ua)
+	}
+	return nil
+}

@@ -279,3 +279,30 @@ admin: {listen: "127.0.0.1:0"}
 		})
 	}
 }
+
+// TestUsersShowListsDevices: users show lists each remembered device with
+// its last address and browser, and whether it still skips the code.
+func TestUsersShowListsDevices(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "v.db")
+	cfg := adminConfig(t, `{sqlite: "`+db+`"}`)
+	lite, _ := sqlite.Open(t.Context(), db, nil)
+	enrolled := time.Now().Add(-time.Hour)
+	lite.Enroll(t.Context(), store.Enrollment{User: "alice", TOTPSecret: []byte("sealed"), CreatedAt: enrolled})
+	lite.SeeDevice(t.Context(), store.Device{User: "alice", ID: "0a0b0c0d0e0f", LastSeen: enrolled.Add(time.Minute), LastIP: "192.0.2.1", UserAgent: "Firefox\x1b[2J"})
+	lite.SeeDevice(t.Context(), store.Device{User: "alice", ID: "0a0b0c0d0e0f", LastSeen: enrolled.Add(30 * time.Minute), LastIP: "198.51.100.4", UserAgent: "Other Browser"})
+	lite.SeeDevice(t.Context(), store.Device{User: "alice", ID: "111111111111", LastSeen: enrolled.Add(-time.Minute), LastIP: "192.0.2.9", UserAgent: "Old\x1b[2J"})
+	lite.Close()
+	var out bytes.Buffer
+	if err := Run(t.Context(), []string{"users", "show", "alice", "-config", cfg}, &out, io.Discard, noEnv, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	for _, want := range []string{"remembered devices:  2", "bearer token", "0a0b0c0d0e0f", "198.51.100.4", "Other Browser", "active", "111111111111", "void"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("users show lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "\x1b") {
+		t.Error("a control character from a user agent reached the terminal")
+	}
+}

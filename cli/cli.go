@@ -523,7 +523,7 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		}
 		fmt.Fprintf(stdout, "user:                %s\nfactors:             %s\nphone:               %s\nenrolled:            %s\nlast success:        %s\nrecovery codes left: %d\ndevices revoked:     %s\n",
 			e.User, factorsOf(e), cmp.Or(phone.Mask(e.Phone), "none"), when(e.CreatedAt), when(e.LastUsed), len(e.RecoveryHashes), when(e.DevicesRevoked))
-		return nil
+		return listDevices(ctx, stdout, db, e, cfg.RememberDevice.MaxAge)
 	case "recovery-codes":
 		codes, err := factor.NewRecoveryCodes(rand.Reader, 10)
 		if err != nil {

@@ -494,3 +494,47 @@ func TestOversizedLoginAnsweredAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestRememberedDevicesListed: each remembered device is logged with the
+// address and browser that got it and last used it (what `users show`
+// lists), a copied device cookie shows up as its own use, and the cookie
+// itself is never stored.
+func TestRememberedDevicesListed(t *testing.T) {
+	e := newEnv(t, envOpt{style: demoapp.StyleRegenerate, mutate: func(c *config.Config) {
+		c.RememberDevice.Enabled = true
+	}})
+	b := e.browser()
+	b.login("alice", "wonderland")
+	p := b.get("/.vestibule/enroll")
+	secret := strings.ReplaceAll(reSecret.FindStringSubmatch(p.body)[1], " ", "")
+	p = b.post("/.vestibule/enroll", url.Values{"csrf": {csrf(t, p)}, "code": {b.code(secret, 0)}})
+	b.expectReleased(b.do("POST", "/.vestibule/release", url.Values{"csrf": {csrf(t, p)}, "remember": {"on"}}, "User-Agent", "Laptop Firefox"))
+	device := b.cookie("vestibule_device")
+	b.get("/logout")
+	issued := e.clock.Now()
+
+	// The cookie copied into another browser skips the code there too (a
+	// bearer token), and the log shows that browser as the last use.
+	e.clock.Advance(time.Hour)
+	thief := e.browser()
+	thief.setCookie("vestibule_device", device)
+	p = thief.do("POST", "/login", url.Values{"username": {"alice"}, "password": {"wonderland"}}, "User-Agent", "Other Browser")
+	if p.status != http.StatusSeeOther || location(p) != "/account" {
+		t.Fatalf("copied device cookie: %d %q", p.status, location(p))
+	}
+	dl, ok := e.srv.Durable().(store.DeviceLog)
+	if !ok {
+		t.Fatal("the durable store keeps no device log")
+	}
+	devices, err := dl.Devices(context.Background(), "alice")
+	if err != nil || len(devices) != 1 {
+		t.Fatalf("devices: %+v %v", devices, err)
+	}
+	d := devices[0]
+	if !d.Created.Equal(issued) || !d.LastSeen.Equal(e.clock.Now()) || d.LastIP != "127.0.0.1" || d.UserAgent != "Other Browser" || len(d.ID) != 12 {
+		t.Fatalf("device = %+v", d)
+	}
+	if strings.Contains(device, d.ID) {
+		t.Fatal("the listed id is part of the cookie")
+	}
+}

@@ -329,3 +329,25 @@ func (s *Server) syncRevocations(ctx context.Context) {
 	}
 	s.revSyncedAt = now
 }
+
+// SeeDevice and Devices pass the device log through, bounded, when the
+// durable store keeps one (store.DeviceLog); without one they do nothing.
+func (b *boundedDurable) SeeDevice(ctx context.Context, d store.Device) error {
+	dl, ok := b.Durable.(store.DeviceLog)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return dl.SeeDevice(ctx, d)
+}
+
+func (b *boundedDurable) Devices(ctx context.Context, user string) ([]store.Device, error) {
+	dl, ok := b.Durable.(store.DeviceLog)
+	if !ok {
+		return nil, nil
+	}
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return dl.Devices(ctx, user)
+}
