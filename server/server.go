@@ -64,7 +64,7 @@ type Server struct {
 	ephemeral store.Ephemeral
 	bounded   *boundedEphemeral // ephemeral as the request paths see it
 	owned     []io.Closer
-	draining  atomic.Bool // SIGTERM: /readyz says 503 while in-flight work ends
+	draining  atomic.Bool   // SIGTERM: /readyz says 503 while in-flight work ends
 	served    chan struct{} // closed when Serve has drained and returned
 	serveOnce sync.Once
 	// revSyncedAt is when revocations were last read from the SQLite file
