@@ -89,7 +89,7 @@ func gateValid(c *client, base string) bool {
 
 // twoReplicas are in-process gateways on one app, one PostgreSQL schema and
 // the Redis at redisURL, each logging into its own buffer.
-func twoReplicas(t *testing.T, redisURL string, mutate func(*config.Config)) (bases [2]string, srvs [2]*server.Server, logs [2]*syncBuffer) {
+func twoReplicas(t testing.TB, redisURL string, mutate func(*config.Config)) (bases [2]string, srvs [2]*server.Server, logs [2]*syncBuffer) {
 	t.Helper()
 	app := demoapp.New(demoapp.Options{})
 	appSrv := httptest.NewServer(app)
@@ -185,7 +185,7 @@ type stall struct {
 	thaw   *sync.Cond
 }
 
-func newStall(t *testing.T, target string) *stall {
+func newStall(t testing.TB, target string) *stall {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -285,4 +285,28 @@ func TestHungRedisBoundedLogin(t *testing.T) {
 		p := bob.login(base, "bob", "builder")
 		return p.status == http.StatusSeeOther && p.loc == "/.vestibule/verify"
 	})
+}
+
+// BenchmarkLoginHungRedis measures what a login costs while Redis hangs
+// (connections open, no answers): about store.timeout (here 300ms) before
+// the 503, where it used to be Redis' own read timeouts (~6 s). Timing is
+// reported here, not asserted by a test.
+func BenchmarkLoginHungRedis(b *testing.B) {
+	rs := testsvc.StartRedis(b)
+	st := newStall(b, fmt.Sprintf("127.0.0.1:%d", rs.Port))
+	bases, _, _ := twoReplicas(b, fmt.Sprintf("redis://%s/0", st.addr), func(c *config.Config) {
+		c.Store.Timeout = 300 * time.Millisecond
+	})
+	st.set(true)
+	form := "username=bob&password=builder"
+	for b.Loop() {
+		resp, err := http.Post(bases[0]+"/login", "application/x-www-form-urlencoded", strings.NewReader(form))
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			b.Fatalf("login with Redis hung: %d", resp.StatusCode)
+		}
+	}
 }
