@@ -265,6 +265,7 @@ func StartDemo(ctx context.Context, demoConfig []byte, env Env, o DemoOptions) (
 		}
 	}
 	cfg.Store.SQLite = filepath.Join(dir, "vestibule.db")
+	cfg.Server.DrainDelay = 0 // no load balancer to tell: Ctrl-C stops at once
 	if !cfg.SMS.Enabled {
 		// The demo shows text-message codes too, without a provider: the
 		// codes are printed to the demo's log. Never outside the demo.
