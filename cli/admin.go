@@ -24,6 +24,17 @@ var adminNames = map[string]string{
 	"recovery-codes": "users recovery-codes", "unlock": "users unlock", "set-phone": "users set-phone",
 }
 
+// adminSynopsis is each administrator command's arguments and purpose.
+var adminSynopsis = map[string]string{
+	"reset":          "-user NAME [-config FILE]\n  remove the user's second factor and end their open sessions",
+	"revoke-devices": "-user NAME [-config FILE]\n  forget the user's remembered devices and end their open sessions",
+	"list":           "[-config FILE]\n  who is enrolled, with which factors",
+	"show":           "-user NAME [-config FILE]\n  one user's factors and remembered devices",
+	"recovery-codes": "-user NAME [-config FILE]\n  issue a new set of recovery codes, printed once",
+	"unlock":         "-user NAME [-config FILE]\n  lift the user's ban and forget their failed attempts",
+	"set-phone":      "-user NAME -number +447400123456 [-config FILE]\n  set the number for the user's text-message codes",
+}
+
 // adminSkips are the config sections an administrator command does not
 // read: their ${VAR}s may be unset (no keys in the environment just to list
 // users). None of the commands opens a sealed secret or a cookie today; a

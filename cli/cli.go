@@ -40,8 +40,17 @@ type Env func(string) (string, bool)
 var Version = "dev"
 
 // Run executes one vestibule command. demoConfig is the top-level
-// config.yaml, embedded in the binary, which the demo command runs.
+// config.yaml, embedded in the binary, which the demo command runs. A
+// command's -h prints its usage and is no error.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, demoConfig []byte) error {
+	err := runCommand(ctx, args, stdout, stderr, env, demoConfig)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, demoConfig []byte) error {
 	if len(args) == 0 {
 		usage(stderr)
 		return errors.New("no command")
@@ -464,6 +473,10 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	number := new(string)
 	if action == "set-phone" {
 		number = fs.String("number", "", "phone number, with the country code (+447400123456)")
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: vestibule %s %s\n", adminNames[action], adminSynopsis[action])
+		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
