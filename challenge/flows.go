@@ -302,7 +302,6 @@ func (h *Handler) postEnroll(w http.ResponseWriter, r *http.Request) {
 		h.storeFailed(w, r, "storing enrollment", err)
 		return
 	}
-	h.endSessions(ctx, held.User, now)
 	if err := h.opt.Ephemeral.MarkHeldVerified(ctx, held.ID, now); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			h.restart(w, r, "You are enrolled, but this sign-in has expired. Please sign in again.")

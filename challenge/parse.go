@@ -593,7 +593,6 @@ func (h *Handler) apiEnrollConfirm(w http.ResponseWriter, r *http.Request) {
 		writeReply(w, errStore.reply())
 		return
 	}
-	h.endSessions(ctx, held.User, h.opt.Now())
 	if reg != nil {
 		reg.Succeed(ctx)
 	}

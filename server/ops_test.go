@@ -538,3 +538,32 @@ func TestRememberedDevicesListed(t *testing.T) {
 		t.Fatal("the listed id is part of the cookie")
 	}
 }
+
+// TestSMSEnrollmentEndsEarlierSessions: enrolling again by text message
+// (after a factor reset) also ends the sessions that passed the old factor.
+func TestSMSEnrollmentEndsEarlierSessions(t *testing.T) {
+	f := newFakeTwilio(t)
+	e := smsEnv(t, f, nil)
+	old := e.browser()
+	old.login("alice", "wonderland")
+	old.enroll() // TOTP
+	if old.whoami() != "alice" {
+		t.Fatal("the first session is not open")
+	}
+	if err := e.srv.Durable().Reset(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Second)
+	b := e.browser()
+	b.login("alice", "wonderland")
+	must(t, b.sendSMS(), http.StatusSeeOther)
+	p := b.enterSMS(f.lastCode(t, "+447400123456"))
+	must(t, p, http.StatusOK) // enrolled: recovery codes shown
+	b.expectReleased(b.post("/.vestibule/release", url.Values{"csrf": {csrf(t, p)}}))
+	if got := b.whoami(); got != "alice" {
+		t.Fatalf("the new enrollment's session: %q", got)
+	}
+	if got := old.whoami(); got != "anonymous" {
+		t.Fatalf("a session from before the new enrollment: %q", got)
+	}
+}

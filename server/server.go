@@ -196,7 +196,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	// gets store.timeout, and revocations survive an ephemeral-store outage
 	// (see stores.go). Admin accessors and the janitor's sweep use them too.
 	s.bounded = newBoundedEphemeral(s.ephemeral, cfg.Store.Timeout, d.Now, d.Logger)
-	durable := store.Durable(&boundedDurable{Durable: s.durable, timeout: s.bounded.timeout})
+	durable := store.Durable(&boundedDurable{Durable: s.durable, timeout: s.bounded.timeout, enrolled: s.endSessions})
 	ephemeral := store.Ephemeral(s.bounded)
 
 	ips, err := clientip.New(cfg.Server.TrustedProxies)

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vestibule-gw/vestibule/gate"
 	"github.com/vestibule-gw/vestibule/store"
 )
 
@@ -239,10 +240,16 @@ func (b *boundedEphemeral) RetryRevocations(ctx context.Context) int {
 	return left
 }
 
-// boundedDurable bounds every durable-store call made while serving.
+// boundedDurable bounds every durable-store call made while serving, and
+// makes every new enrollment end the user's earlier gate sessions.
 type boundedDurable struct {
 	store.Durable
 	timeout time.Duration
+	// enrolled, if set, is told of each stored enrollment (see
+	// Server.endSessions): whatever flow enrolled the user (TOTP, text
+	// messages, Parse, an invitation), sessions that passed an earlier
+	// factor end.
+	enrolled func(ctx context.Context, user string)
 }
 
 func (b *boundedDurable) bound(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -256,15 +263,23 @@ func (b *boundedDurable) Enrollment(ctx context.Context, user string) (store.Enr
 }
 
 func (b *boundedDurable) Enroll(ctx context.Context, e store.Enrollment) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Durable.Enroll(ctx, e)
+	bctx, cancel := b.bound(ctx)
+	err := b.Durable.Enroll(bctx, e)
+	cancel()
+	if err == nil && b.enrolled != nil {
+		b.enrolled(ctx, e.User)
+	}
+	return err
 }
 
 func (b *boundedDurable) EnrollNew(ctx context.Context, e store.Enrollment) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Durable.EnrollNew(ctx, e)
+	bctx, cancel := b.bound(ctx)
+	err := b.Durable.EnrollNew(bctx, e)
+	cancel()
+	if err == nil && b.enrolled != nil {
+		b.enrolled(ctx, e.User)
+	}
+	return err
 }
 
 func (b *boundedDurable) UseTOTPStep(ctx context.Context, user string, step int64, at time.Time) error {
@@ -350,4 +365,17 @@ func (b *boundedDurable) Devices(ctx context.Context, user string) ([]store.Devi
 	ctx, cancel := b.bound(ctx)
 	defer cancel()
 	return dl.Devices(ctx, user)
+}
+
+// endSessions ends every gate session of user issued until now, on every
+// replica (gate.UserKey): called for a new enrollment. The release that
+// follows issues its gate cookie at or after now, so it stays valid. A
+// revocation the store refuses is kept and retried (boundedEphemeral).
+func (s *Server) endSessions(ctx context.Context, user string) {
+	now := s.now()
+	if err := s.bounded.Revoke(ctx, gate.UserKey(user), now, now.Add(s.cfg.Gate.MaxAge)); err != nil {
+		s.log.ErrorContext(ctx, "ending earlier sessions of a newly enrolled user", "event", "store_error", "user", user, "err", err)
+		return
+	}
+	s.log.InfoContext(ctx, "earlier sessions of the user ended", "event", "sessions_revoked", "user", user, "reason", "enrollment")
 }
