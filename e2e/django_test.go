@@ -52,10 +52,24 @@ func startDjango(t *testing.T) string {
 
 // runUntilUp starts cmd (killed when the test ends), logging to logs, and
 // waits (bounded) until probe answers over HTTP.
+// Whoever runs cmd may Wait for it (a replica that is killed).
 func runUntilUp(t *testing.T, what string, cmd *exec.Cmd, logs *syncBuffer, probe string) {
 	t.Helper()
-	if !tryUntilUp(t, what, cmd, logs, probe) {
-		t.Fatalf("%s exited before it was up:\n%s", what, logs)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if resp, err := http.Get(probe); err == nil {
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not start:\n%s", what, logs)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -79,6 +93,7 @@ func startOnFreePort(t *testing.T, what, path string, mk func(port int) *exec.Cm
 
 // tryUntilUp is runUntilUp reporting false when the process exits before
 // or right after its probe answered (then the answer was someone else's).
+// It waits for cmd itself: nobody else may.
 func tryUntilUp(t *testing.T, what string, cmd *exec.Cmd, logs *syncBuffer, probe string) bool {
 	t.Helper()
 	cmd.Stdout, cmd.Stderr = logs, logs
