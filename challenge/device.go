@@ -17,7 +17,7 @@ import (
 // deviceCookie makes the remembered-device cookie: signed and encrypted
 // like the gate cookie, naming the user, with a random id in place of a
 // session binding. verified is when the second factor passed.
-func (h *Handler) deviceCookie(user string, verified time.Time) (*http.Cookie, error) {
+func (h *Handler) deviceCookie(r *http.Request, user string, verified time.Time) (*http.Cookie, error) {
 	now := h.opt.Now()
 	cl := gate.Claims{User: user, Issued: now, Expires: now.Add(h.opt.DeviceMaxAge), Verified: verified}
 	if _, err := io.ReadFull(h.opt.Random, cl.Bind[:]); err != nil {
@@ -27,6 +27,7 @@ func (h *Handler) deviceCookie(user string, verified time.Time) (*http.Cookie, e
 	if err != nil {
 		return nil, err
 	}
+	h.seeDevice(r, user, cl.Bind)
 	return &http.Cookie{Name: h.opt.Device.Name(), Value: v, Path: "/", MaxAge: int(h.opt.DeviceMaxAge / time.Second),
 		HttpOnly: true, Secure: h.opt.Secure, SameSite: http.SameSiteLaxMode}, nil
 }
@@ -51,6 +52,7 @@ func (h *Handler) rememberedDevice(r *http.Request, user string) (time.Time, boo
 	if err != nil || cl.Issued.Before(enr.CreatedAt) || !cl.Issued.After(enr.DevicesRevoked) {
 		return time.Time{}, false
 	}
+	h.seeDevice(r, user, cl.Bind)
 	return cl.Verified, true
 }
 

@@ -84,19 +84,28 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, h.opt.Prefix+"sms", http.StatusSeeOther)
 		return
 	}
-	n, reg, ok := h.attempt(w, r, held)
-	if !ok {
-		return
-	}
 	secret, err := h.opt.Sealer.Open(enr.TOTPSecret, []byte(held.User))
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "opening TOTP secret failed (wrong encryption key?)", "event", "secret_unreadable", "user", held.User)
 		h.ErrorPage(w, r, http.StatusServiceUnavailable)
 		return
 	}
-	valid, err := h.useTOTP(ctx, r, held.User, string(secret), r.PostForm.Get("code"))
+	// The code of a step already used is no guess: say so, count nothing.
+	if h.replayedTOTP(enr, string(secret), r.PostForm.Get("code")) {
+		h.replayed(w, r, held, st, nil)
+		return
+	}
+	n, reg, ok := h.attempt(w, r, held)
+	if !ok {
+		return
+	}
+	valid, replay, err := h.checkTOTP(ctx, r, held.User, string(secret), r.PostForm.Get("code"))
 	if err != nil {
 		h.storeFailed(w, r, "recording TOTP step", err)
+		return
+	}
+	if replay { // another request used this step a moment ago
+		h.replayed(w, r, held, st, reg)
 		return
 	}
 	if !valid {
@@ -110,17 +119,24 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
 // useTOTP checks a TOTP code against the user's secret and consumes its
 // time step (a code, or an earlier one, never works twice).
 func (h *Handler) useTOTP(ctx context.Context, r *http.Request, user, secret, code string) (bool, error) {
+	valid, _, err := h.checkTOTP(ctx, r, user, secret, code)
+	return valid, err
+}
+
+// checkTOTP is useTOTP that also tells a replay (the code of a step
+// already used) from a wrong code.
+func (h *Handler) checkTOTP(ctx context.Context, r *http.Request, user, secret, code string) (valid, replayed bool, err error) {
 	now := h.opt.Now()
 	step, ok := h.opt.TOTP.Verify(secret, code, now)
 	if !ok {
-		return false, nil
+		return false, false, nil
 	}
-	err := h.opt.Durable.UseTOTPStep(ctx, user, step, now)
+	err = h.opt.Durable.UseTOTPStep(ctx, user, step, now)
 	if errors.Is(err, store.ErrReplay) {
 		h.log.WarnContext(ctx, "TOTP code replayed", "event", "code_replayed", "user", user, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
-		return false, nil
+		return false, true, nil
 	}
-	return err == nil, err
+	return err == nil, false, err
 }
 
 func (h *Handler) getRecovery(w http.ResponseWriter, r *http.Request) {
@@ -534,7 +550,7 @@ func (h *Handler) released(r *http.Request, held *store.Held, verified time.Time
 	}
 	hd.Add("Set-Cookie", c.String())
 	if remember {
-		dc, err := h.deviceCookie(held.User, verified)
+		dc, err := h.deviceCookie(r, held.User, verified)
 		if err != nil {
 			return err
 		}

@@ -19,8 +19,14 @@ func (h *Handler) getStepUp(w http.ResponseWriter, r *http.Request) {
 			Message: "This page needs a signed-in session.", LoginURL: h.opt.LoginURL})
 		return
 	}
-	h.render(w, r, http.StatusOK, "stepup", pageData{Title: "Confirm it's you", CSRF: h.stepUpToken(cl), User: cl.User,
-		Next: h.safeLocation(r.URL.Query().Get("next"))})
+	d := pageData{Title: "Confirm it's you", CSRF: h.stepUpToken(cl), User: cl.User,
+		Next: h.safeLocation(r.URL.Query().Get("next"))}
+	if r.URL.Query().Get("resend") == "1" {
+		// A form was posted after the factor's max age: it was not
+		// forwarded, and the user must know to send it again.
+		d.Error = h.tr(r, formNotSent)
+	}
+	h.render(w, r, http.StatusOK, "stepup", d)
 }
 
 // postStepUp checks a fresh TOTP code and renews the gate cookie's
@@ -84,7 +90,15 @@ func (h *Handler) postStepUp(w http.ResponseWriter, r *http.Request) {
 	if valid {
 		switch err := h.opt.Durable.UseTOTPStep(ctx, cl.User, step, now); {
 		case errors.Is(err, store.ErrReplay):
-			valid = false
+			// Not a guess: the user's failures are not counted for it.
+			if reg != nil {
+				reg.Cancel(ctx)
+			}
+			h.log.InfoContext(r.Context(), "step-up code of a used time step sent again; not counted", "event", "code_replayed",
+				"step_up", true, "user", cl.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
+			h.render(w, r, http.StatusUnauthorized, "stepup", pageData{Title: "Confirm it's you", CSRF: h.stepUpToken(cl),
+				User: cl.User, Next: next, Error: h.tr(r, replayedCode)})
+			return
 		case err != nil:
 			h.storeFailed(w, r, "recording TOTP step", err)
 			return

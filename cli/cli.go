@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,9 +32,7 @@ import (
 	"github.com/vestibule-gw/vestibule/seal"
 	"github.com/vestibule-gw/vestibule/server"
 	"github.com/vestibule-gw/vestibule/store"
-	"github.com/vestibule-gw/vestibule/store/redis"
 	"github.com/vestibule-gw/vestibule/store/sealed"
-	"github.com/vestibule-gw/vestibule/store/sqlite"
 )
 
 // Env looks up environment variables (os.LookupEnv in production).
@@ -45,8 +42,17 @@ type Env func(string) (string, bool)
 var Version = "dev"
 
 // Run executes one vestibule command. demoConfig is the top-level
-// config.yaml, embedded in the binary, which the demo command runs.
+// config.yaml, embedded in the binary, which the demo command runs. A
+// command's -h prints its usage and is no error.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, demoConfig []byte) error {
+	err := runCommand(ctx, args, stdout, stderr, env, demoConfig)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, demoConfig []byte) error {
 	if len(args) == 0 {
 		usage(stderr)
 		return errors.New("no command")
@@ -77,10 +83,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, 
 				return adminUser(ctx, args[2:], stdout, stderr, env, args[1])
 			}
 		}
-	case "ips":
-		if len(args) > 1 && args[1] == "unlock" {
-			return ipsUnlock(ctx, args[2:], stdout, stderr, env)
-		}
 	case "devices":
 		if len(args) > 1 && args[1] == "revoke" {
 			return adminUser(ctx, args[2:], stdout, stderr, env, "revoke-devices")
@@ -88,6 +90,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, 
 	case "parse":
 		if len(args) > 1 && args[1] == "import-mfa" {
 			return parseImportMFA(ctx, args[2:], stdout, stderr, env)
+		}
+	case "ips":
+		if len(args) > 1 && (args[1] == "list" || args[1] == "unlock") {
+			return ipsCommand(ctx, args[1], args[2:], stdout, stderr, env)
 		}
 	case "health":
 		return health(args[1:], stdout, stderr)
@@ -116,15 +122,18 @@ func usage(w io.Writer) {
   vestibule users show -user NAME        one user's factors (phone masked)
   vestibule users recovery-codes -user NAME
                                          issue a new set of recovery codes, printed once
-  vestibule users unlock -user NAME      lift a ban and the text-message limits (store.redis or the SQLite ephemeral store)
-  vestibule ips unlock ADDR [-config FILE]
-                                         lift a client address's ban and text-message cap
+  vestibule users unlock -user NAME      lift a user's ban and text-message limits (store.redis or the SQLite ephemeral store)
   vestibule users set-phone -user NAME -number +447400123456 [-config FILE]
                                          set the number for a user's text-message codes
   vestibule devices revoke -user NAME [-config FILE]
-                                         forget a user's remembered devices
+                                         forget a user's remembered devices and end their open sessions
+  vestibule ips list [-config FILE]      client addresses banned now
+  vestibule ips unlock ADDR [-config FILE]
+                                         lift an address's ban and text-message cap
   vestibule parse import-mfa [-config FILE] [-app-id ID] [-master-key-file F] [-dry-run] [-keep-in-parse]
                                          enroll users of Parse's own mfa adapter (authData.mfa) in the gateway
+  (users reset also ends the user's open sessions on every replica; only
+   users unlock and set-phone need secrets.encryption_keys in the environment)
   vestibule health [-url URL]            exit 0 if the admin /healthz answers (container HEALTHCHECK)
   vestibule version                      print the version
 `)
@@ -177,13 +186,13 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(u
 	defer srv.Close()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return listenError("listen", config.EnvListen, cfg.Listen, err)
 	}
 	if cfg.Admin.Listen != "" {
 		aln, err := net.Listen("tcp", cfg.Admin.Listen)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("admin.listen: %w", err)
+			return listenError("admin.listen", config.EnvAdminListen, cfg.Admin.Listen, err)
 		}
 		go srv.ServeAdmin(ctx, aln)
 		log.Info("admin listener (healthz, readyz, metrics)", "addr", aln.Addr().String())
@@ -278,6 +287,7 @@ func StartDemo(ctx context.Context, demoConfig []byte, env Env, o DemoOptions) (
 		}
 	}
 	cfg.Store.SQLite = filepath.Join(dir, "vestibule.db")
+	cfg.Server.DrainDelay = 0 // no load balancer to tell: Ctrl-C stops at once
 	if !cfg.SMS.Enabled {
 		// The demo shows text-message codes too, without a provider: the
 		// codes are printed to the demo's log. Never outside the demo.
@@ -464,22 +474,38 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // adminUser runs an administrator's action on one user's second factor
 // against the configured durable store (the gateway may be running).
 func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env Env, action string) error {
-	fs := flag.NewFlagSet(action, flag.ContinueOnError)
+	fs := flag.NewFlagSet(adminNames[action], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "config.yaml", "config file")
-	user := fs.String("user", "", "user name (as the app knows it)")
-	number := fs.String("number", "", "phone number (users set-phone)")
+	var user *string
+	if action == "list" {
+		user = new(string)
+	} else {
+		user = fs.String("user", "", "user name (as the app knows it); or give it after the flags")
+	}
+	number := new(string)
+	if action == "set-phone" {
+		number = fs.String("number", "", "phone number, with the country code (+447400123456)")
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: vestibule %s %s\n", adminNames[action], adminSynopsis[action])
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *user == "" && fs.NArg() > 0 {
-		*user = fs.Arg(0) // `users show alice` as well as -user alice
+	if *user == "" && fs.NArg() > 0 && action != "list" {
+		// `users show alice` as well as -user alice; flags may follow.
+		*user = fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
 	}
 	if *user == "" && action != "list" {
 		return errors.New("-user is required")
 	}
 	u := proxy.NormalizeUser(*user)
-	cfg, err := config.LoadWith(*path, env)
+	cfg, err := loadAdminConfig(*path, env, action)
 	if err != nil {
 		return err
 	}
@@ -493,17 +519,22 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		return err
 	}
 	defer db.Close()
-	// Phone numbers are sealed at rest, as the gateway writes them.
-	sealer, err := newSealer(cfg)
-	if err != nil {
-		return err
+	revokedAt := time.Now()
+	// Phone numbers are sealed at rest, as the gateway writes them: the
+	// commands that read or write one in clear (or a counter derived from
+	// it) need the encryption keys; the others show the masked part only.
+	var sealer *seal.Sealer
+	if adminNeedsKeys(action) {
+		if sealer, err = newSealer(cfg); err != nil {
+			return err
+		}
+		db = sealed.NewDurable(db, sealer)
 	}
-	db = sealed.NewDurable(db, sealer)
 	switch action {
 	case "reset":
 		err = db.Reset(ctx, u)
 	case "revoke-devices":
-		err = db.RevokeDevices(ctx, u, time.Now())
+		err = db.RevokeDevices(ctx, u, revokedAt)
 	case "list":
 		l, err := db.Enrollments(ctx)
 		if err != nil {
@@ -523,8 +554,8 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 			return err
 		}
 		fmt.Fprintf(stdout, "user:                %s\nfactors:             %s\nphone:               %s\nenrolled:            %s\nlast success:        %s\nrecovery codes left: %d\ndevices revoked:     %s\n",
-			e.User, factorsOf(e), cmp.Or(phone.Mask(e.Phone), "none"), when(e.CreatedAt), when(e.LastUsed), len(e.RecoveryHashes), when(e.DevicesRevoked))
-		return nil
+			e.User, factorsOf(e), cmp.Or(sealed.MaskedPhone(e.Phone), "none"), when(e.CreatedAt), when(e.LastUsed), len(e.RecoveryHashes), when(e.DevicesRevoked))
+		return listDevices(ctx, stdout, db, e, cfg.RememberDevice.MaxAge)
 	case "recovery-codes":
 		codes, err := factor.NewRecoveryCodes(rand.Reader, 10)
 		if err != nil {
@@ -545,11 +576,14 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 			return nil
 		}
 	case "unlock":
-		bans, closeBans, err := openCounters(ctx, cfg, "users unlock")
+		bans, closeEph, err := openEphemeral(ctx, cfg)
+		if errors.Is(err, errMemoryEphemeral) {
+			return errors.New("users unlock can't reach bans kept in memory (store.ephemeral: memory): they end by themselves, or restart the gateway")
+		}
 		if err != nil {
 			return err
 		}
-		defer closeBans()
+		defer closeEph()
 		// The user's failure ban, and the text-message cooldown and caps
 		// (the enrolled number's too).
 		keys := []string{"user:" + u}
@@ -583,14 +617,26 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		return err
 	}
 	switch action {
-	case "reset":
-		log.Warn("second factor reset by an administrator", "event", "factor_reset", "user", u)
-		notifyAdmin(ctx, cfg, log, notify.Event{Event: "factor_reset", User: u, By: "admin"})
-		fmt.Fprintf(stdout, "%s: second factor removed; they will enroll again at their next sign-in\n", u)
-	case "revoke-devices":
-		log.Warn("remembered devices revoked by an administrator", "event", "devices_revoked", "user", u)
-		notifyAdmin(ctx, cfg, log, notify.Event{Event: "devices_revoked", User: u, By: "admin"})
-		fmt.Fprintf(stdout, "%s: remembered devices revoked\n", u)
+	case "reset", "revoke-devices":
+		if action == "reset" {
+			log.Warn("second factor reset by an administrator", "event", "factor_reset", "user", u)
+			notifyAdmin(ctx, cfg, log, notify.Event{Event: "factor_reset", User: u, By: "admin"})
+			fmt.Fprintf(stdout, "%s: second factor removed; they will enroll again at their next sign-in\n", u)
+		} else {
+			log.Warn("remembered devices revoked by an administrator", "event", "devices_revoked", "user", u)
+			notifyAdmin(ctx, cfg, log, notify.Event{Event: "devices_revoked", User: u, By: "admin"})
+			fmt.Fprintf(stdout, "%s: remembered devices revoked\n", u)
+		}
+		// Sessions that passed the old factor (or a revoked device) end too.
+		if err := endSessions(ctx, cfg, u, revokedAt); err != nil {
+			if errors.Is(err, errMemoryEphemeral) {
+				fmt.Fprintf(stdout, "%s: open sessions NOT ended: %v; they last until gate.max_age\n", u, err)
+				return nil
+			}
+			return fmt.Errorf("%s: open sessions NOT ended (run the command again): %w", u, err)
+		}
+		log.Warn("open sessions ended by an administrator", "event", "sessions_revoked", "user", u)
+		fmt.Fprintf(stdout, "%s: open sessions ended on every gateway\n", u)
 	case "set-phone":
 		log.Warn("phone number set by an administrator", "event", "phone_set", "user", u, "phone", phone.Mask(*number))
 		notifyAdmin(ctx, cfg, log, notify.Event{Event: "phone_set", User: u, By: "admin", Phone: phone.Mask(*number)})
@@ -611,77 +657,4 @@ func newSealer(cfg *config.Config) (*seal.Sealer, error) {
 		return nil, fmt.Errorf("secrets.encryption_keys: %w", err)
 	}
 	return s, nil
-}
-
-// openCounters opens the ephemeral store's counters and bans for an admin
-// command (what names it in errors).
-func openCounters(ctx context.Context, cfg *config.Config, what string) (interface {
-	Unban(ctx context.Context, key string) error
-}, func(), error) {
-	switch {
-	case cfg.Store.Redis != "":
-		rs, err := redis.Open(ctx, redis.Options{URL: cfg.Store.Redis, Prefix: cfg.Store.RedisPrefix})
-		if err != nil {
-			return nil, nil, err
-		}
-		return rs, func() { rs.Close() }, nil
-	case cfg.Store.Ephemeral == "sqlite":
-		// Bans live in the SQLite file the running gateway uses too.
-		lite, err := sqlite.Open(ctx, cfg.Store.SQLite, nil)
-		if err != nil {
-			return nil, nil, fmt.Errorf("opening store.sqlite: %w", err)
-		}
-		e, err := lite.Ephemeral(ctx)
-		if err != nil {
-			lite.Close()
-			return nil, nil, err
-		}
-		return e, func() { lite.Close() }, nil
-	}
-	return nil, nil, fmt.Errorf("%s can't reach bans kept in memory (store.ephemeral: memory): they end by themselves, or restart the gateway", what)
-}
-
-// ipsUnlock lifts a client address's failure ban and its text-message cap.
-func ipsUnlock(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) error {
-	fs := flag.NewFlagSet("ips unlock", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "config.yaml", "config file")
-	// The address may come before or after the flags.
-	var raw string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		raw, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if raw == "" && fs.NArg() > 0 {
-		raw = fs.Arg(0)
-	}
-	addr, err := netip.ParseAddr(raw)
-	if err != nil {
-		return fmt.Errorf("usage: vestibule ips unlock ADDR: want an IP address such as 192.0.2.10, got %q", raw)
-	}
-	ip := addr.Unmap().String()
-	cfg, err := config.LoadWith(*path, env)
-	if err != nil {
-		return err
-	}
-	log, closeLog, err := newLogger(cfg, stderr)
-	if err != nil {
-		return err
-	}
-	defer closeLog()
-	bans, closeBans, err := openCounters(ctx, cfg, "ips unlock")
-	if err != nil {
-		return err
-	}
-	defer closeBans()
-	for _, k := range append([]string{"ip:" + ip}, challenge.SMSIPCounters(ip)...) {
-		if err := bans.Unban(ctx, k); err != nil {
-			return err
-		}
-	}
-	log.Warn("client address unlocked by an administrator", "event", "unlock", "remote_ip", ip)
-	fmt.Fprintf(stdout, "%s: ban lifted, failed attempts and text-message cap forgotten\n", ip)
-	return nil
 }

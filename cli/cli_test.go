@@ -216,10 +216,10 @@ log: {audit_file: "`+auditPath+`"}
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	if len(lines) != 5 {
+	if len(lines) != 7 {
 		t.Fatalf("audit file:\n%s", raw)
 	}
-	for i, want := range []string{"devices_revoked", "phone_set", "unlock", "recovery_codes_replaced", "factor_reset"} {
+	for i, want := range []string{"devices_revoked", "sessions_revoked", "phone_set", "unlock", "recovery_codes_replaced", "factor_reset", "sessions_revoked"} {
 		var ev map[string]any
 		if err := json.Unmarshal([]byte(lines[i]), &ev); err != nil || ev["event"] != want || ev["user"] != "alice" {
 			t.Errorf("line %d: %s", i, lines[i])

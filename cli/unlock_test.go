@@ -100,7 +100,7 @@ store: `+storeYAML+`
 				t.Fatal(err)
 			}
 			cleared(ipKeys, true)
-			if !strings.Contains(out.String(), "192.0.2.7: ban lifted") {
+			if !strings.Contains(out.String(), "192.0.2.7: ") || !strings.Contains(out.String(), "text-message cap forgotten") {
 				t.Errorf("output: %s", out.String())
 			}
 			err = Run(ctx, []string{"ips", "unlock", "-config", cfgPath, "not-an-ip"}, &out, io.Discard, noEnv, nil)

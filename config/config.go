@@ -254,6 +254,9 @@ type Store struct {
 	RedisPrefix string `yaml:"redis_prefix"`
 	// RedisCAFile, when set, is a PEM file of CAs to trust for rediss://.
 	RedisCAFile string `yaml:"redis_ca_file"`
+	// Timeout bounds each store call made while serving a request (a hung
+	// store answers 503 after it, not after the client's own timeouts).
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Server holds the public listener's limits.
@@ -276,8 +279,14 @@ type Server struct {
 	HTTPRedirectListen string `yaml:"http_redirect_listen"`
 	// TrustedProxies are the CIDRs of proxies in front of the gateway whose
 	// X-Forwarded-For is believed; from anyone else it is ignored.
-	TrustedProxies []string      `yaml:"trusted_proxies"`
-	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// DrainDelay is how long, after SIGTERM, /readyz reports unready while
+	// the public listener still serves, so a load balancer stops sending
+	// new requests before the listener closes.
+	DrainDelay time.Duration `yaml:"drain_delay"`
+	// ShutdownGrace is how long requests in flight may take to finish once
+	// the listener stopped accepting.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 }
 
 // Log configures logging.

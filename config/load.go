@@ -54,7 +54,7 @@ func Defaults() *Config {
 			User: Limit{MaxFailures: 5, Window: 15 * time.Minute, Ban: 15 * time.Minute},
 			IP:   Limit{MaxFailures: 20, Window: 15 * time.Minute, Ban: 15 * time.Minute},
 		},
-		Store: Store{SQLite: "vestibule.db", RedisPrefix: "vestibule:", Ephemeral: "sqlite"},
+		Store: Store{SQLite: "vestibule.db", RedisPrefix: "vestibule:", Ephemeral: "sqlite", Timeout: time.Second},
 		Parse: ParseServer{Mount: "/parse", Signup: "hold", Anonymous: "hold", SessionTTL: 365 * 24 * time.Hour, MaxBodyBytes: 20 << 20, TokenCache: 5 * time.Second},
 		Server: Server{
 			ReadHeaderTimeout: 10 * time.Second,
@@ -63,6 +63,7 @@ func Defaults() *Config {
 			WriteTimeout:      0, // streaming responses may be long
 			IdleTimeout:       120 * time.Second,
 			MaxHeaderBytes:    64 << 10,
+			DrainDelay:        5 * time.Second,
 			ShutdownGrace:     15 * time.Second,
 		},
 		Log:   Log{Level: "info", Format: "text"},
@@ -112,6 +113,12 @@ func Parse(data []byte, name string) (*Config, error) { return ParseWith(data, n
 // Expansion happens on parsed scalars, so a value can't change the document's
 // structure.
 func ParseWith(data []byte, name string, env func(string) (string, bool)) (*Config, error) {
+	return parseWith(data, name, env, nil)
+}
+
+// parseWith is ParseWith; skip, if set, names the key paths whose unset
+// variables expand to "" instead of failing (see LoadWithout).
+func parseWith(data []byte, name string, env func(string) (string, bool), skip func(path string) bool) (*Config, error) {
 	if env == nil {
 		env = func(string) (string, bool) { return "", false }
 	}
@@ -126,11 +133,12 @@ func ParseWith(data []byte, name string, env func(string) (string, bool)) (*Conf
 	cfg := Defaults()
 	if len(doc.Content) == 0 {
 		cfg.applyMethodDefaults()
+		cfg.applyEnvListen(env)
 		return cfg, nil
 	}
 	root := doc.Content[0]
 	var p problems
-	expand(root, "", env, &p)
+	expand(root, "", env, skip, &p)
 	check(root, reflect.TypeOf(Config{}), "", &p)
 	if err := p.err(name); err != nil {
 		return nil, err
@@ -141,6 +149,7 @@ func ParseWith(data []byte, name string, env func(string) (string, bool)) (*Conf
 	cfg.Gate.Keys = nonEmpty(cfg.Gate.Keys)
 	cfg.Secrets.EncryptionKeys = nonEmpty(cfg.Secrets.EncryptionKeys)
 	cfg.applyMethodDefaults()
+	cfg.applyEnvListen(env)
 	return cfg, nil
 }
 
@@ -290,23 +299,32 @@ func (e *Error) Error() string {
 }
 
 // expand replaces ${VAR} in scalar values (not mapping keys).
-func expand(n *yaml.Node, path string, env func(string) (string, bool), p *problems) {
+func expand(n *yaml.Node, path string, env func(string) (string, bool), skip func(string) bool, p *problems) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			expand(n.Content[i+1], join(path, n.Content[i].Value), env, p)
+			expand(n.Content[i+1], join(path, n.Content[i].Value), env, skip, p)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			expand(c, fmt.Sprintf("%s[%d]", path, i), env, p)
+			expand(c, fmt.Sprintf("%s[%d]", path, i), env, skip, p)
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {
 			return
 		}
-		v, err := expandString(n.Value, env)
+		lookup := env
+		if skip != nil && skip(path) {
+			lookup = func(name string) (string, bool) {
+				if v, ok := env(name); ok {
+					return v, ok
+				}
+				return "", true // not needed here: empty
+			}
+		}
+		v, err := expandString(n.Value, lookup)
 		if err != nil {
-			p.add(path, n.Line, "%v", err)
+			p.add(path, n.Line, "%v", unsetMessage(path, err))
 			return
 		}
 		n.Value = v
@@ -350,7 +368,7 @@ func expandString(s string, env func(string) (string, bool)) (string, error) {
 			case ok:
 				// set but empty: an empty value, which validation may reject
 			default:
-				return "", fmt.Errorf("environment variable %s is not set (use ${%s:-default} for an optional value)", name, name)
+				return "", unsetVar(name)
 			}
 		default:
 			b.WriteByte('$')

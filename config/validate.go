@@ -212,6 +212,8 @@ func (c *Config) Validate() error {
 	nonNegative(&p, "server.write_timeout", c.Server.WriteTimeout)
 	nonNegative(&p, "server.idle_timeout", c.Server.IdleTimeout)
 	nonNegative(&p, "server.shutdown_grace", c.Server.ShutdownGrace)
+	nonNegative(&p, "server.drain_delay", c.Server.DrainDelay)
+	positive(&p, "store.timeout", c.Store.Timeout)
 	if c.Server.MaxHeaderBytes < 4096 {
 		p.add("server.max_header_bytes", 0, "want at least 4096, got %d", c.Server.MaxHeaderBytes)
 	}

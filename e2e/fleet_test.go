@@ -278,7 +278,12 @@ func exampleGatewayServer(t *testing.T, file string, mutate func(cfg *config.Con
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.ParseWith(data, file, func(string) (string, bool) { return randomKey(), true })
+	cfg, err := config.ParseWith(data, file, func(name string) (string, bool) {
+		if name == config.EnvListen || name == config.EnvAdminListen {
+			return "", false // these override any config's addresses
+		}
+		return randomKey(), true
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -242,3 +242,15 @@ func TestVerifiedCacheStillChecksExpiryAndTampering(t *testing.T) {
 		t.Fatalf("cache grew to %d", n)
 	}
 }
+
+func TestUserKey(t *testing.T) {
+	if UserKey("alice") == UserKey("bob") || UserKey("alice") != UserKey("alice") {
+		t.Fatal("UserKey is not a function of the user alone")
+	}
+	if UserKey("alice") == Binding(nil, nil) || UserKey("") == Binding([]string{""}, []string{""}) {
+		t.Fatal("a user key equals a session binding")
+	}
+	if n := testing.AllocsPerRun(100, func() { UserKey("alice@example.com") }); n != 0 {
+		t.Fatalf("UserKey allocates %v times", n)
+	}
+}

@@ -442,6 +442,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, err := ReadBody(r, p.maxBody)
 		if err != nil {
 			if errors.Is(err, ErrBodyTooLarge) {
+				// Without Connection: close, net/http reads an unread body
+				// under 256 KiB before it writes the answer: a client that
+				// waits for it (or sends slowly) would get the 413 only at
+				// server.read_timeout. Answer now; the connection ends.
+				w.Header().Set("Connection", "close")
 				p.page(w, r, http.StatusRequestEntityTooLarge)
 			} else {
 				p.log.InfoContext(r.Context(), "login request body unreadable", "event", "bad_request", "remote_ip", p.opt.ClientIP.ClientIP(r), "err", err)
@@ -683,7 +688,7 @@ func (p *Proxy) basicUser(auth string) (string, error) {
 
 // verify decides whether the request's app session was released: a gate
 // cookie that decodes, is bound to exactly these session cookies and was not
-// revoked. No store round trip: revocations are an in-process view.
+// revoked, neither as a session nor with every session of its user. No store round trip: revocations are an in-process view.
 func (p *Proxy) verify(sc *scan) (gate.Claims, bool) {
 	cl, err := p.opt.Cookies.Codec.Decode(sc.gate)
 	if err != nil {
@@ -693,6 +698,11 @@ func (p *Proxy) verify(sc *scan) (gate.Claims, bool) {
 		return cl, false
 	}
 	if at, ok := p.opt.Store.RevokedAt(cl.Bind); ok && cl.Issued.Before(at) {
+		return cl, false
+	}
+	// Every session of the user ended (factor reset, devices revoked,
+	// enrolled again): see gate.UserKey.
+	if at, ok := p.opt.Store.RevokedAt(gate.UserKey(cl.User)); ok && cl.Issued.Before(at) {
 		return cl, false
 	}
 	return cl, true
@@ -746,10 +756,21 @@ func (p *Proxy) requireStepUp(w http.ResponseWriter, r *http.Request) {
 	p.log.InfoContext(r.Context(), "step-up required", "event", "step_up_required", "path", r.URL.Path, "remote_ip", p.opt.ClientIP.ClientIP(r))
 	w.Header().Set("Cache-Control", "no-store")
 	if p.opt.Status != nil {
-		p.opt.Status(map[bool]int{true: http.StatusSeeOther, false: http.StatusUnauthorized}[p.wantsPage(r)])
+		if !browserFormPost(r) {
+			p.opt.Status(map[bool]int{true: http.StatusSeeOther, false: http.StatusUnauthorized}[p.wantsPage(r)])
+		}
 	}
 	if p.wantsPage(r) {
 		http.Redirect(w, r, target, http.StatusSeeOther)
+		return
+	}
+	if browserFormPost(r) {
+		// The form is not forwarded: after the step-up the page says it
+		// must be sent again (a 303 turns the POST into a GET of next).
+		if p.opt.Status != nil {
+			p.opt.Status(http.StatusSeeOther)
+		}
+		http.Redirect(w, r, target+"&resend=1", http.StatusSeeOther)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -762,6 +783,16 @@ func (p *Proxy) requireStepUp(w http.ResponseWriter, r *http.Request) {
 func (p *Proxy) wantsPage(r *http.Request) bool {
 	return (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
 		strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// browserFormPost reports whether the request is an HTML form a browser
+// submitted (it asks for a page back).
+func browserFormPost(r *http.Request) bool {
+	if r.Method != http.MethodPost || !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		return false
+	}
+	ct := strings.ToLower(r.Header.Get("Content-Type"))
+	return strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/form-data")
 }
 
 // modifyResponse intercepts login answers, ends gate sessions on logout and

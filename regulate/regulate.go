@@ -18,6 +18,7 @@ import (
 // (store.Counters).
 type Counters interface {
 	Hit(ctx context.Context, key string, at time.Time, window time.Duration) (int, error)
+	Unhit(ctx context.Context, key string, at time.Time) error
 	ResetHits(ctx context.Context, key string) error
 	Ban(ctx context.Context, key string, until time.Time) error
 	BannedUntil(ctx context.Context, key string, at time.Time) (time.Time, bool, error)
@@ -170,11 +171,31 @@ func (a *Attempt) Fail(ctx context.Context) error {
 }
 
 // Succeed records that the code was right: the user's failures are
-// forgotten. The IP's are not, so an attacker can't clear its count by
-// signing in to an account of its own between guesses.
+// forgotten, and the IP's count gives back this attempt's reservation (only
+// failures count against an address). The IP's earlier failures stay, so an
+// attacker can't clear its count by signing in to an account of its own
+// between guesses.
 func (a *Attempt) Succeed(ctx context.Context) error {
+	var err error
 	if a.user != "" && a.ul.MaxFailures > 0 {
-		return a.g.Counters.ResetHits(ctx, userKey(a.user))
+		err = a.g.Counters.ResetHits(ctx, userKey(a.user))
+	}
+	return errors.Join(err, a.unhitIP(ctx))
+}
+
+// Cancel gives the attempt's reservations back: the code was neither right
+// nor a guess (a code already used, replayed in its own time step).
+func (a *Attempt) Cancel(ctx context.Context) error {
+	var err error
+	if a.user != "" && a.ul.MaxFailures > 0 {
+		err = a.g.Counters.Unhit(ctx, userKey(a.user), a.g.Now())
+	}
+	return errors.Join(err, a.unhitIP(ctx))
+}
+
+func (a *Attempt) unhitIP(ctx context.Context) error {
+	if a.ip != "" && a.il.MaxFailures > 0 {
+		return a.g.Counters.Unhit(ctx, ipKey(a.ip), a.g.Now())
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package regulate
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -50,27 +51,78 @@ func TestUserBanAfterLimit(t *testing.T) {
 	}
 }
 
-func TestSuccessResetsUserNotIP(t *testing.T) {
+// TestIPCountsFailuresOnly: an address is banned at its limit of wrong
+// codes, whatever right codes (sign-ins, enrollment confirmations) and
+// cancelled attempts (a replayed code) come between.
+func TestIPCountsFailuresOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		outcomes string // attempts from one IP: f(ail), s(ucceed), c(ancel)
+	}{
+		{"failures only", "ffffff"},
+		{"successes between failures", "fsfsfsfsfsf"},
+		{"successes first", "ssssssssssssssssssssffffff"},
+		{"successes only", "ssssssssssssssssssssssssssssss"},
+		{"cancelled between failures", "fcfcfcfcfcf"},
+		{"everything", "scfscfscfscfscfscf"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			c := storetest.NewClock()
+			g := newReg(c)
+			g.User.MaxFailures = 1000 // only the IP's limit here
+			g.IP.MaxFailures = 6
+			fails := 0
+			for i, o := range tc.outcomes {
+				user := fmt.Sprint("user", i%3)
+				a, err := g.Begin(ctx, user, "192.0.2.1")
+				if err != nil {
+					t.Fatalf("attempt %d (%c) refused after %d failures: %v", i, o, fails, err)
+				}
+				switch o {
+				case 'f':
+					err = a.Fail(ctx)
+					fails++
+				case 's':
+					err = a.Succeed(ctx)
+				case 'c':
+					err = a.Cancel(ctx)
+				}
+				_, banned := IsBanned(err)
+				if err != nil && !banned {
+					t.Fatal(err)
+				}
+				if banned != (fails == 6 && o == 'f') {
+					t.Fatalf("attempt %d (%c) after %d failures: banned %v", i, o, fails, banned)
+				}
+			}
+			_, err := g.Begin(ctx, "zed", "192.0.2.1")
+			if _, banned := IsBanned(err); banned != (fails >= 6) {
+				t.Fatalf("after %d failures, another user from the IP: %v", fails, err)
+			}
+		})
+	}
+}
+
+// TestSuccessForgetsUserFailures: a right code clears the user's count.
+func TestSuccessForgetsUserFailures(t *testing.T) {
 	ctx := context.Background()
 	c := storetest.NewClock()
 	g := newReg(c)
-	g.IP.MaxFailures = 6
 	for range 4 {
 		a, _ := g.Begin(ctx, "alice", "192.0.2.1")
 		a.Fail(ctx)
 	}
 	a, _ := g.Begin(ctx, "alice", "192.0.2.1")
 	a.Succeed(ctx)
-	// alice has 5 fresh failures; the IP has only 1 left before its limit.
-	a, err := g.Begin(ctx, "alice", "192.0.2.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, banned := IsBanned(a.Fail(ctx)); !banned {
-		t.Fatal("IP limit not reached after 6 attempts from one IP")
-	}
-	if _, err := g.Begin(ctx, "carol", "192.0.2.1"); err == nil {
-		t.Fatal("banned IP may still try other users")
+	for i := range 4 {
+		a, err := g.Begin(ctx, "alice", "192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, banned := IsBanned(a.Fail(ctx)); banned {
+			t.Fatalf("banned at failure %d after a success", i+1)
+		}
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -64,7 +63,14 @@ type Server struct {
 	log       *slog.Logger
 	durable   store.Durable
 	ephemeral store.Ephemeral
+	bounded   *boundedEphemeral // ephemeral as the request paths see it
 	owned     []io.Closer
+	draining  atomic.Bool   // SIGTERM: /readyz says 503 while in-flight work ends
+	served    chan struct{} // closed when Serve has drained and returned
+	serveOnce sync.Once
+	// revSyncedAt is when revocations were last read from the SQLite file
+	// (janitor goroutine only).
+	revSyncedAt time.Time
 
 	upstream  *url.URL
 	transport http.RoundTripper
@@ -96,7 +102,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &Server{cfg: cfg, log: d.Logger}
+	s := &Server{cfg: cfg, log: d.Logger, served: make(chan struct{})}
 	gateKeys, err := cfg.GateKeys()
 	if err != nil {
 		return nil, err
@@ -200,13 +206,19 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	} else if n > 0 {
 		d.Logger.Info("sealed phone numbers stored in clear by an earlier version", "event", "phones_sealed", "count", n)
 	}
+	// The request paths see the stores through bounded views: each call
+	// gets store.timeout, and revocations survive an ephemeral-store outage
+	// (see stores.go). Admin accessors and the janitor's sweep use them too.
+	s.bounded = newBoundedEphemeral(s.ephemeral, cfg.Store.Timeout, d.Now, d.Logger)
+	durable := store.Durable(&boundedDurable{Durable: s.durable, timeout: s.bounded.timeout, enrolled: s.endSessions})
+	ephemeral := store.Ephemeral(s.bounded)
 
 	ips, err := clientip.New(cfg.Server.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("server.%w", err)
 	}
 	reg := &regulate.Regulator{
-		Counters: s.ephemeral,
+		Counters: ephemeral,
 		User:     regulate.Limit(cfg.Regulation.User),
 		IP:       regulate.Limit(cfg.Regulation.IP),
 		Now:      d.Now,
@@ -278,8 +290,8 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		LoginURL:        loginURL,
 		Origin:          origin,
 		Secure:          cfg.Secure(),
-		Durable:         s.durable,
-		Ephemeral:       s.ephemeral,
+		Durable:         durable,
+		Ephemeral:       ephemeral,
 		Sealer:          sealer,
 		Cookies:         issuer,
 		PendingKeys:     gateKeys,
@@ -348,7 +360,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		MaxLoginBody:     cfg.Login.MaxBodyBytes,
 		HoldTTL:          cfg.Login.HoldTTL,
 		Cookies:          issuer,
-		Store:            s.ephemeral,
+		Store:            ephemeral,
 		Now:              d.Now,
 		Random:           d.Random,
 		Logger:           d.Logger,
@@ -379,7 +391,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		guard, err := parse.New(parse.Options{
 			Upstream: upstream, Transport: transport, PreserveHost: cfg.Upstream.PreserveHost,
 			Mount: pc.Mount, GraphQL: pc.GraphQLPath, Prefix: cfg.Prefix, Next: px,
-			Challenger: ch, Store: s.ephemeral, ClientIP: ips, MasterKeyFrom: from,
+			Challenger: ch, Store: ephemeral, ClientIP: ips, MasterKeyFrom: from,
 			AllowLoginAs: pc.AllowLoginAs, AllowVerifyPassword: pc.AllowVerifyPassword, SignupGrace: pc.Signup == "grace", AnonymousPass: pc.Anonymous == "pass",
 			SessionTTL: pc.SessionTTL, HoldTTL: cfg.Login.HoldTTL, PhoneField: pc.PhoneField, MaxBody: pc.MaxBodyBytes,
 			CacheTTL: cache, Regulator: reg, Now: d.Now, Random: d.Random, Logger: d.Logger, Status: s.metrics.Status,
@@ -391,6 +403,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		s.handler = s.metrics.Observe(cfg.Prefix, guard)
 	}
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
+	s.revSyncedAt = d.Now()
 	go s.janitor()
 	return s, nil
 }
@@ -479,36 +492,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-		defer cancel()
-		checks := map[string]string{"durable_store": "ok", "ephemeral_store": "ok", "upstream": "ok"}
-		if err := s.durable.Ping(ctx); err != nil {
-			checks["durable_store"] = "unreachable"
-		}
-		if err := s.ephemeral.Ping(ctx); err != nil {
-			checks["ephemeral_store"] = "unreachable"
-		}
-		host := s.upstream.Host
-		if s.upstream.Port() == "" {
-			host = net.JoinHostPort(s.upstream.Hostname(), map[bool]string{true: "443", false: "80"}[s.upstream.Scheme == "https"])
-		}
-		if c, err := (&net.Dialer{}).DialContext(ctx, "tcp", host); err != nil {
-			checks["upstream"] = "unreachable"
-		} else {
-			c.Close()
-		}
-		status := http.StatusOK
-		for _, v := range checks {
-			if v != "ok" {
-				status = http.StatusServiceUnavailable
-			}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(status)
-		json.NewEncoder(w).Encode(checks)
-	})
+	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.Handler())
 	return mux
 }
@@ -541,7 +525,16 @@ func (s *Server) RedirectHandler() http.Handler {
 // ServeAdmin runs the admin listener until ctx ends.
 func (s *Server) ServeAdmin(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
-	go func() { <-ctx.Done(); srv.Close() }()
+	go func() {
+		<-ctx.Done()
+		// Keep answering (/readyz: 503, draining) until the public
+		// listener has drained.
+		select {
+		case <-s.served:
+		case <-time.After(s.cfg.Server.DrainDelay + s.cfg.Server.ShutdownGrace + time.Second):
+		}
+		srv.Close()
+	}()
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -638,17 +631,23 @@ func deriveAll(keys [][]byte, purpose string) [][]byte {
 	return out
 }
 
-// janitor collects expired held logins every few seconds.
+// janitor collects expired held logins every few seconds, and every
+// second or two hands pending revocations to the store and picks up
+// revocations other processes wrote (see syncRevocations).
 func (s *Server) janitor() {
 	defer close(s.stopped)
 	t := time.NewTicker(15 * time.Second)
 	defer t.Stop()
+	r := time.NewTicker(revocationSync)
+	defer r.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
 			s.Sweep(context.Background())
+		case <-r.C:
+			s.syncRevocations(context.Background())
 		}
 	}
 }
@@ -658,7 +657,7 @@ func (s *Server) janitor() {
 func (s *Server) Sweep(ctx context.Context) int {
 	n := 0
 	for {
-		held, err := s.ephemeral.PopExpiredHeld(ctx, s.now(), 100)
+		held, err := s.bounded.PopExpiredHeld(ctx, s.now(), 100)
 		if err != nil {
 			s.log.ErrorContext(ctx, "collecting expired held logins", "event", "store_error", "err", err)
 			return n
@@ -768,51 +767,6 @@ func (s *Server) Close() error {
 		errs = append(errs, c.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// Serve runs the public listener until ctx ends, then shuts down gracefully
-// within the configured grace period.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
-		ReadTimeout:       s.cfg.Server.ReadTimeout,
-		WriteTimeout:      s.cfg.Server.WriteTimeout,
-		IdleTimeout:       s.cfg.Server.IdleTimeout,
-		MaxHeaderBytes:    s.cfg.Server.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
-	if s.cfg.Server.TLSCertFile != "" {
-		if err := s.ReloadTLS(); err != nil {
-			return err
-		}
-		// HTTP/2 is offered by ALPN; TLS 1.2 is the floor. The certificate
-		// is looked up per handshake, so ReloadTLS swaps it without
-		// dropping connections.
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"},
-			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil }}
-		ln = tls.NewListener(ln, srv.TLSConfig)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	grace := s.cfg.Server.ShutdownGrace
-	if grace <= 0 {
-		grace = 15 * time.Second
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutting down: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }
 
 func routes(rs []config.Route) []proxy.Route {

@@ -127,9 +127,10 @@ type Counters interface {
 	// window, 1 for the first. A window starts at the first hit and lasts
 	// window; the hit after it starts a new one.
 	Hit(ctx context.Context, key string, at time.Time, window time.Duration) (int, error)
-	// Unhit takes back one event Hit counted for key in its current window
-	// (a reservation that was not used: a text message the provider did not
-	// accept). It never goes below zero and leaves an ended window alone.
+	// Unhit takes back one event that Hit counted for key in the window
+	// current at at (a reservation that turned out not to be used: a text
+	// message the provider did not accept, an attempt that was not a
+	// failure). Nothing happens when that window has ended or the count is 0.
 	Unhit(ctx context.Context, key string, at time.Time) error
 	// ResetHits forgets key's count.
 	ResetHits(ctx context.Context, key string) error
@@ -145,6 +146,15 @@ type Counters interface {
 	Unban(ctx context.Context, key string) error
 	// BannedUntil reports whether key is banned at at, and until when.
 	BannedUntil(ctx context.Context, key string, at time.Time) (time.Time, bool, error)
+	// Bans lists the bans in force at at whose key starts with prefix, by
+	// key (an administrator's listing).
+	Bans(ctx context.Context, prefix string, at time.Time) ([]Ban, error)
+}
+
+// Ban is one ban in force: its key ("ip:192.0.2.1", "user:alice") and end.
+type Ban struct {
+	Key   string
+	Until time.Time
 }
 
 // Tokens is the registry of bearer session tokens (Parse session tokens)

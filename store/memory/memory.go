@@ -147,17 +147,6 @@ func (s *Store) Hit(_ context.Context, key string, at time.Time, win time.Durati
 	return w.n, nil
 }
 
-// Unhit takes back one event in key's current window.
-func (s *Store) Unhit(_ context.Context, key string, at time.Time) error {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	if w, ok := s.hits[key]; ok && at.Before(w.end) && w.n > 0 {
-		w.n--
-		s.hits[key] = w
-	}
-	return nil
-}
-
 // Reserve bans key until until unless it is banned at at.
 func (s *Store) Reserve(_ context.Context, key string, at, until time.Time) (time.Time, bool, error) {
 	s.cmu.Lock()

@@ -37,6 +37,10 @@ var migrations = []string{
 		PRIMARY KEY (username, hash)
 	);`,
 	`ALTER TABLE vestibule_enrollments ADD COLUMN phone TEXT NOT NULL DEFAULT '';`,
+	`CREATE TABLE vestibule_devices (
+		username TEXT NOT NULL, id TEXT NOT NULL, created_at BIGINT NOT NULL, last_seen BIGINT NOT NULL,
+		last_ip TEXT NOT NULL, user_agent TEXT NOT NULL, PRIMARY KEY (username, id)
+	);`,
 }
 
 // DB is the PostgreSQL durable store.

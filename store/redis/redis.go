@@ -75,6 +75,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	opts.DialTimeout = 3 * time.Second
 	opts.ReadTimeout = 3 * time.Second
 	opts.WriteTimeout = 3 * time.Second
+	// A caller's deadline (store.timeout) cuts a call to a hung server
+	// short; without this go-redis waits out ReadTimeout whatever the ctx.
+	opts.ContextTimeoutEnabled = true
 	if o.Prefix == "" {
 		o.Prefix = "vestibule:"
 	}
@@ -416,14 +419,6 @@ func (s *Store) Hit(ctx context.Context, key string, at time.Time, window time.D
 	return n, nil
 }
 
-// Unhit takes back one event in key's current window.
-func (s *Store) Unhit(ctx context.Context, key string, at time.Time) error {
-	if err := unhitScript.Run(ctx, s.c, []string{s.prefix + "hit:" + key}, ms(at)).Err(); err != nil {
-		return unavailable("uncounting", err)
-	}
-	return nil
-}
-
 // Reserve bans key until until unless it is banned at at, in one script.
 func (s *Store) Reserve(ctx context.Context, key string, at, until time.Time) (time.Time, bool, error) {
 	v, err := reserveScript.Run(ctx, s.c, []string{s.prefix + "ban:" + key}, stamp(until), s.ttl(until).Milliseconds(), ms(at)).Result()
@@ -444,12 +439,6 @@ func (s *Store) Reserve(ctx context.Context, key string, at, until time.Time) (t
 }
 
 var (
-	unhitScript = goredis.NewScript(`
-local e = redis.call('HGET', KEYS[1], 'end')
-if e and tonumber(e) > tonumber(ARGV[1]) and tonumber(redis.call('HGET', KEYS[1], 'n') or '0') > 0 then
-  redis.call('HINCRBY', KEYS[1], 'n', -1)
-end
-return 1`)
 	// reserveScript sets the ban unless one is in force at ARGV[3] (ms):
 	// {1, new} when it did, {0, current} when not.
 	reserveScript = goredis.NewScript(`

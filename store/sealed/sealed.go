@@ -189,7 +189,27 @@ type Durable struct {
 	s Sealer
 }
 
-var _ store.Durable = (*Durable)(nil)
+var (
+	_ store.Durable   = (*Durable)(nil)
+	_ store.DeviceLog = (*Durable)(nil)
+)
+
+// SeeDevice and Devices pass the device log through (it holds no secret:
+// a device's public id, times, address and browser); a wrapped store
+// without a device log keeps nothing.
+func (d *Durable) SeeDevice(ctx context.Context, dev store.Device) error {
+	if dl, ok := d.Durable.(store.DeviceLog); ok {
+		return dl.SeeDevice(ctx, dev)
+	}
+	return nil
+}
+
+func (d *Durable) Devices(ctx context.Context, user string) ([]store.Device, error) {
+	if dl, ok := d.Durable.(store.DeviceLog); ok {
+		return dl.Devices(ctx, user)
+	}
+	return nil, nil
+}
 
 // NewDurable wraps next.
 func NewDurable(next store.Durable, s Sealer) *Durable { return &Durable{Durable: next, s: s} }

@@ -254,15 +254,6 @@ func (e *Ephemeral) Hit(ctx context.Context, key string, at time.Time, window ti
 	return n, nil
 }
 
-// Unhit takes back one event in key's current window, in one statement.
-func (e *Ephemeral) Unhit(ctx context.Context, key string, at time.Time) error {
-	_, err := e.db.ExecContext(ctx, `UPDATE hits SET n = n - 1 WHERE key = ? AND n > 0 AND end_at > ?`, key, at.UnixNano())
-	if err != nil {
-		return unavailable("uncounting", err)
-	}
-	return nil
-}
-
 // Reserve bans key until until unless it is banned at at: one upsert that
 // changes a row only when no ban is in force, so exactly one caller wins.
 func (e *Ephemeral) Reserve(ctx context.Context, key string, at, until time.Time) (time.Time, bool, error) {

@@ -44,6 +44,10 @@ var migrations = []string{
 	CREATE TABLE bans (key TEXT PRIMARY KEY, until_at INTEGER NOT NULL) WITHOUT ROWID;
 	CREATE TABLE revocations (bind BLOB PRIMARY KEY, at INTEGER NOT NULL, until_at INTEGER NOT NULL) WITHOUT ROWID;`,
 	`CREATE TABLE tokens (hash BLOB PRIMARY KEY, user TEXT NOT NULL, until_at INTEGER NOT NULL) WITHOUT ROWID;`,
+	`CREATE TABLE devices (
+		user TEXT NOT NULL, id TEXT NOT NULL, created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+		last_ip TEXT NOT NULL, user_agent TEXT NOT NULL, PRIMARY KEY (user, id)
+	) WITHOUT ROWID;`,
 }
 
 // DB is the SQLite durable store.

@@ -55,6 +55,8 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 		}
 	}
 
+	deviceLog(t, open)
+
 	t.Run("enrollment round trip", func(t *testing.T) {
 		c := NewClock()
 		s := open(t, c.Now)
@@ -995,6 +997,7 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 		})
 		expectOneWinner(t, errs, store.ErrExists)
 	})
+	counterExtras(t, open)
 
 	t.Run("many held logins", func(t *testing.T) {
 		c := NewClock()

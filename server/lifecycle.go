@@ -1,0 +1,191 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// readyCheckTimeout is each /readyz check's own budget: the checks run side
+// by side, so a hung store is reported as such and can't use up the
+// upstream's time.
+const readyCheckTimeout = 2 * time.Second
+
+// readyz answers 200 when the stores and the upstream answer, else 503,
+// with each check's own outcome: "ok", "unreachable" (it failed) or
+// "timeout" (no answer within readyCheckTimeout). While draining it answers
+// 503 with "draining": a load balancer stops sending new requests.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	checks := map[string]func(context.Context) error{
+		"durable_store":   s.durable.Ping,
+		"ephemeral_store": s.ephemeral.Ping,
+		"upstream":        s.dialUpstream,
+	}
+	out := map[string]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, check := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(r.Context(), readyCheckTimeout)
+			defer cancel()
+			res := make(chan error, 1)
+			go func() { res <- check(ctx) }() // a check that ignores ctx can't hold the answer
+			var state string
+			select {
+			case err := <-res:
+				switch {
+				case err == nil:
+					state = "ok"
+				case ctx.Err() != nil:
+					state = "timeout"
+				default:
+					state = "unreachable"
+				}
+			case <-ctx.Done():
+				state = "timeout"
+			}
+			mu.Lock()
+			out[name] = state
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	status := http.StatusOK
+	for name, v := range out {
+		if v != "ok" {
+			status = http.StatusServiceUnavailable
+			s.log.WarnContext(r.Context(), "readiness check failed", "event", "not_ready", "check", name, "state", v)
+		}
+	}
+	if s.draining.Load() {
+		out["draining"] = "true"
+		status = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(out)
+}
+
+// dialUpstream checks that the upstream accepts a TCP connection.
+func (s *Server) dialUpstream(ctx context.Context) error {
+	host := s.upstream.Host
+	if s.upstream.Port() == "" {
+		port := "80"
+		if s.upstream.Scheme == "https" {
+			port = "443"
+		}
+		host = net.JoinHostPort(s.upstream.Hostname(), port)
+	}
+	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", host)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// Draining reports whether a shutdown has begun.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Serve runs the public listener until ctx ends, then drains:
+//
+//  1. /readyz answers 503 for server.drain_delay while the listener still
+//     serves, so load balancers take this replica out of rotation;
+//  2. the listener stops accepting; idle connections close;
+//  3. requests in flight get server.shutdown_grace to finish; those still
+//     running then are cut.
+//
+// Each step is logged with what it drained.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	defer s.serveOnce.Do(func() { close(s.served) })
+	var active atomic.Int64
+	var served atomic.Int64
+	inner := s.handler
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		active.Add(1)
+		defer active.Add(-1)
+		served.Add(1)
+		inner.ServeHTTP(w, r)
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: s.cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.Server.ReadTimeout,
+		WriteTimeout:      s.cfg.Server.WriteTimeout,
+		IdleTimeout:       s.cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.Server.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	var conns atomic.Int64
+	srv.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			conns.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			conns.Add(-1)
+		}
+	}
+	if s.cfg.Server.TLSCertFile != "" {
+		if err := s.ReloadTLS(); err != nil {
+			return err
+		}
+		// HTTP/2 is offered by ALPN; TLS 1.2 is the floor. The certificate
+		// is looked up per handshake, so ReloadTLS swaps it without
+		// dropping connections.
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"},
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil }}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	began := time.Now()
+	s.draining.Store(true)
+	delay := s.cfg.Server.DrainDelay
+	s.log.Info("shutting down: reporting unready, still serving", "event", "shutdown_begun",
+		"cause", context.Cause(ctx).Error(), "drain_delay", delay.String(), "in_flight", active.Load(), "connections", conns.Load())
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case err := <-errc:
+			return err
+		}
+	}
+	grace := s.cfg.Server.ShutdownGrace
+	if grace <= 0 {
+		grace = 15 * time.Second
+	}
+	inFlight, open := active.Load(), conns.Load()
+	s.log.Info("shutting down: listener closed, finishing requests in flight", "event", "shutdown_draining",
+		"in_flight", inFlight, "connections", open, "grace", grace.String(), "served", served.Load())
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if err != nil {
+		cut := active.Load()
+		srv.Close()
+		s.log.Error("shutting down: grace period over, requests cut", "event", "shutdown_cut",
+			"cut", cut, "finished", inFlight-cut, "took", time.Since(began).Round(time.Millisecond).String())
+		return fmt.Errorf("shutting down: %d requests still running after server.shutdown_grace %s: %w", cut, grace, err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	s.log.Info("shut down: every request in flight finished", "event", "shutdown_done",
+		"finished", inFlight, "served", served.Load(), "took", time.Since(began).Round(time.Millisecond).String())
+	return nil
+}

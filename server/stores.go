@@ -1,0 +1,395 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/store"
+)
+
+// boundedEphemeral is the ephemeral store as the request paths see it.
+//
+// Every call gets at most timeout (store.timeout): a hung Redis or a locked
+// SQLite file answers a quick 503 instead of holding each login for the
+// client library's own timeouts.
+//
+// A revocation the store does not take (an outage) is kept here: it applies
+// on this replica at once, through RevokedAt, and is retried in the
+// background until the store takes it, from where the other replicas learn
+// it. A logout during an outage therefore still ends the session here, and
+// everywhere once the store is back.
+//
+// Methods added to store.Ephemeral later pass through unbounded until they
+// are listed here.
+type boundedEphemeral struct {
+	store.Ephemeral
+	timeout time.Duration
+	now     func() time.Time
+	log     *slog.Logger
+
+	npending atomic.Int32 // len(pending): the hot path skips the lock at 0
+	mu       sync.Mutex
+	pending  map[[32]byte]pendingRevocation
+}
+
+type pendingRevocation struct{ at, until time.Time }
+
+func newBoundedEphemeral(e store.Ephemeral, timeout time.Duration, now func() time.Time, log *slog.Logger) *boundedEphemeral {
+	if timeout <= 0 {
+		timeout = time.Second
+	}
+	return &boundedEphemeral{Ephemeral: e, timeout: timeout, now: now, log: log, pending: map[[32]byte]pendingRevocation{}}
+}
+
+func (b *boundedEphemeral) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, b.timeout)
+}
+
+func (b *boundedEphemeral) CreateHeld(ctx context.Context, h *store.Held) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.CreateHeld(ctx, h)
+}
+
+func (b *boundedEphemeral) Held(ctx context.Context, id string) (*store.Held, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.Held(ctx, id)
+}
+
+func (b *boundedEphemeral) HeldAttempt(ctx context.Context, id string) (int, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.HeldAttempt(ctx, id)
+}
+
+func (b *boundedEphemeral) SetHeldEnrollment(ctx context.Context, id string, sealed []byte) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.SetHeldEnrollment(ctx, id, sealed)
+}
+
+func (b *boundedEphemeral) MarkHeldVerified(ctx context.Context, id string, at time.Time) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.MarkHeldVerified(ctx, id, at)
+}
+
+func (b *boundedEphemeral) SetHeldSMS(ctx context.Context, id, phone string, hash []byte, sentAt, expires time.Time) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.SetHeldSMS(ctx, id, phone, hash, sentAt, expires)
+}
+
+func (b *boundedEphemeral) UseHeldSMS(ctx context.Context, id string, hash []byte, at time.Time, maxAttempts int) (store.SMSResult, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.UseHeldSMS(ctx, id, hash, at, maxAttempts)
+}
+
+func (b *boundedEphemeral) TakeHeld(ctx context.Context, id string) (*store.Held, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.TakeHeld(ctx, id)
+}
+
+func (b *boundedEphemeral) PopExpiredHeld(ctx context.Context, at time.Time, max int) ([]*store.Held, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.PopExpiredHeld(ctx, at, max)
+}
+
+func (b *boundedEphemeral) DeleteHeld(ctx context.Context, id string) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.DeleteHeld(ctx, id)
+}
+
+func (b *boundedEphemeral) Hit(ctx context.Context, key string, at time.Time, window time.Duration) (int, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.Hit(ctx, key, at, window)
+}
+
+func (b *boundedEphemeral) Unhit(ctx context.Context, key string, at time.Time) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.Unhit(ctx, key, at)
+}
+
+func (b *boundedEphemeral) ResetHits(ctx context.Context, key string) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.ResetHits(ctx, key)
+}
+
+func (b *boundedEphemeral) Ban(ctx context.Context, key string, until time.Time) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.Ban(ctx, key, until)
+}
+
+func (b *boundedEphemeral) BannedUntil(ctx context.Context, key string, at time.Time) (time.Time, bool, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.BannedUntil(ctx, key, at)
+}
+
+func (b *boundedEphemeral) PutToken(ctx context.Context, hash [32]byte, user string, until time.Time) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.PutToken(ctx, hash, user, until)
+}
+
+func (b *boundedEphemeral) Token(ctx context.Context, hash [32]byte, at time.Time) (string, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.Token(ctx, hash, at)
+}
+
+func (b *boundedEphemeral) DeleteToken(ctx context.Context, hash [32]byte) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Ephemeral.DeleteToken(ctx, hash)
+}
+
+// Revoke records a revocation. When the store does not take it, it is kept
+// here (in force on this replica at once) and retried by RetryRevocations;
+// Revoke then reports success, as the revocation does hold.
+func (b *boundedEphemeral) Revoke(ctx context.Context, key [32]byte, at, until time.Time) error {
+	bctx, cancel := b.bound(ctx)
+	err := b.Ephemeral.Revoke(bctx, key, at, until)
+	cancel()
+	if err == nil {
+		return nil
+	}
+	b.mu.Lock()
+	p, had := b.pending[key]
+	if !had || at.After(p.at) {
+		p.at = at
+	}
+	if !had || until.After(p.until) {
+		p.until = until
+	}
+	b.pending[key] = p
+	b.npending.Store(int32(len(b.pending)))
+	n := len(b.pending)
+	b.mu.Unlock()
+	b.log.WarnContext(ctx, "the store did not take a revocation: in force on this replica, retried until the store takes it",
+		"event", "revocation_pending", "pending", n, "err", err)
+	return nil
+}
+
+// RevokedAt answers from the store's in-process view and the revocations
+// still waiting for the store: no round trip.
+func (b *boundedEphemeral) RevokedAt(key [32]byte) (time.Time, bool) {
+	at, ok := b.Ephemeral.RevokedAt(key)
+	if b.npending.Load() == 0 {
+		return at, ok
+	}
+	b.mu.Lock()
+	p, had := b.pending[key]
+	b.mu.Unlock()
+	if had && b.now().Before(p.until) && (!ok || p.at.After(at)) {
+		return p.at, true
+	}
+	return at, ok
+}
+
+// RetryRevocations offers the pending revocations to the store again and
+// returns how many are still pending. Lapsed ones are dropped.
+func (b *boundedEphemeral) RetryRevocations(ctx context.Context) int {
+	if b.npending.Load() == 0 {
+		return 0
+	}
+	b.mu.Lock()
+	todo := make(map[[32]byte]pendingRevocation, len(b.pending))
+	for k, p := range b.pending {
+		todo[k] = p
+	}
+	b.mu.Unlock()
+	now := b.now()
+	done := 0
+	for k, p := range todo {
+		if now.Before(p.until) {
+			bctx, cancel := b.bound(ctx)
+			err := b.Ephemeral.Revoke(bctx, k, p.at, p.until)
+			cancel()
+			if err != nil {
+				break // still out; try again later
+			}
+		}
+		b.mu.Lock()
+		if cur, ok := b.pending[k]; ok && !cur.at.After(p.at) && !cur.until.After(p.until) {
+			delete(b.pending, k)
+		}
+		b.npending.Store(int32(len(b.pending)))
+		b.mu.Unlock()
+		done++
+	}
+	b.mu.Lock()
+	left := len(b.pending)
+	b.mu.Unlock()
+	if done > 0 {
+		b.log.InfoContext(ctx, "pending revocations handed to the store", "event", "revocation_stored", "stored", done, "pending", left)
+	}
+	return left
+}
+
+// boundedDurable bounds every durable-store call made while serving, and
+// makes every new enrollment end the user's earlier gate sessions.
+type boundedDurable struct {
+	store.Durable
+	timeout time.Duration
+	// enrolled, if set, is told of each stored enrollment (see
+	// Server.endSessions): whatever flow enrolled the user (TOTP, text
+	// messages, Parse, an invitation), sessions that passed an earlier
+	// factor end.
+	enrolled func(ctx context.Context, user string)
+}
+
+func (b *boundedDurable) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, b.timeout)
+}
+
+func (b *boundedDurable) Enrollment(ctx context.Context, user string) (store.Enrollment, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Durable.Enrollment(ctx, user)
+}
+
+func (b *boundedDurable) Enroll(ctx context.Context, e store.Enrollment) error {
+	bctx, cancel := b.bound(ctx)
+	err := b.Durable.Enroll(bctx, e)
+	cancel()
+	if err == nil && b.enrolled != nil {
+		b.enrolled(ctx, e.User)
+	}
+	return err
+}
+
+func (b *boundedDurable) EnrollNew(ctx context.Context, e store.Enrollment) error {
+	bctx, cancel := b.bound(ctx)
+	err := b.Durable.EnrollNew(bctx, e)
+	cancel()
+	if err == nil && b.enrolled != nil {
+		b.enrolled(ctx, e.User)
+	}
+	return err
+}
+
+func (b *boundedDurable) UseTOTPStep(ctx context.Context, user string, step int64, at time.Time) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Durable.UseTOTPStep(ctx, user, step, at)
+}
+
+func (b *boundedDurable) UseRecoveryCode(ctx context.Context, user string, hash []byte, at time.Time) (int, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Durable.UseRecoveryCode(ctx, user, hash, at)
+}
+
+func (b *boundedDurable) SetPhone(ctx context.Context, user, phone string, at time.Time) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Durable.SetPhone(ctx, user, phone, at)
+}
+
+func (b *boundedDurable) RevokeDevices(ctx context.Context, user string, at time.Time) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Durable.RevokeDevices(ctx, user, at)
+}
+
+func (b *boundedDurable) ReplaceRecoveryCodes(ctx context.Context, user string, hashes [][]byte) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return b.Durable.ReplaceRecoveryCodes(ctx, user, hashes)
+}
+
+var (
+	_ store.Ephemeral = (*boundedEphemeral)(nil)
+	_ store.Durable   = (*boundedDurable)(nil)
+)
+
+// revocationSync is how often pending revocations are retried and, on
+// SQLite, revocations written by other processes are read.
+const revocationSync = 2 * time.Second
+
+// syncRevocations retries revocations the store did not take and, on the
+// SQLite ephemeral store, merges revocations another process wrote into
+// the in-process view (an administrator's `users reset` or `devices
+// revoke`). Redis delivers those by pub/sub instead.
+func (s *Server) syncRevocations(ctx context.Context) {
+	s.bounded.RetryRevocations(ctx)
+	// The store under its wrappers (sealing) is the one that can reload.
+	var rl interface {
+		ReloadRevocations(ctx context.Context, since time.Time) error
+	}
+	for e := s.ephemeral; e != nil; {
+		if r, ok := e.(interface {
+			ReloadRevocations(ctx context.Context, since time.Time) error
+		}); ok {
+			rl = r
+			break
+		}
+		u, ok := e.(interface{ Unwrap() store.Ephemeral })
+		if !ok {
+			break
+		}
+		e = u.Unwrap()
+	}
+	if rl == nil {
+		return
+	}
+	now := s.now()
+	// Overlap the windows: a row is written a moment after its time.
+	since := s.revSyncedAt.Add(-time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, s.bounded.timeout)
+	defer cancel()
+	if err := rl.ReloadRevocations(ctx, since); err != nil {
+		s.log.WarnContext(ctx, "reading revocations from the store", "event", "store_error", "err", err)
+		return
+	}
+	s.revSyncedAt = now
+}
+
+// SeeDevice and Devices pass the device log through, bounded, when the
+// durable store keeps one (store.DeviceLog); without one they do nothing.
+func (b *boundedDurable) SeeDevice(ctx context.Context, d store.Device) error {
+	dl, ok := b.Durable.(store.DeviceLog)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return dl.SeeDevice(ctx, d)
+}
+
+func (b *boundedDurable) Devices(ctx context.Context, user string) ([]store.Device, error) {
+	dl, ok := b.Durable.(store.DeviceLog)
+	if !ok {
+		return nil, nil
+	}
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
+	return dl.Devices(ctx, user)
+}
+
+// endSessions ends every gate session of user issued until now, on every
+// replica (gate.UserKey): called for a new enrollment. The release that
+// follows issues its gate cookie at or after now, so it stays valid. A
+// revocation the store refuses is kept and retried (boundedEphemeral).
+func (s *Server) endSessions(ctx context.Context, user string) {
+	now := s.now()
+	if err := s.bounded.Revoke(ctx, gate.UserKey(user), now, now.Add(s.cfg.Gate.MaxAge)); err != nil {
+		s.log.ErrorContext(ctx, "ending earlier sessions of a newly enrolled user", "event", "store_error", "user", user, "err", err)
+		return
+	}
+	s.log.InfoContext(ctx, "earlier sessions of the user ended", "event", "sessions_revoked", "user", user, "reason", "enrollment")
+}

@@ -1,0 +1,33 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Device is one remembered browser ("remember this device"), for an
+// administrator's listing. The cookie itself is a bearer token and is
+// never stored; ID names it.
+type Device struct {
+	User string
+	// ID is a short public name of the device cookie (hex).
+	ID                string
+	Created, LastSeen time.Time
+	// LastIP and UserAgent are the address and browser that last used it
+	// (or got it).
+	LastIP, UserAgent string
+}
+
+// DeviceLog is what a durable store keeps of remembered devices, so that
+// administrators can see where each was last used. It is optional: the
+// gateway works without it (the cookie alone decides).
+type DeviceLog interface {
+	// SeeDevice records that d was issued or used at d.LastSeen from
+	// d.LastIP with d.UserAgent; the first call's time stays d's Created.
+	SeeDevice(ctx context.Context, d Device) error
+	// Devices lists the user's devices, the most recently seen first.
+	Devices(ctx context.Context, user string) ([]Device, error)
+}
+
+// MaxUserAgent bounds the stored browser description.
+const MaxUserAgent = 256

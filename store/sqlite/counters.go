@@ -1,0 +1,87 @@
+package sqlite
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/vestibule-gw/vestibule/store"
+)
+
+// Unhit takes back one event of key's current window, in one statement.
+func (e *Ephemeral) Unhit(ctx context.Context, key string, at time.Time) error {
+	if _, err := e.db.ExecContext(ctx, `UPDATE hits SET n = n - 1 WHERE key = ? AND end_at > ? AND n > 0`, key, at.UnixNano()); err != nil {
+		return unavailable("taking back a count", err)
+	}
+	return nil
+}
+
+// Bans lists the bans in force at at whose key starts with prefix.
+func (e *Ephemeral) Bans(ctx context.Context, prefix string, at time.Time) ([]store.Ban, error) {
+	// substr rather than LIKE: a key may hold % or _.
+	rows, err := e.db.QueryContext(ctx, `SELECT key, until_at FROM bans WHERE substr(key, 1, ?) = ? AND until_at > ? ORDER BY key`,
+		len(prefix), prefix, at.UnixNano())
+	if err != nil {
+		return nil, unavailable("listing bans", err)
+	}
+	defer rows.Close()
+	var out []store.Ban
+	for rows.Next() {
+		var k string
+		var until int64
+		if err := rows.Scan(&k, &until); err != nil {
+			return nil, unavailable("listing bans", err)
+		}
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, store.Ban{Key: k, Until: time.Unix(0, until).UTC()})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("listing bans", err)
+	}
+	return out, nil
+}
+
+// ReloadRevocations merges the live revocations made at or after since
+// into the in-process view: another process (an administrator's command)
+// may have added some. The gateway calls it every few seconds, off the hot
+// path.
+func (e *Ephemeral) ReloadRevocations(ctx context.Context, since time.Time) error {
+	rows, err := e.db.QueryContext(ctx, `SELECT bind, at, until_at FROM revocations WHERE until_at > ? AND at >= ?`,
+		e.now().UnixNano(), since.UnixNano())
+	if err != nil {
+		return unavailable("loading revocations", err)
+	}
+	defer rows.Close()
+	type row struct {
+		k     [32]byte
+		at, u int64
+	}
+	var got []row
+	for rows.Next() {
+		var b []byte
+		var r row
+		if err := rows.Scan(&b, &r.at, &r.u); err != nil {
+			return unavailable("loading revocations", err)
+		}
+		copy(r.k[:], b)
+		got = append(got, r)
+	}
+	if err := rows.Err(); err != nil {
+		return unavailable("loading revocations", err)
+	}
+	e.rmu.Lock()
+	for _, r := range got {
+		at, until := time.Unix(0, r.at).UTC(), time.Unix(0, r.u).UTC()
+		old, had := e.revoked[r.k]
+		if had && old.at.After(at) {
+			at = old.at
+		}
+		if had && old.until.After(until) {
+			until = old.until
+		}
+		e.revoked[r.k] = revocation{at, until}
+	}
+	e.rmu.Unlock()
+	return nil
+}
