@@ -333,15 +333,7 @@ func TestAbandonedLoginsLoggedOutAtApp(t *testing.T) {
 		c.Login.LogoutAbandoned = true
 		c.Regulation.User.MaxFailures = 0
 	}})
-	aliceSessions := func() int {
-		n := 0
-		for _, u := range e.app.Sessions() {
-			if u == "alice" {
-				n++
-			}
-		}
-		return n
-	}
+	aliceSessions := func() int { return e.appSessions("alice") }
 	b := e.browser()
 	b.login("alice", "wonderland")
 	b.enroll()
@@ -613,15 +605,7 @@ func TestReleaseInterruptedIsLoggedOut(t *testing.T) {
 	e = newEnv(t, envOpt{style: demoapp.StyleRegenerate, ephemeral: eph, mutate: func(c *config.Config) {
 		c.Login.LogoutAbandoned = true
 	}})
-	aliceSessions := func() int {
-		n := 0
-		for _, u := range e.app.Sessions() {
-			if u == "alice" {
-				n++
-			}
-		}
-		return n
-	}
+	aliceSessions := func() int { return e.appSessions("alice") }
 	b := e.browser()
 	b.login("alice", "wonderland")
 	secret, _ := b.enroll()

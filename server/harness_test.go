@@ -388,3 +388,14 @@ func (e *env) serve(t *testing.T) net.Listener {
 	t.Cleanup(func() { cancel(); <-done })
 	return ln
 }
+
+// appSessions counts the app sessions the demo app holds for user.
+func (e *env) appSessions(user string) int {
+	n := 0
+	for _, u := range e.app.Sessions() {
+		if u == user {
+			n++
+		}
+	}
+	return n
+}
