@@ -28,6 +28,9 @@ func adminConfig(t *testing.T, storeYAML string) string {
 	os.WriteFile(p, []byte(`
 upstream: {url: "http://127.0.0.1:1"}
 session_cookies: [s]
+# Names are compared case-insensitively by this app: admin commands
+# find "Alice" as the gateway filed it, "alice".
+login: {user: {normalize: [nfkc, trim, casefold]}}
 gate: {keys: ["${VESTIBULE_COOKIE_KEY}"]}
 secrets: {encryption_keys: ["${VESTIBULE_ENCRYPTION_KEY}"]}
 sms: {vonage: {api_key: "${VONAGE_KEY}", api_secret: "${VONAGE_SECRET}"}}
@@ -324,5 +327,33 @@ func TestUsersShowListsDevices(t *testing.T) {
 	}
 	if strings.Contains(s, "\x1b") {
 		t.Error("a control character from a user agent reached the terminal")
+	}
+}
+
+// TestAdminNamesAsTheGatewayFilesThem: admin commands read NAME the way the
+// gateway files users (login.user.normalize): for an app with
+// case-sensitive names, "Alice" and "alice" are two accounts.
+func TestAdminNamesAsTheGatewayFilesThem(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "v.db")
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(p, []byte(`
+upstream: {url: "http://127.0.0.1:1"}
+session_cookies: [s]
+store: {sqlite: "`+db+`"}
+`), 0o600)
+	lite, err := sqlite.Open(t.Context(), db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lite.Enroll(t.Context(), store.Enrollment{User: "Alice", TOTPSecret: []byte("sealed")})
+	lite.Close()
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{{"Alice", true}, {" Ａlice ", true}, {"alice", false}} {
+		err := Run(t.Context(), []string{"users", "show", "-config", p, "-user", tc.name}, io.Discard, io.Discard, noEnv, nil)
+		if (err == nil) != tc.ok {
+			t.Errorf("users show %q: %v, want found %v", tc.name, err, tc.ok)
+		}
 	}
 }

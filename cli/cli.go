@@ -504,8 +504,11 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	if *user == "" && action != "list" {
 		return errors.New("-user is required")
 	}
-	u := proxy.NormalizeUser(*user)
 	cfg, err := loadAdminConfig(*path, env, action)
+	if err != nil {
+		return err
+	}
+	u, err := adminUserName(cfg, *user, action)
 	if err != nil {
 		return err
 	}
@@ -657,4 +660,19 @@ func newSealer(cfg *config.Config) (*seal.Sealer, error) {
 		return nil, fmt.Errorf("secrets.encryption_keys: %w", err)
 	}
 	return s, nil
+}
+
+// adminUserName is NAME as the gateway files it: the way the app compares
+// names (login.user.normalize), so an administrator's "Alice " finds the
+// enrollment the gateway made for the app's "Alice" (and, with casefold,
+// for "alice").
+func adminUserName(cfg *config.Config, name, action string) (string, error) {
+	if action == "list" {
+		return "", nil
+	}
+	u, err := proxy.NormalizerOf(cfg.Login.User.Normalize).Normalize(name)
+	if err != nil {
+		return "", fmt.Errorf("-user: %w", err)
+	}
+	return u, nil
 }

@@ -143,6 +143,9 @@ func TestAdminCommandsAndAuditFile(t *testing.T) {
 	os.WriteFile(cfgPath, []byte(`
 upstream: {url: "http://127.0.0.1:1"}
 session_cookies: [s]
+# Names are compared case-insensitively by this app: admin commands
+# find "Alice" as the gateway filed it, "alice".
+login: {user: {normalize: [nfkc, trim, casefold]}}
 gate: {keys: ["`+key+`"]}
 secrets: {encryption_keys: ["`+key+`"]}
 store: {sqlite: "`+dbPath+`"}

@@ -14,7 +14,6 @@ import (
 	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/enroll"
 	"github.com/vestibule-gw/vestibule/notify"
-	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/server"
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/store/postgres"
@@ -61,11 +60,11 @@ func invite(ctx context.Context, args []string, stdout, stderr io.Writer, env En
 	if *ttl < 5*time.Minute || *ttl > 30*24*time.Hour {
 		return fmt.Errorf("-ttl: want 5m to 720h, got %s", *ttl)
 	}
-	// Filed as the gateway files the held login's user: Parse user ids are
-	// case-sensitive, form logins are normalised.
-	u := strings.TrimSpace(*user)
-	if !cfg.Parse.Enabled {
-		u = proxy.NormalizeUser(u)
+	// Filed as the gateway files the held login's user (Parse user ids
+	// come out of it unchanged).
+	u, err := adminUserName(cfg, *user, "invite")
+	if err != nil {
+		return err
 	}
 	log, closeLog, err := newLogger(cfg, stderr)
 	if err != nil {

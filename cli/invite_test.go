@@ -75,6 +75,9 @@ func writeConfig(t *testing.T, extra string) (cfgPath, auditPath, dbPath string,
 public_url: https://app.example.com
 upstream: {url: "http://127.0.0.1:1"}
 session_cookies: [s]
+# Names are compared case-insensitively by this app: admin commands
+# find "Alice" as the gateway filed it, "alice".
+login: {user: {normalize: [nfkc, trim, casefold]}}
 gate: {keys: ["`+key+`"]}
 secrets: {encryption_keys: ["`+key+`"]}
 store: {sqlite: "`+dbPath+`"}

@@ -210,32 +210,6 @@ func TestMatcher(t *testing.T) {
 	}
 }
 
-func TestLoginUser(t *testing.T) {
-	cases := []struct {
-		name, ct, body, query, want string
-	}{
-		{"form", "application/x-www-form-urlencoded", "username=Alice&password=x", "", "alice"},
-		{"form with charset", "application/x-www-form-urlencoded; charset=utf-8", "username=+bob+", "", "bob"},
-		{"json", "application/json", `{"username":"Carol","password":"x"}`, "", "carol"},
-		{"parse-style text/plain json", "text/plain", `{"username":"dave","_ApplicationId":"x"}`, "", "dave"},
-		{"json non-string", "application/json", `{"username":42}`, "", ""},
-		{"query", "", "", "username=erin", "erin"},
-		{"missing", "application/x-www-form-urlencoded", "password=x", "", ""},
-		{"malformed json", "application/json", `{"username":`, "", ""},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			r := httptest.NewRequest("POST", "/login?"+tc.query, strings.NewReader(tc.body))
-			if tc.ct != "" {
-				r.Header.Set("Content-Type", tc.ct)
-			}
-			if got := loginUser(r, []byte(tc.body), "username"); got != tc.want {
-				t.Fatalf("loginUser = %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestReadLoginBodyBounded(t *testing.T) {
 	r := httptest.NewRequest("POST", "/login", strings.NewReader(strings.Repeat("a", 100)))
 	if _, err := ReadBody(r, 99); err != ErrBodyTooLarge {
@@ -328,20 +302,6 @@ func FuzzMatcher(f *testing.F) {
 			if !strings.HasPrefix(location, "/home") {
 				t.Fatalf("matched location %q", location)
 			}
-		}
-	})
-}
-
-func FuzzLoginUser(f *testing.F) {
-	f.Add("application/x-www-form-urlencoded", "username=alice&password=x")
-	f.Add("application/json", `{"username":"alice"}`)
-	f.Add("text/plain", `{"username":"alice","_ApplicationId":"a"}`)
-	f.Fuzz(func(t *testing.T, ct, body string) {
-		r := httptest.NewRequest("POST", "/login", strings.NewReader(body))
-		r.Header.Set("Content-Type", ct)
-		u := loginUser(r, []byte(body), "username")
-		if u != NormalizeUser(u) {
-			t.Fatalf("user %q is not normalised", u)
 		}
 	})
 }

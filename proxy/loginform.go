@@ -37,6 +37,24 @@ type Normalizer struct {
 	CaseFold bool
 }
 
+// NormalizerOf is the Normalizer that login.user.normalize names
+// ("nfkc", "trim", "casefold"; unknown names are ignored: the config
+// validates them).
+func NormalizerOf(names []string) Normalizer {
+	var n Normalizer
+	for _, name := range names {
+		switch name {
+		case "nfkc":
+			n.NFKC = true
+		case "trim":
+			n.Trim = true
+		case "casefold":
+			n.CaseFold = true
+		}
+	}
+	return n
+}
+
 // Normalize returns the canonical form of a user name, or an error naming
 // what makes it unacceptable (control characters, invalid UTF-8, too long,
 // a form that normalising again would change).

@@ -784,16 +784,7 @@ func loginForm(l config.Login) proxy.LoginForm {
 		name, value, _ := strings.Cut(fd, "=")
 		f.Fields = append(f.Fields, proxy.Field{Name: name, Value: value})
 	}
-	for _, n := range l.User.Normalize {
-		switch n {
-		case "nfkc":
-			f.Normalize.NFKC = true
-		case "trim":
-			f.Normalize.Trim = true
-		case "casefold":
-			f.Normalize.CaseFold = true
-		}
-	}
+	f.Normalize = proxy.NormalizerOf(l.User.Normalize)
 	return f
 }
 
