@@ -127,7 +127,7 @@ func (p *parseAdmin) do(ctx context.Context, method, route string, body any, out
 		return err
 	}
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("Parse answered %s %s with %d: %.200s", method, route, resp.StatusCode, raw)
+		return fmt.Errorf("parse server answered %s %s with %d: %.200s", method, route, resp.StatusCode, raw)
 	}
 	if out != nil {
 		return json.Unmarshal(raw, out)

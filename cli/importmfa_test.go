@@ -36,7 +36,7 @@ func TestParseImportMFA(t *testing.T) {
 	var cleared []string
 	parse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Parse-Application-Id") != "app" || r.Header.Get("X-Parse-Master-Key") != "mk" {
-			http.Error(w, `{"code":119}`, 403)
+			http.Error(w, `{"code":119}`, http.StatusForbidden)
 			return
 		}
 		switch {

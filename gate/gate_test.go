@@ -244,7 +244,7 @@ func TestVerifiedCacheStillChecksExpiryAndTampering(t *testing.T) {
 }
 
 func TestUserKey(t *testing.T) {
-	if UserKey("alice") == UserKey("bob") || UserKey("alice") != UserKey("alice") {
+	if a, again := UserKey("alice"), UserKey("alice"); UserKey("alice") == UserKey("bob") || a != again {
 		t.Fatal("UserKey is not a function of the user alone")
 	}
 	if UserKey("alice") == Binding(nil, nil) || UserKey("") == Binding([]string{""}, []string{""}) {

@@ -148,7 +148,6 @@ type formFilter struct {
 	params []string
 	found  func()
 	out    []byte // pending output
-	inName bool   // reading a name (at the start of a pair)
 	value  bool   // inside a value
 	err    error
 }

@@ -3,7 +3,7 @@
 # tests need (chromium for the browser test, redis-server and postgresql for
 # the fleet stores, python3-django and dokuwiki for the real-app example tests,
 # parse-server and the Parse JS SDK from npm for the Parse Server test), starts throwaway Redis and PostgreSQL servers on
-# loopback (stopped at exit), then go vet, the whole test
+# loopback (stopped at exit), then go vet and staticcheck, the whole test
 # suite with the race detector, a static build as the Dockerfile does it, and
 # each fuzz target for a short, bounded time.
 #
@@ -59,6 +59,12 @@ services_start
 
 echo "== go vet"
 go vet ./...
+
+echo "== staticcheck"
+# Pinned; built from the Go module proxy into a throwaway directory.
+sc_bin="$(mktemp -d)"
+GOBIN="$sc_bin" go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+"$sc_bin/staticcheck" ./...
 
 echo "== static build (the Dockerfile's command)"
 bin="$(mktemp -d)/vestibule"

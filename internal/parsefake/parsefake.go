@@ -148,11 +148,11 @@ func key(p string) string {
 }
 
 type call struct {
-	method, route string
-	token         string
-	master        bool
-	body          map[string]any
-	query         url.Values
+	method string
+	token  string
+	master bool
+	body   map[string]any
+	query  url.Values
 }
 
 func fail(w http.ResponseWriter, status, code int, msg string) {
