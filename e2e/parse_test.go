@@ -157,8 +157,7 @@ func TestParseServerFacts(t *testing.T) {
 		st, m, raw := parseCall(t, "POST", gwURL+path, js, body, app...)
 		held(path, st, m, raw)
 	}
-	// (Batch logins are covered against the fake only: parse-server 9.10.0
-	// answers every /batch here with 500, whatever the sub-request.)
+	// (Batch logins: TestParseServerBatchLogins.)
 	st, m, raw := parseCall(t, "POST", gwURL+"/graphql", js,
 		`{"query":"mutation L($input: LogInInput!) { logIn(input: $input) { viewer { sessionToken user { objectId } } } }","variables":{"input":{"username":"gus","password":"gus-pw"}}}`, app...)
 	held("GraphQL logIn", st, m, raw)

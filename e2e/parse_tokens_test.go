@@ -472,3 +472,34 @@ func TestParseServerImportMFA(t *testing.T) {
 		t.Fatalf("login after the import: %d %s", st, raw)
 	}
 }
+
+// TestParseServerBatchLogins: against the real Parse Server, a /batch that
+// carries one login is held like a login; one that carries two is refused
+// as a whole and both sessions it made are ended at Parse; no token of
+// either reaches the client.
+func TestParseServerBatchLogins(t *testing.T) {
+	e := newParseEnv13(t)
+	idaID, _, _ := e.enroll("ida", "ida-pw")
+	joID, _, _ := e.enroll("jo", "jo-pw")
+	login := func(user, pass string) string {
+		return fmt.Sprintf(`{"method":"POST","path":"/parse/login","body":{"username":%q,"password":%q}}`, user, pass)
+	}
+	// Control: Parse itself answers batch logins with session tokens.
+	st, _, raw := e.do("POST", e.parseURL+"/batch", "application/json", `{"requests":[`+login("ida", "ida-pw")+`]}`, "X-Parse-Application-Id", "e2eapp")
+	if st != 200 || !tokenShape.MatchString(raw) {
+		t.Fatalf("control: Parse's own batch login: %d %.300s", st, raw)
+	}
+	idaBefore, joBefore := e.sessions(idaID), e.sessions(joID)
+
+	st, m, raw := e.do("POST", e.gw+"/parse/batch", "application/json", `{"requests":[`+login("ida", "ida-pw")+`]}`, "X-Parse-Application-Id", "e2eapp")
+	e.expectHeld("batch with one login", st, m, raw)
+
+	st, _, raw = e.do("POST", e.gw+"/parse/batch", "application/json", `{"requests":[`+login("ida", "ida-pw")+`,`+login("jo", "jo-pw")+`]}`, "X-Parse-Application-Id", "e2eapp")
+	if st == 200 || tokenShape.MatchString(raw) {
+		t.Fatalf("batch with two logins: %d %.300s", st, raw)
+	}
+	// The one-login batch is held (one session of ida's live at Parse);
+	// the two-login batch's sessions are ended.
+	e.sessionsBecome("batch with two logins (ida)", idaID, idaBefore+1)
+	e.sessionsBecome("batch with two logins (jo)", joID, joBefore)
+}
