@@ -1,7 +1,7 @@
-// Package challenge owns the second-factor flows and the gate pages under the
-// reserved prefix: starting a challenge for a held login (the pending-challenge
-// cookie, a gorilla/sessions cookie with its CSRF token), TOTP enrollment with
-// a QR code and recovery codes, code and recovery-code verification with a
-// per-login attempt budget, and the release of the held login with its gate
-// cookie.
+// Package challenge owns the second factor for a held login and the gate
+// pages under the reserved prefix: starting a challenge (the pending cookie
+// with its CSRF token), enrollment (TOTP with a QR code, text messages,
+// recovery codes) under the enrollment policy, code checks with their
+// attempt budgets, step-up, remembered devices, the Parse JSON protocol and
+// the crash-safe release of the held login with its gate cookie.
 package challenge

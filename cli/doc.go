@@ -1,4 +1,6 @@
-// Package cli owns the vestibule command line: the serve, demo, config check
-// and keys generate commands, and starting the demo (the embedded config with
-// the built-in demo app) for the README's first command and the browser test.
+// Package cli owns the vestibule command line: serve (with SIGHUP reloads
+// and SIGTERM draining), demo, config check, keys generate, the
+// administrator's users, devices and ips commands, users invite and parse
+// import-mfa, health and version; each command loads what it needs and
+// calls a plain function over the stores.
 package cli

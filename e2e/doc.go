@@ -1,4 +1,6 @@
-// Package e2e holds end-to-end tests that drive the real demo (the embedded
-// config.yaml with the built-in app) through a headless Chromium, as a person
-// would use it. It has no code of its own.
+// Package e2e holds the end-to-end tests: the demo in a headless Chromium as
+// a person would use it (and HTTP Basic mode), replica processes on shared
+// PostgreSQL and Redis with outages, and the shipped examples in front of
+// the real apps they are for (Django admin, DokuWiki, parse-server with the
+// Parse JS SDK). It has no code of its own.
 package e2e

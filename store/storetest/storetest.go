@@ -1,6 +1,6 @@
 // Package storetest holds the conformance suites every store.Durable and
-// store.Ephemeral implementation must pass: the embedded ones now, Redis
-// and PostgreSQL ones later, with the same tests.
+// store.Ephemeral implementation passes: SQLite, PostgreSQL, memory and
+// Redis, and the sealing wrappers around them, with the same tests.
 package storetest
 
 import (
