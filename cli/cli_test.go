@@ -157,7 +157,12 @@ log: {audit_file: "`+auditPath+`"}
 	}
 	db.Enroll(t.Context(), store.Enrollment{User: "alice", TOTPSecret: []byte("sealed")})
 	eph, _ := db.Ephemeral(t.Context())
-	eph.Ban(t.Context(), "user:alice", time.Now().Add(time.Hour))
+	if err := eph.Ban(t.Context(), "user:alice", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, banned, err := eph.BannedUntil(t.Context(), "user:alice", time.Now()); err != nil || !banned {
+		t.Fatalf("premise: alice is banned before the unlock (%v %v)", banned, err)
+	}
 	db.Close()
 
 	var out bytes.Buffer

@@ -24,6 +24,10 @@ func TestSweep(t *testing.T) {
 		s.CreateHeld(ctx, &store.Held{ID: fmt.Sprint(i), Expires: c.Now().Add(time.Minute)})
 		s.Revoke(ctx, [32]byte{byte(i)}, c.Now(), c.Now().Add(time.Minute))
 	}
+	if held, revoked := s.Len(); held != 300 || revoked != 256 {
+		// 256: the revocation keys repeat after byte 255.
+		t.Fatalf("premise: %d held, %d revocations inserted, want 300 and 256", held, revoked)
+	}
 	c.Advance(12 * time.Minute) // past expiry and the keep-for-PopExpiredHeld grace
 	for i := range 300 {
 		s.CreateHeld(ctx, &store.Held{ID: fmt.Sprint("new", i), Expires: c.Now().Add(time.Minute)})
