@@ -2,6 +2,7 @@ package challenge
 
 import (
 	"context"
+	"github.com/vestibule-gw/vestibule/audit"
 	"maps"
 	"net/url"
 	"slices"
@@ -112,7 +113,7 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
 		h.rejected(w, r, held, n, reg, "verify", st, "totp")
 		return
 	}
-	h.log.InfoContext(r.Context(), "second factor accepted", "event", "code_accepted", "factor", "totp", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
+	h.log.InfoContext(r.Context(), "second factor accepted", "event", audit.CodeAccepted, "factor", "totp", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	h.verifiedRelease(w, r, held, reg)
 }
 
@@ -133,7 +134,7 @@ func (h *Handler) checkTOTP(ctx context.Context, r *http.Request, user, secret, 
 	}
 	err = h.opt.Durable.UseTOTPStep(ctx, user, step, now)
 	if errors.Is(err, store.ErrReplay) {
-		h.log.WarnContext(ctx, "TOTP code replayed", "event", "code_replayed", "user", user, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
+		h.log.WarnContext(ctx, "TOTP code replayed", "event", audit.CodeReplayed, "user", user, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 		return false, true, nil
 	}
 	return err == nil, false, err
@@ -175,7 +176,7 @@ func (h *Handler) postRecovery(w http.ResponseWriter, r *http.Request) {
 		h.rejected(w, r, held, n, reg, "recovery", st, "recovery")
 		return
 	}
-	h.log.InfoContext(r.Context(), "recovery code used", "event", "recovery_code_used", "user", held.User, "remaining", remaining, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
+	h.log.InfoContext(r.Context(), "recovery code used", "event", audit.RecoveryCodeUsed, "user", held.User, "remaining", remaining, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	h.verifiedRelease(w, r, held, reg)
 }
 
@@ -403,7 +404,7 @@ func (h *Handler) abandon(r *http.Request, held *store.Held, reason string) {
 // rejected answers a wrong code: the page again with a generic message, or,
 // when that was the last attempt, the held login is discarded.
 func (h *Handler) rejected(w http.ResponseWriter, r *http.Request, held *store.Held, n int, reg *regulate.Attempt, page string, st pendingState, factorName string) {
-	h.log.WarnContext(r.Context(), "second factor rejected", "event", "code_rejected", "factor", factorName, "user", held.User,
+	h.log.WarnContext(r.Context(), "second factor rejected", "event", audit.CodeRejected, "factor", factorName, "user", held.User,
 		"attempt", n, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	if reg != nil {
 		if err := reg.Fail(r.Context()); err != nil {
@@ -437,7 +438,7 @@ func (h *Handler) discard(w http.ResponseWriter, r *http.Request, held *store.He
 	if err := h.opt.Ephemeral.DeleteHeld(r.Context(), held.ID); err != nil {
 		h.log.ErrorContext(r.Context(), "discarding held login", "event", "store_error", "err", err)
 	}
-	h.log.WarnContext(r.Context(), "held login discarded after too many attempts", "event", "attempts_exhausted", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
+	h.log.WarnContext(r.Context(), "held login discarded after too many attempts", "event", audit.AttemptsExhausted, "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	h.abandon(r, held, "attempts_exhausted")
 	http.SetCookie(w, h.clearPending())
 	h.render(w, r, http.StatusTooManyRequests, "message", pageData{
@@ -558,7 +559,7 @@ func (h *Handler) released(r *http.Request, held *store.Held, verified time.Time
 		h.log.InfoContext(r.Context(), "device remembered", "event", "device_remembered", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	}
 	hd.Add("Set-Cookie", h.clearPending().String())
-	h.log.InfoContext(r.Context(), "login released", "event", "login_released", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
+	h.log.InfoContext(r.Context(), "login released", "event", audit.LoginReleased, "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	return nil
 }
 

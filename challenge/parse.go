@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vestibule-gw/vestibule/audit"
 	"net/http"
 	"net/url"
 	"strings"
@@ -235,7 +236,7 @@ func (h *Handler) checkParseCode(r *http.Request, held *store.Held, code string)
 		}
 		return errStore.reply(), false
 	}
-	h.log.InfoContext(r.Context(), "second factor accepted", "event", "code_accepted", "factor", factorName, "user", held.User,
+	h.log.InfoContext(r.Context(), "second factor accepted", "event", audit.CodeAccepted, "factor", factorName, "user", held.User,
 		"remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	return proxy.Reply{}, true
 }
@@ -271,7 +272,7 @@ func (h *Handler) apiAttempt(ctx context.Context, r *http.Request, held *store.H
 // address and, when that was the last attempt or it earned a ban, ends the
 // held login (done=false). Otherwise the login stays for another try.
 func (h *Handler) apiRejected(ctx context.Context, r *http.Request, held *store.Held, n int, reg *regulate.Attempt, factorName string) (rep proxy.Reply, done bool) {
-	h.log.WarnContext(ctx, "second factor rejected", "event", "code_rejected", "factor", factorName, "user", held.User,
+	h.log.WarnContext(ctx, "second factor rejected", "event", audit.CodeRejected, "factor", factorName, "user", held.User,
 		"attempt", n, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	if reg != nil {
 		if err := reg.Fail(ctx); err != nil {
@@ -335,7 +336,7 @@ func (h *Handler) matchCode(ctx context.Context, r *http.Request, held *store.He
 	if err != nil {
 		return "", false, err
 	}
-	h.log.InfoContext(ctx, "recovery code used", "event", "recovery_code_used", "user", held.User, "remaining", remaining, "remote_ip", h.ip(r))
+	h.log.InfoContext(ctx, "recovery code used", "event", audit.RecoveryCodeUsed, "user", held.User, "remaining", remaining, "remote_ip", h.ip(r))
 	return "recovery", true, nil
 }
 
@@ -373,7 +374,7 @@ func (h *Handler) releaseParse(r *http.Request, id string) proxy.Reply {
 		hd = http.Header{}
 	}
 	hd.Set("Cache-Control", "no-store")
-	h.log.InfoContext(ctx, "login released", "event", "login_released", "user", taken.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent(), "kind", "parse")
+	h.log.InfoContext(ctx, "login released", "event", audit.LoginReleased, "user", taken.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent(), "kind", "parse")
 	return proxy.Reply{Status: taken.Response.Status, Header: hd, Body: taken.Response.Body}
 }
 

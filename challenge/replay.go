@@ -1,6 +1,7 @@
 package challenge
 
 import (
+	"github.com/vestibule-gw/vestibule/audit"
 	"net/http"
 
 	"github.com/vestibule-gw/vestibule/regulate"
@@ -29,7 +30,7 @@ func (h *Handler) replayed(w http.ResponseWriter, r *http.Request, held *store.H
 			h.log.ErrorContext(r.Context(), "giving back an attempt", "event", "store_error", "err", err)
 		}
 	}
-	h.log.InfoContext(r.Context(), "TOTP code of a used time step sent again; not counted", "event", "code_replayed",
+	h.log.InfoContext(r.Context(), "TOTP code of a used time step sent again; not counted", "event", audit.CodeReplayed,
 		"user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	h.render(w, r, http.StatusUnauthorized, "verify", pageData{Title: "Two-factor sign-in", CSRF: st.CSRF, User: held.User,
 		Error: h.tr(r, replayedCode)})

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/vestibule-gw/vestibule/audit"
 	"net/http"
 	"slices"
 	"strings"
@@ -251,12 +252,12 @@ func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string
 	masked := phone.Mask(to)
 	const unavailable = "Sign-in is temporarily unavailable. Please try again in a moment."
 	if !phone.Allowed(to, o.AllowedCountries) {
-		h.log.WarnContext(ctx, "text message to a country not allowed", "event", "sms_refused", "reason", "country",
+		h.log.WarnContext(ctx, "text message to a country not allowed", "event", audit.SMSRefused, "reason", "country",
 			"user", held.User, "phone", masked, "region", phone.Region(to), "remote_ip", ip)
 		return "Text messages can't be sent to numbers in this country. Please use another way to sign in.", http.StatusForbidden
 	}
 	if kind := phone.CostlyKind(to); kind != "" && !slices.Contains(o.AllowNumberTypes, kind) {
-		h.log.WarnContext(ctx, "text message to a number type not allowed", "event", "sms_refused", "reason", "number_type",
+		h.log.WarnContext(ctx, "text message to a number type not allowed", "event", audit.SMSRefused, "reason", "number_type",
 			"number_type", kind, "user", held.User, "phone", masked, "remote_ip", ip)
 		return "Text messages can't be sent to this kind of number (satellite, international or premium-rate). Please use another way to sign in.", http.StatusForbidden
 	}
@@ -298,7 +299,7 @@ func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string
 		counted = append(counted, c.key)
 		if n > c.limit {
 			giveBack(0)
-			h.log.WarnContext(ctx, "text message cap reached", "event", "sms_refused", "reason", "cap_"+c.what,
+			h.log.WarnContext(ctx, "text message cap reached", "event", audit.SMSRefused, "reason", "cap_"+c.what,
 				"user", held.User, "phone", masked, "remote_ip", ip)
 			return "Too many text messages were sent for this sign-in recently. Please wait an hour or use another way to sign in.", http.StatusTooManyRequests
 		}
@@ -322,7 +323,7 @@ func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string
 		giveBack(o.RetryAfter)
 		se := &sms.Error{Provider: o.Sender.Name(), Code: sms.CodeTransport, Detail: sms.Redact(err.Error())}
 		errors.As(err, &se)
-		h.log.WarnContext(ctx, "text message not sent", "event", "sms_failed", "reason", se.Reason(), "provider", se.Provider,
+		h.log.WarnContext(ctx, "text message not sent", "event", audit.SMSFailed, "reason", se.Reason(), "provider", se.Provider,
 			"provider_code", se.Code, "permanent", se.Permanent, "detail", se.Detail, "user", held.User, "phone", masked, "remote_ip", ip)
 		return se.UserMessage(), http.StatusBadGateway
 	}
@@ -338,7 +339,7 @@ func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string
 			h.opt.Ephemeral.Ban(ctx, cool, sent.Add(o.Cooldown))
 		}
 	}
-	h.log.InfoContext(ctx, "text message code sent", "event", "challenge_sent", "factor", "sms", "purpose", purpose,
+	h.log.InfoContext(ctx, "text message code sent", "event", audit.ChallengeSent, "factor", "sms", "purpose", purpose,
 		"provider", o.Sender.Name(), "user", held.User, "phone", masked, "remote_ip", ip, "user_agent", r.UserAgent())
 	return "", 0
 }
@@ -373,7 +374,7 @@ func (h *Handler) postSMS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res != store.SMSAccepted {
-		h.log.WarnContext(r.Context(), "second factor rejected", "event", "code_rejected", "factor", "sms", "user", held.User,
+		h.log.WarnContext(r.Context(), "second factor rejected", "event", audit.CodeRejected, "factor", "sms", "user", held.User,
 			"attempt", n, "result", [...]string{"accepted", "wrong", "expired", "exhausted"}[res], "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 		if reg != nil {
 			if err := reg.Fail(r.Context()); err != nil {
@@ -407,7 +408,7 @@ func (h *Handler) postSMS(w http.ResponseWriter, r *http.Request) {
 		h.smsPage(w, r, http.StatusUnauthorized, st, held, to, msg, "")
 		return
 	}
-	h.log.InfoContext(r.Context(), "second factor accepted", "event", "code_accepted", "factor", "sms", "user", held.User,
+	h.log.InfoContext(r.Context(), "second factor accepted", "event", audit.CodeAccepted, "factor", "sms", "user", held.User,
 		"remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	if h.enrollingPhone(r.Context(), held) {
 		h.finishPhoneEnrollment(w, r, st, held, reg)

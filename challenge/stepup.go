@@ -3,6 +3,7 @@ package challenge
 import (
 	"encoding/hex"
 	"errors"
+	"github.com/vestibule-gw/vestibule/audit"
 	"net/http"
 
 	"github.com/vestibule-gw/vestibule/proxy"
@@ -52,7 +53,7 @@ func (h *Handler) postStepUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n > h.opt.MaxAttempts {
-		h.log.WarnContext(r.Context(), "step-up attempts exhausted", "event", "attempts_exhausted", "step_up", true,
+		h.log.WarnContext(r.Context(), "step-up attempts exhausted", "event", audit.AttemptsExhausted, "step_up", true,
 			"user", cl.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 		h.render(w, r, http.StatusTooManyRequests, "message", pageData{Title: "Too many attempts",
 			Message: "Too many wrong codes. For your security this sign-in was cancelled. Please sign in again."})
@@ -94,7 +95,7 @@ func (h *Handler) postStepUp(w http.ResponseWriter, r *http.Request) {
 			if reg != nil {
 				reg.Cancel(ctx)
 			}
-			h.log.InfoContext(r.Context(), "step-up code of a used time step sent again; not counted", "event", "code_replayed",
+			h.log.InfoContext(r.Context(), "step-up code of a used time step sent again; not counted", "event", audit.CodeReplayed,
 				"step_up", true, "user", cl.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 			h.render(w, r, http.StatusUnauthorized, "stepup", pageData{Title: "Confirm it's you", CSRF: h.stepUpToken(cl),
 				User: cl.User, Next: next, Error: h.tr(r, replayedCode)})
@@ -105,7 +106,7 @@ func (h *Handler) postStepUp(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !valid {
-		h.log.WarnContext(r.Context(), "step-up code rejected", "event", "code_rejected", "factor", "totp", "step_up", true,
+		h.log.WarnContext(r.Context(), "step-up code rejected", "event", audit.CodeRejected, "factor", "totp", "step_up", true,
 			"user", cl.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 		if reg != nil {
 			if until, ok := regulate.IsBanned(reg.Fail(ctx)); ok {
@@ -127,7 +128,7 @@ func (h *Handler) postStepUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, c)
-	h.log.InfoContext(r.Context(), "step-up passed", "event", "code_accepted", "factor", "totp", "step_up", true,
+	h.log.InfoContext(r.Context(), "step-up passed", "event", audit.CodeAccepted, "factor", "totp", "step_up", true,
 		"user", cl.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }

@@ -6,6 +6,7 @@ package metrics
 
 import (
 	"context"
+	"github.com/vestibule-gw/vestibule/audit"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -202,31 +203,31 @@ func (e *eventCounter) WithGroup(name string) slog.Handler {
 func (m *Metrics) count(event, factor, provider, reason string) {
 	m.events.WithLabelValues(event).Inc()
 	switch event {
-	case "login_held":
+	case audit.LoginHeld:
 		m.held.WithLabelValues("held").Inc()
-	case "login_released":
+	case audit.LoginReleased:
 		m.held.WithLabelValues("released").Inc()
-	case "login_abandoned", "upstream_session_revoked", "attempts_exhausted":
+	case audit.LoginAbandoned, audit.UpstreamSessionRevoked, audit.AttemptsExhausted:
 		m.held.WithLabelValues("abandoned").Inc()
-	case "challenge_sent":
+	case audit.ChallengeSent:
 		m.challenges.WithLabelValues(factor, "sent").Inc()
 		if factor == "sms" {
 			m.sms.WithLabelValues(provider, "sent").Inc()
 		}
-	case "code_accepted", "recovery_code_used":
+	case audit.CodeAccepted, audit.RecoveryCodeUsed:
 		if factor == "" {
 			factor = "recovery"
 		}
 		m.challenges.WithLabelValues(factor, "passed").Inc()
-	case "code_rejected", "code_replayed":
+	case audit.CodeRejected, audit.CodeReplayed:
 		if factor == "" {
 			factor = "totp"
 		}
 		m.challenges.WithLabelValues(factor, "failed").Inc()
-	case "sms_failed":
+	case audit.SMSFailed:
 		m.sms.WithLabelValues(provider, "failed").Inc()
 		m.smsFailed.WithLabelValues(provider, reason).Inc()
-	case "sms_refused":
+	case audit.SMSRefused:
 		m.sms.WithLabelValues("", "refused").Inc()
 	}
 }

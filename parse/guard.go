@@ -809,7 +809,7 @@ func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) erro
 	}
 	keepCORS(resp.Header, reply.Header)
 	reply.Replace(resp)
-	g.log.InfoContext(ctx, "login held", "event", "login_held", "user", m.user, "remote_ip", st.remoteIP, "user_agent", st.userAgent, "kind", "parse")
+	g.log.InfoContext(ctx, "login held", "event", audit.LoginHeld, "user", m.user, "remote_ip", st.remoteIP, "user_agent", st.userAgent, "kind", "parse")
 	return nil
 }
 

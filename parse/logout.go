@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/vestibule-gw/vestibule/audit"
 	"net/http"
 	"net/url"
 	"strings"
@@ -105,7 +106,7 @@ func (g *Guard) endSessions(ctx context.Context, sets []map[string]string, token
 				g.log.ErrorContext(ctx, "ending a refused session at Parse failed", "event", "upstream_logout_failed", "reason", reason, "err", err)
 				continue
 			}
-			g.log.InfoContext(ctx, "refused session ended at Parse", "event", "upstream_session_revoked", "reason", reason, "kind", "parse")
+			g.log.InfoContext(ctx, "refused session ended at Parse", "event", audit.UpstreamSessionRevoked, "reason", reason, "kind", "parse")
 		}
 	}()
 }

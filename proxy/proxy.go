@@ -939,7 +939,7 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 	// (a remembered device released at once) comes later and wins.
 	reply.Header["Set-Cookie"] = append([]string{p.opt.Cookies.Clear().String()}, reply.Header["Set-Cookie"]...)
 	reply.Replace(resp)
-	p.log.InfoContext(ctx, "login held", "event", "login_held", "user", user, "remote_ip", st.remoteIP, "user_agent", st.userAgent)
+	p.log.InfoContext(ctx, "login held", "event", audit.LoginHeld, "user", user, "remote_ip", st.remoteIP, "user_agent", st.userAgent)
 	return nil
 }
 

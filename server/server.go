@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/vestibule-gw/vestibule/audit"
 	"io"
 	"log/slog"
 	"maps"
@@ -692,11 +693,11 @@ func (s *Server) abandoned(ctx context.Context, h *store.Held, reason string) {
 			s.log.WarnContext(ctx, "logging out an abandoned Parse login failed", "event", "upstream_logout_failed", "user", h.User, "reason", reason, "err", err)
 			return
 		}
-		s.log.InfoContext(ctx, "abandoned login logged out at the app", "event", "upstream_session_revoked", "user", h.User, "reason", reason, "kind", "parse")
+		s.log.InfoContext(ctx, "abandoned login logged out at the app", "event", audit.UpstreamSessionRevoked, "user", h.User, "reason", reason, "kind", "parse")
 		return
 	}
 	if !s.cfg.Login.LogoutAbandoned || len(s.cfg.Logout.Routes) == 0 || len(h.Session) == 0 {
-		s.log.InfoContext(ctx, "held login abandoned", "event", "login_abandoned", "user", h.User, "reason", reason)
+		s.log.InfoContext(ctx, "held login abandoned", "event", audit.LoginAbandoned, "user", h.User, "reason", reason)
 		return
 	}
 	route := s.cfg.Logout.Routes[0]
@@ -734,7 +735,7 @@ func (s *Server) abandoned(ctx context.Context, h *store.Held, reason string) {
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
-	s.log.InfoContext(ctx, "abandoned login logged out at the app", "event", "upstream_session_revoked",
+	s.log.InfoContext(ctx, "abandoned login logged out at the app", "event", audit.UpstreamSessionRevoked,
 		"user", h.User, "reason", reason, "status", resp.StatusCode)
 }
 
