@@ -7,8 +7,13 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/store/memory"
 )
 
 func dokuForm() *LoginForm {
@@ -193,5 +198,29 @@ func TestNormalizer(t *testing.T) {
 	}
 	if got, _ := (Normalizer{CaseFold: true}).Normalize("ALİCE"); got == "ALİCE" {
 		t.Errorf("casefold left %q", got)
+	}
+}
+
+// TestFormKeptWithoutUserField: a config whose user comes only from the
+// app's answer (login.user.header) keeps its normalisation; the
+// trim-and-fold fallback is only for callers that set UserField alone.
+func TestFormKeptWithoutUserField(t *testing.T) {
+	codec, _ := gate.NewCodec("vestibule_gate", [][]byte{make([]byte, 32)}, nil)
+	up, _ := url.Parse("http://app.internal")
+	base := Options{Upstream: up, Transport: cannedTransport{}, Prefix: "/.vestibule/", Gate: http.NotFoundHandler(),
+		Challenger: noChallenger{}, Cookies: &gate.Issuer{Codec: codec, MaxAge: time.Hour}, Store: memory.New(nil)}
+	headerOnly := base
+	headerOnly.UserHeader, headerOnly.Form = "X-User", LoginForm{Normalize: Normalizer{NFKC: true, Trim: true}}
+	p, err := New(headerOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.opt.Form.Normalize.CaseFold || !p.opt.Form.Normalize.NFKC {
+		t.Errorf("header-only config lost its normalisation: %+v", p.opt.Form.Normalize)
+	}
+	legacy := base
+	legacy.UserField = "username"
+	if p, _ = New(legacy); p.opt.Form.UserField != "username" || !p.opt.Form.Normalize.CaseFold {
+		t.Errorf("UserField alone: %+v", p.opt.Form)
 	}
 }

@@ -250,7 +250,9 @@ func New(opts Options) (*Proxy, error) {
 	}
 	p.SetRules(opts.Bypass, opts.StepUp)
 	p.markName = p.gateCk + "_pre"
-	if p.opt.Form.UserField == "" {
+	if p.opt.Form.UserField == "" && opts.UserField != "" {
+		// Only UserField set (callers that predate Form): every field is
+		// forwarded and names are trimmed and case-folded.
 		p.opt.Form.UserField = opts.UserField
 		p.opt.Form.Normalize = Normalizer{Trim: true, CaseFold: true}
 	}
