@@ -20,11 +20,16 @@ func counterExtras(t *testing.T, open func(t *testing.T, now func() time.Time) s
 		}
 		s.Hit(ctx, "ip:192.0.2.1", c.Now(), time.Minute)
 		s.Hit(ctx, "ip:192.0.2.1", c.Now(), time.Minute)
+		s.Hit(ctx, "ip:192.0.2.2", c.Now(), time.Minute)
 		if err := s.Unhit(ctx, "ip:192.0.2.1", c.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if n, _ := s.Hit(ctx, "ip:192.0.2.1", c.Now(), time.Minute); n != 2 {
 			t.Errorf("hit, hit, unhit, hit = %d, want 2", n)
+		}
+		// Another key keeps its count.
+		if n, _ := s.Hit(ctx, "ip:192.0.2.2", c.Now(), time.Minute); n != 2 {
+			t.Errorf("another key after the unhit: %d, want 2", n)
 		}
 		// Never below zero.
 		for range 5 {

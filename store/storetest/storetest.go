@@ -927,35 +927,6 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 		}
 	})
 
-	t.Run("take back a hit", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
-		if err := s.Unhit(ctx, "sms-user:alice", c.Now()); err != nil { // nothing counted: no error, no effect
-			t.Fatal(err)
-		}
-		s.Hit(ctx, "sms-user:alice", c.Now(), time.Hour)
-		s.Hit(ctx, "sms-user:alice", c.Now(), time.Hour)
-		s.Hit(ctx, "sms-user:bob", c.Now(), time.Hour)
-		if err := s.Unhit(ctx, "sms-user:alice", c.Now()); err != nil {
-			t.Fatal(err)
-		}
-		if n, _ := s.Hit(ctx, "sms-user:alice", c.Now(), time.Hour); n != 2 {
-			t.Errorf("after taking one back: %d, want 2", n)
-		}
-		for range 5 {
-			s.Unhit(ctx, "sms-user:bob", c.Now())
-		}
-		if n, _ := s.Hit(ctx, "sms-user:bob", c.Now(), time.Hour); n != 1 {
-			t.Errorf("taken back below zero: next hit %d, want 1", n)
-		}
-		// A window that ended is left alone: the next hit starts afresh.
-		c.Advance(time.Hour)
-		s.Unhit(ctx, "sms-user:alice", c.Now())
-		if n, _ := s.Hit(ctx, "sms-user:alice", c.Now(), time.Hour); n != 1 {
-			t.Errorf("new window after an ended one: %d, want 1", n)
-		}
-	})
-
 	t.Run("reserve", func(t *testing.T) {
 		c := NewClock()
 		s := open(t, c.Now)
