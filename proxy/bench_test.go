@@ -131,3 +131,15 @@ func BenchmarkMatcher(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCredentialScan is the work credential parameters add to an
+// ordinary request of an app that has them (DokuWiki): nothing to remove.
+func BenchmarkCredentialScan(b *testing.B) {
+	p := &Proxy{opt: Options{CredentialParams: []string{"u", "p"}}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	r := httptest.NewRequest("GET", "/doku.php?id=start&do=show&rev=123", nil)
+	r.Header.Set("Cookie", "DokuWiki=abc123; DW68=def456; pref=dark; lang=en")
+	b.ReportAllocs()
+	for b.Loop() {
+		p.stripCredentials(r, false)
+	}
+}

@@ -30,37 +30,46 @@ func phpBase(name string) string {
 // (case-insensitively, to fail closed for apps that fold case).
 func credentialName(name string, params []string) bool {
 	base := phpBase(name)
+	mangled := base
+	if strings.ContainsAny(base, ". ") {
+		mangled = phpMangle.Replace(base) // PHP reads "a.b" and "a b" as "a_b"
+	}
 	for _, p := range params {
-		if strings.EqualFold(base, p) || strings.EqualFold(strings.NewReplacer(".", "_", " ", "_").Replace(base), p) {
+		if strings.EqualFold(base, p) || strings.EqualFold(mangled, p) {
 			return true
 		}
 	}
 	return false
 }
 
+var phpMangle = strings.NewReplacer(".", "_", " ", "_")
+
 // stripCredentialQuery removes credential parameters from a raw query and
 // reports whether it removed any. An undecodable name counts as one (the
 // app may decode it differently).
 func stripCredentialQuery(raw string, params []string) (string, bool) {
-	if raw == "" {
-		return raw, false
-	}
-	var kept []string
-	found := false
-	rest := raw
-	for rest != "" {
-		var part string
-		part, rest, _ = strings.Cut(rest, "&")
+	isCredential := func(part string) bool {
 		k, _, _ := strings.Cut(part, "=")
 		name, err := url.QueryUnescape(k)
-		if err != nil || credentialName(name, params) || strings.Contains(part, ";") && credentialInSemicolons(part, params) {
-			found = true
-			continue
-		}
-		kept = append(kept, part)
+		return err != nil || credentialName(name, params) || strings.Contains(part, ";") && credentialInSemicolons(part, params)
+	}
+	// First look, without allocating: the usual query has none.
+	found := false
+	for rest := raw; rest != "" && !found; {
+		var part string
+		part, rest, _ = strings.Cut(rest, "&")
+		found = isCredential(part)
 	}
 	if !found {
 		return raw, false
+	}
+	var kept []string
+	for rest := raw; rest != ""; {
+		var part string
+		part, rest, _ = strings.Cut(rest, "&")
+		if !isCredential(part) {
+			kept = append(kept, part)
+		}
 	}
 	return strings.Join(kept, "&"), true
 }
@@ -83,11 +92,13 @@ func stripCredentialCookies(h http.Header, params []string) bool {
 	lines := h["Cookie"]
 	found := false
 	for _, line := range lines {
-		for _, part := range strings.Split(line, ";") {
+		// No allocation when there is nothing to remove (every request of
+		// an app with credential parameters comes here).
+		for rest := line; rest != "" && !found; {
+			var part string
+			part, rest, _ = strings.Cut(rest, ";")
 			name, _, _ := strings.Cut(part, "=")
-			if credentialName(strings.TrimSpace(name), params) {
-				found = true
-			}
+			found = credentialName(strings.TrimSpace(name), params)
 		}
 	}
 	if !found {

@@ -631,10 +631,12 @@ func (p *Proxy) stripCredentials(r *http.Request, loginAttempt bool) {
 			r.URL.RawQuery = q
 			channels = append(channels, "query")
 		}
-		credentialBody(r, params, func() {
-			p.log.InfoContext(r.Context(), "credential parameter renamed in a request body", "event", "credential_stripped",
-				"channel", "body", "path", r.URL.Path, "remote_ip", p.opt.ClientIP.ClientIP(r))
-		})
+		if r.Body != nil && r.Body != http.NoBody {
+			credentialBody(r, params, func() {
+				p.log.InfoContext(r.Context(), "credential parameter renamed in a request body", "event", "credential_stripped",
+					"channel", "body", "path", r.URL.Path, "remote_ip", p.opt.ClientIP.ClientIP(r))
+			})
+		}
 	}
 	if len(channels) > 0 {
 		p.log.InfoContext(r.Context(), "credential parameters removed", "event", "credential_stripped",
