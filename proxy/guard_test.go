@@ -359,3 +359,22 @@ func TestWithoutCookies(t *testing.T) {
 		}
 	}
 }
+
+func TestQueryHas(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want bool
+	}{
+		{"do=logout", true},
+		{"id=start&do=logout&sectok=x", true},
+		{"do=show&do=logout", true}, // any of its values: fail closed
+		{"%64o=log%6Fut", true},
+		{"do=logoutx", false},
+		{"xdo=logout", false},
+		{"", false},
+	} {
+		if got := queryHas(tc.raw, "do", "logout"); got != tc.want {
+			t.Errorf("%q: %v, want %v", tc.raw, got, tc.want)
+		}
+	}
+}

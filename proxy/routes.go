@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -141,14 +142,36 @@ func (s routeSet) matchRequest(key string, r *http.Request) bool {
 		if len(rt.Query) == 0 {
 			return true
 		}
-		q := r.URL.Query()
 		all := true
 		for k, want := range rt.Query {
-			if !slices.Contains(q[k], want) {
+			if !queryHas(r.URL.RawQuery, k, want) {
 				all = false
 			}
 		}
 		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// queryHas reports whether a raw query carries parameter k with the value
+// want (any of its values), decoding only what is encoded: every request to
+// the path of a logout route with a query (DokuWiki: every page) asks.
+func queryHas(raw, k, want string) bool {
+	unescape := func(v string) string {
+		if strings.ContainsAny(v, "%+") {
+			if d, err := url.QueryUnescape(v); err == nil {
+				return d
+			}
+		}
+		return v
+	}
+	for rest := raw; rest != ""; {
+		var part string
+		part, rest, _ = strings.Cut(rest, "&")
+		name, value, _ := strings.Cut(part, "=")
+		if unescape(name) == k && unescape(value) == want {
 			return true
 		}
 	}
