@@ -184,6 +184,13 @@ func TestDokuWikiCredentialChannels(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "event=credential_stripped") {
 		t.Error("no credential_stripped event")
 	}
+	// PHP here reads no cookies into $_REQUEST, so the cookie case can't
+	// show at the app: the gateway's own record shows they were removed.
+	for _, ch := range []string{"channel=cookie", "channel=query", "channel=body", "channel=authorization"} {
+		if !strings.Contains(e.logs.String(), ch) {
+			t.Errorf("no credential_stripped event with %s", ch)
+		}
+	}
 }
 
 // TestDokuWikiStolenCookiesAndLogout: app cookies made at DokuWiki
