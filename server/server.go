@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/vestibule-gw/vestibule/audit"
 	"io"
 	"log/slog"
 	"maps"
@@ -26,13 +25,15 @@ import (
 	texttemplate "text/template"
 	"time"
 
+	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/challenge"
 	"github.com/vestibule-gw/vestibule/clientip"
 	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/cookieguard"
+	"github.com/vestibule-gw/vestibule/forward"
 	"github.com/vestibule-gw/vestibule/gate"
 	"github.com/vestibule-gw/vestibule/metrics"
-	"github.com/vestibule-gw/vestibule/parse"
-	"github.com/vestibule-gw/vestibule/proxy"
+	"github.com/vestibule-gw/vestibule/parseguard"
 	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/seal"
 	"github.com/vestibule-gw/vestibule/sms"
@@ -76,8 +77,8 @@ type Server struct {
 	upstream  *url.URL
 	transport http.RoundTripper
 	metrics   *metrics.Metrics
-	px        *proxy.Proxy
-	guard     *parse.Guard // nil unless parse.enabled
+	px        *cookieguard.Proxy
+	guard     *parseguard.Guard // nil unless parse.enabled
 	ch        *challenge.Handler
 	reg       *regulate.Regulator
 	now       func() time.Time
@@ -233,7 +234,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	}
 	transport := d.Transport
 	if transport == nil {
-		transport = proxy.NewTransport(proxy.TransportOptions{
+		transport = forward.NewTransport(forward.TransportOptions{
 			DialTimeout:           cfg.Upstream.DialTimeout,
 			ResponseHeaderTimeout: cfg.Upstream.ResponseTimeout,
 			MaxIdleConnsPerHost:   cfg.Upstream.MaxIdleConnsPerHost,
@@ -335,7 +336,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		// Parse-only: no cookie logins to intercept outside the mount.
 		loginRoutes = nil
 	}
-	px, err := proxy.New(proxy.Options{
+	px, err := cookieguard.New(cookieguard.Options{
 		Upstream:         upstream,
 		PreserveHost:     cfg.Upstream.PreserveHost,
 		Transport:        transport,
@@ -389,7 +390,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		if cache == 0 {
 			cache = -1
 		}
-		guard, err := parse.New(parse.Options{
+		guard, err := parseguard.New(parseguard.Options{
 			Upstream: upstream, Transport: transport, PreserveHost: cfg.Upstream.PreserveHost,
 			Mount: pc.Mount, GraphQL: pc.GraphQLPath, Prefix: cfg.Prefix, Next: px,
 			Challenger: ch, Store: ephemeral, ClientIP: ips, MasterKeyFrom: from,
@@ -543,18 +544,18 @@ func (s *Server) ServeAdmin(ctx context.Context, ln net.Listener) error {
 }
 
 // pathRules builds the bypass and step-up rules of a config.
-func pathRules(cfg *config.Config) ([]proxy.BypassRule, []proxy.StepUpRule, error) {
+func pathRules(cfg *config.Config) ([]cookieguard.BypassRule, []cookieguard.StepUpRule, error) {
 	bypass, err := bypassRules(cfg.Bypass)
 	if err != nil {
 		return nil, nil, err
 	}
-	var stepUp []proxy.StepUpRule
+	var stepUp []cookieguard.StepUpRule
 	for i, su := range cfg.StepUp {
 		rules, err := bypassRules([]config.Bypass{{Path: su.Path, Prefix: su.Prefix, Pattern: su.Pattern, Methods: su.Methods}})
 		if err != nil {
 			return nil, nil, fmt.Errorf("step_up[%d]: %w", i, err)
 		}
-		stepUp = append(stepUp, proxy.StepUpRule{Rule: rules[0], MaxAge: su.MaxAge})
+		stepUp = append(stepUp, cookieguard.StepUpRule{Rule: rules[0], MaxAge: su.MaxAge})
 	}
 	return bypass, stepUp, nil
 }
@@ -689,7 +690,7 @@ func (s *Server) abandoned(ctx context.Context, h *store.Held, reason string) {
 		// use it, and an unreleased session should not linger.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if err := parse.Logout(ctx, s.transport, s.upstream, s.cfg.Parse.Mount, h); err != nil {
+		if err := parseguard.Logout(ctx, s.transport, s.upstream, s.cfg.Parse.Mount, h); err != nil {
 			s.log.WarnContext(ctx, "logging out an abandoned Parse login failed", "event", "upstream_logout_failed", "user", h.User, "reason", reason, "err", err)
 			return
 		}
@@ -770,31 +771,31 @@ func (s *Server) Close() error {
 	return errors.Join(errs...)
 }
 
-func routes(rs []config.Route) []proxy.Route {
-	out := make([]proxy.Route, 0, len(rs))
+func routes(rs []config.Route) []cookieguard.Route {
+	out := make([]cookieguard.Route, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, proxy.Route{Path: r.Path, Methods: r.Methods, Query: r.Query})
+		out = append(out, cookieguard.Route{Path: r.Path, Methods: r.Methods, Query: r.Query})
 	}
 	return out
 }
 
 // loginForm is how the proxy reads login requests.
-func loginForm(l config.Login) proxy.LoginForm {
-	f := proxy.LoginForm{UserField: l.User.FormField, Fields: []proxy.Field{}}
+func loginForm(l config.Login) cookieguard.LoginForm {
+	f := cookieguard.LoginForm{UserField: l.User.FormField, Fields: []cookieguard.Field{}}
 	for _, fd := range l.Fields {
 		name, value, _ := strings.Cut(fd, "=")
-		f.Fields = append(f.Fields, proxy.Field{Name: name, Value: value})
+		f.Fields = append(f.Fields, cookieguard.Field{Name: name, Value: value})
 	}
-	f.Normalize = proxy.NormalizerOf(l.User.Normalize)
+	f.Normalize = cookieguard.NormalizerOf(l.User.Normalize)
 	return f
 }
 
 // identityProbe is the configured identity probe (nil: none).
-func identityProbe(id config.Identity) (*proxy.IdentityProbe, error) {
+func identityProbe(id config.Identity) (*cookieguard.IdentityProbe, error) {
 	if id.Path == "" {
 		return nil, nil
 	}
-	ip := &proxy.IdentityProbe{Path: id.Path, JSONPointer: id.JSONPointer, Header: id.Header, Timeout: id.Timeout}
+	ip := &cookieguard.IdentityProbe{Path: id.Path, JSONPointer: id.JSONPointer, Header: id.Header, Timeout: id.Timeout}
 	if id.Regexp != "" {
 		re, err := regexp.Compile(id.Regexp)
 		if err != nil {
@@ -805,8 +806,8 @@ func identityProbe(id config.Identity) (*proxy.IdentityProbe, error) {
 	return ip, nil
 }
 
-func successMatcher(s config.Success) (proxy.Matcher, error) {
-	m := proxy.Matcher{Status: s.Status, SetsSessionCookie: s.SetsSessionCookie}
+func successMatcher(s config.Success) (cookieguard.Matcher, error) {
+	m := cookieguard.Matcher{Status: s.Status, SetsSessionCookie: s.SetsSessionCookie}
 	if len(s.Headers) > 0 {
 		m.Headers = map[string]*regexp.Regexp{}
 		for name, pat := range s.Headers {
@@ -820,10 +821,10 @@ func successMatcher(s config.Success) (proxy.Matcher, error) {
 	return m, nil
 }
 
-func bypassRules(bs []config.Bypass) ([]proxy.BypassRule, error) {
-	var out []proxy.BypassRule
+func bypassRules(bs []config.Bypass) ([]cookieguard.BypassRule, error) {
+	var out []cookieguard.BypassRule
 	for i, b := range bs {
-		r := proxy.BypassRule{Path: b.Path, Prefix: b.Prefix, Methods: b.Methods}
+		r := cookieguard.BypassRule{Path: b.Path, Prefix: b.Prefix, Methods: b.Methods}
 		if b.Pattern != "" {
 			re, err := regexp.Compile(b.Pattern)
 			if err != nil {
