@@ -53,11 +53,11 @@ func benchProxy(b *testing.B) (*Proxy, *http.Request) {
 	up, _ := url.Parse("http://app.internal")
 	p, err := New(Options{
 		Upstream: up, Transport: cannedTransport{}, Prefix: "/.vestibule/",
-		Gate: http.NotFoundHandler(), Challenger: noChallenger{},
+		Challenger:     noChallenger{},
 		SessionCookies: []string{"sessionid"},
 		LoginRoutes:    []Route{{Path: "/login", Methods: []string{"POST"}}},
 		LogoutRoutes:   []Route{{Path: "/logout"}},
-		Bypass:         []BypassRule{{Prefix: "/static/"}},
+		Bypass:         []PathRule{{Prefix: "/static/"}},
 		Success:        Matcher{Status: []int{302}},
 		Cookies:        issuer, Store: memory.New(nil),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -210,7 +210,7 @@ func TestMatcher(t *testing.T) {
 }
 
 func TestBypassRules(t *testing.T) {
-	rules := []BypassRule{
+	rules := []PathRule{
 		{Prefix: "/static/", Methods: []string{"GET", "HEAD"}},
 		{Path: "/healthz"},
 		{Pattern: regexp.MustCompile(`^/img/[a-z]+\.png$`), Methods: []string{"GET"}},

@@ -207,7 +207,7 @@ func TestNormalizer(t *testing.T) {
 func TestFormKeptWithoutUserField(t *testing.T) {
 	codec, _ := gate.NewCodec("vestibule_gate", [][]byte{make([]byte, 32)}, nil)
 	up, _ := url.Parse("http://app.internal")
-	base := Options{Upstream: up, Transport: cannedTransport{}, Prefix: "/.vestibule/", Gate: http.NotFoundHandler(),
+	base := Options{Upstream: up, Transport: cannedTransport{}, Prefix: "/.vestibule/",
 		Challenger: noChallenger{}, Cookies: &gate.Issuer{Codec: codec, MaxAge: time.Hour}, Store: memory.New(nil)}
 	headerOnly := base
 	headerOnly.UserHeader, headerOnly.Form = "X-User", LoginForm{Normalize: Normalizer{NFKC: true, Trim: true}}

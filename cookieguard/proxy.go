@@ -49,8 +49,6 @@ type Options struct {
 	Transport http.RoundTripper
 	// Prefix is the reserved path prefix, e.g. "/.vestibule/". Required.
 	Prefix string
-	// Gate serves every request under Prefix. Required.
-	Gate http.Handler
 	// Challenger starts second factors. Required.
 	Challenger Challenger
 	// ErrorPage renders the gateway's own error answers (502, 503, 504, 413).
@@ -61,7 +59,7 @@ type Options struct {
 	SessionCookies []string
 	LoginRoutes    []Route
 	LogoutRoutes   []Route
-	Bypass         []BypassRule
+	Bypass         []PathRule
 	// Success classifies login answers.
 	Success Matcher
 	// UserField is the login form field naming the user. Form, when its
@@ -145,7 +143,7 @@ type Regulator interface {
 // last passed a second factor more than MaxAge ago is sent to the step-up
 // page first.
 type StepUpRule struct {
-	Rule   BypassRule
+	Rule   PathRule
 	MaxAge time.Duration
 }
 
@@ -198,12 +196,12 @@ type Proxy struct {
 }
 
 type pathRules struct {
-	bypass []BypassRule
+	bypass []PathRule
 	stepUp []StepUpRule
 }
 
 // SetRules replaces the bypass and step-up rules (a config reload).
-func (p *Proxy) SetRules(bypass []BypassRule, stepUp []StepUpRule) {
+func (p *Proxy) SetRules(bypass []PathRule, stepUp []StepUpRule) {
 	p.rules.Store(&pathRules{bypass: bypass, stepUp: stepUp})
 }
 
@@ -214,8 +212,8 @@ func New(opts Options) (*Proxy, error) {
 		return nil, errors.New("proxy: no upstream")
 	case opts.Prefix == "" || !strings.HasPrefix(opts.Prefix, "/") || !strings.HasSuffix(opts.Prefix, "/"):
 		return nil, fmt.Errorf("proxy: prefix %q must start and end with /", opts.Prefix)
-	case opts.Gate == nil || opts.Challenger == nil:
-		return nil, errors.New("proxy: no gate handler or challenger")
+	case opts.Challenger == nil:
+		return nil, errors.New("proxy: no challenger")
 	case opts.Cookies == nil || opts.Cookies.Codec == nil:
 		return nil, errors.New("proxy: no gate cookie issuer")
 	case opts.Store == nil:
@@ -285,9 +283,11 @@ type reqState struct {
 
 type stateKey struct{}
 
-// ServeHTTP implements the guard; see the package documentation.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, p.opt.Prefix) {
+// Pages serves the gate pages (every request under Prefix) with gate: a
+// request that carries a valid gate cookie bound to its app session has its
+// claims (VerifiedClaims).
+func (p *Proxy) Pages(gate http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, ctx := audit.EnsureRequestID(r, p.opt.ClientIP.TrustedPeer(r))
 		var sc scan
 		scanCookies(r.Header["Cookie"], p.gateCk, p.names, &sc)
@@ -296,9 +296,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				ctx = context.WithValue(ctx, claimsKey{}, cl)
 			}
 		}
-		p.opt.Gate.ServeHTTP(w, r.WithContext(ctx))
-		return
-	}
+		gate.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// ServeHTTP guards one request to the app (outside Prefix); see the package
+// documentation.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Identity headers belong to the gateway, in every spelling an app
 	// may fold into it (X-Vestibule_User: CGI turns both into one name).
 	for k := range r.Header {

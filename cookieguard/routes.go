@@ -17,9 +17,11 @@ type Route struct {
 	Query map[string]string
 }
 
-// BypassRule lets matching requests through without a gate session. One of
-// Path, Prefix and Pattern is set.
-type BypassRule struct {
+// PathRule names paths, for the methods in Methods (none: every method):
+// exactly Path, everything under Prefix, or what Pattern matches (one of
+// the three is set). Bypass rules (public paths) and step-up rules
+// (sensitive paths) are PathRules.
+type PathRule struct {
 	Path    string
 	Prefix  string
 	Pattern *regexp.Regexp
@@ -180,7 +182,7 @@ func methodIn(method string, methods []string) bool {
 
 // bypass reports whether a canonical path and method match a bypass rule.
 // Matching is case-sensitive and exact: a variant is simply not public.
-func bypass(rules []BypassRule, p, method string) bool {
+func bypass(rules []PathRule, p, method string) bool {
 	for i := range rules {
 		r := &rules[i]
 		if !methodIn(method, r.Methods) {

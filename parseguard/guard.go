@@ -59,10 +59,6 @@ type Options struct {
 	// repeated and trailing slashes ignored.
 	Mount   string
 	GraphQL string
-	// Prefix is the gate prefix; Next serves it and every request outside
-	// Mount and GraphQL (the cookie proxy). Required.
-	Prefix string
-	Next   http.Handler
 	// Challenger starts second factors. Required.
 	Challenger Challenger
 	// Store holds held logins and the registry of released tokens. Required.
@@ -144,8 +140,8 @@ func New(opts Options) (*Guard, error) {
 	switch {
 	case opts.Upstream == nil:
 		return nil, errors.New("parse: no upstream")
-	case opts.Next == nil || opts.Challenger == nil || opts.Store == nil:
-		return nil, errors.New("parse: no next handler, challenger or store")
+	case opts.Challenger == nil || opts.Store == nil:
+		return nil, errors.New("parse: no challenger or store")
 	case !strings.HasPrefix(opts.Mount, "/") || key(opts.Mount) == "/":
 		return nil, fmt.Errorf("parse: mount %q must be a path below /", opts.Mount)
 	case opts.GraphQL != "" && !strings.HasPrefix(opts.GraphQL, "/"):
@@ -221,22 +217,24 @@ func (st *state) Value(k any) any {
 	return st.Context.Value(k)
 }
 
-// ServeHTTP guards one request.
-func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, g.opt.Prefix) {
-		g.opt.Next.ServeHTTP(w, r)
-		return
-	}
-	k := clean(r.URL.Path)
+// Owns reports whether the guard answers a request to path: one under the
+// mount or the GraphQL path, or one whose dot segments it refuses. Every
+// other path goes to the app through Screen.
+func (g *Guard) Owns(path string) bool {
+	k := clean(path)
 	if dotted(k) {
-		g.fail(w, r, http.StatusBadRequest, 107, "Invalid path.", "bad_path")
-		return
+		return true
 	}
-	at, route := g.locate(k)
-	if at == elsewhere {
-		// Not a Parse route, but forwarded to the same upstream: a master
-		// key header is refused from outside master_key_from, and a Parse
-		// token header must be released.
+	at, _ := g.locate(k)
+	return at != elsewhere
+}
+
+// Screen guards the requests outside the mount and the GraphQL path on
+// their way to next (the cookie guard): they reach the same upstream, so
+// a master key header is refused from outside master_key_from, and a Parse
+// token header must be released.
+func (g *Guard) Screen(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if (r.Header.Get("X-Parse-Master-Key") != "" || r.Header.Get("X-Parse-Maintenance-Key") != "") && !g.masterAllowed(g.opt.ClientIP.ClientIP(r)) {
 			g.log.WarnContext(r.Context(), "master key from a client outside parse.master_key_from refused", "event", "master_key_refused",
 				"path", r.URL.Path, "remote_ip", g.opt.ClientIP.ClientIP(r))
@@ -248,7 +246,21 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		g.opt.Next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ServeHTTP guards one request to a path the guard Owns.
+func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	k := clean(r.URL.Path)
+	if dotted(k) {
+		g.fail(w, r, http.StatusBadRequest, 107, "Invalid path.", "bad_path")
+		return
+	}
+	at, route := g.locate(k)
+	if at == elsewhere {
+		// Not the guard's: the router sends these through Screen.
+		g.fail(w, r, http.StatusNotFound, 119, "Not a Parse path.", "")
 		return
 	}
 	if r.Header.Get("Upgrade") != "" {

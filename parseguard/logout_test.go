@@ -89,7 +89,7 @@ func TestHoldFailureEndsSession(t *testing.T) {
 	app := httptest.NewServer(fake)
 	defer app.Close()
 	u, _ := url.Parse(app.URL)
-	g, err := New(Options{Upstream: u, Mount: "/parse", Prefix: "/.vestibule/", Next: http.NotFoundHandler(), Challenger: failingChallenge{}, Store: memory.New(nil)})
+	g, err := New(Options{Upstream: u, Mount: "/parse", Challenger: failingChallenge{}, Store: memory.New(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -331,7 +331,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	loginRoutes := routes(cfg.Login.Routes)
+	loginRoutes := guardRoutes(cfg.Login.Routes)
 	if cfg.Login.Basic || cfg.Parse.Enabled && len(cfg.SessionCookies) == 0 {
 		// Parse-only: no cookie logins to intercept outside the mount.
 		loginRoutes = nil
@@ -341,12 +341,11 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		PreserveHost:     cfg.Upstream.PreserveHost,
 		Transport:        transport,
 		Prefix:           cfg.Prefix,
-		Gate:             ch,
 		Challenger:       ch,
 		ErrorPage:        ch.ErrorPage,
 		SessionCookies:   cfg.SessionCookies,
 		LoginRoutes:      loginRoutes,
-		LogoutRoutes:     routes(cfg.Logout.Routes),
+		LogoutRoutes:     guardRoutes(cfg.Logout.Routes),
 		Bypass:           bypass,
 		Success:          matcher,
 		UserField:        cfg.Login.User.FormField,
@@ -378,7 +377,6 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.px, s.reg, s.ch = px, reg, ch
-	s.handler = s.metrics.Observe(cfg.Prefix, px)
 	if cfg.Parse.Enabled {
 		pc := cfg.Parse
 		var from []netip.Prefix
@@ -392,7 +390,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		}
 		guard, err := parseguard.New(parseguard.Options{
 			Upstream: upstream, Transport: transport, PreserveHost: cfg.Upstream.PreserveHost,
-			Mount: pc.Mount, GraphQL: pc.GraphQLPath, Prefix: cfg.Prefix, Next: px,
+			Mount: pc.Mount, GraphQL: pc.GraphQLPath,
 			Challenger: ch, Store: ephemeral, ClientIP: ips, MasterKeyFrom: from,
 			AllowLoginAs: pc.AllowLoginAs, AllowVerifyPassword: pc.AllowVerifyPassword, SignupGrace: pc.Signup == "grace", AnonymousPass: pc.Anonymous == "pass",
 			SessionTTL: pc.SessionTTL, HoldTTL: cfg.Login.HoldTTL, PhoneField: pc.PhoneField, MaxBody: pc.MaxBodyBytes,
@@ -402,8 +400,8 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 			return nil, err
 		}
 		s.guard = guard
-		s.handler = s.metrics.Observe(cfg.Prefix, guard)
 	}
+	s.handler = s.metrics.Observe(cfg.Prefix, routes(cfg.Prefix, ch, px, s.guard))
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	s.revSyncedAt = d.Now()
 	go s.janitor()
@@ -544,7 +542,7 @@ func (s *Server) ServeAdmin(ctx context.Context, ln net.Listener) error {
 }
 
 // pathRules builds the bypass and step-up rules of a config.
-func pathRules(cfg *config.Config) ([]cookieguard.BypassRule, []cookieguard.StepUpRule, error) {
+func pathRules(cfg *config.Config) ([]cookieguard.PathRule, []cookieguard.StepUpRule, error) {
 	bypass, err := bypassRules(cfg.Bypass)
 	if err != nil {
 		return nil, nil, err
@@ -771,7 +769,8 @@ func (s *Server) Close() error {
 	return errors.Join(errs...)
 }
 
-func routes(rs []config.Route) []cookieguard.Route {
+// guardRoutes converts configured login or logout routes for the cookie guard.
+func guardRoutes(rs []config.Route) []cookieguard.Route {
 	out := make([]cookieguard.Route, 0, len(rs))
 	for _, r := range rs {
 		out = append(out, cookieguard.Route{Path: r.Path, Methods: r.Methods, Query: r.Query})
@@ -821,10 +820,10 @@ func successMatcher(s config.Success) (cookieguard.Matcher, error) {
 	return m, nil
 }
 
-func bypassRules(bs []config.Bypass) ([]cookieguard.BypassRule, error) {
-	var out []cookieguard.BypassRule
+func bypassRules(bs []config.Bypass) ([]cookieguard.PathRule, error) {
+	var out []cookieguard.PathRule
 	for i, b := range bs {
-		r := cookieguard.BypassRule{Path: b.Path, Prefix: b.Prefix, Methods: b.Methods}
+		r := cookieguard.PathRule{Path: b.Path, Prefix: b.Prefix, Methods: b.Methods}
 		if b.Pattern != "" {
 			re, err := regexp.Compile(b.Pattern)
 			if err != nil {
