@@ -1,6 +1,9 @@
 package cookieguard
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Facts are what the guard read from a request before deciding: every
 // input of Decide that comes from the request (or from the work the
@@ -28,13 +31,13 @@ type Facts struct {
 	LoginRoute  bool
 	LogoutRoute bool
 	// On a login route: the login request as read (LoginTooLarge, or
-	// LoginErr: the body could not be read, or LoginAmbiguous: the form
-	// names the user in ways an app might read differently), and the user
-	// it names.
-	LoginTooLarge  bool
-	LoginErr       error
-	LoginAmbiguous bool
-	LoginUser      string
+	// LoginErr: the body could not be read, or LoginRefused: why the form
+	// is ambiguous, naming the user in ways an app might read
+	// differently), and the user it names.
+	LoginTooLarge bool
+	LoginErr      error
+	LoginRefused  string
+	LoginUser     string
 	// Authorization: the request carries an Authorization header. Basic:
 	// the one Authorization value counted as the app session (Basic mode),
 	// with the user it names (BasicErr: not one an app reads the same way).
@@ -140,6 +143,8 @@ type Decision struct {
 	Released bool
 	// User is the login attempt's user.
 	User string
+	// Reason says why a login request is ambiguous (LoginAmbiguous).
+	Reason string
 }
 
 // Decide is the guard's decision on a request: a pure function of what
@@ -168,8 +173,8 @@ func Decide(f *Facts, rules *Rules) Decision {
 			return Decision{Action: LoginTooLarge}
 		case f.LoginErr != nil:
 			return Decision{Action: LoginUnreadable}
-		case f.LoginAmbiguous:
-			return Decision{Action: LoginAmbiguous}
+		case f.LoginRefused != "":
+			return Decision{Action: LoginAmbiguous, Reason: f.LoginRefused}
 		}
 		if f.LoginUser != "" || !rules.UserField {
 			d.Login, d.User = FormLogin, f.LoginUser
@@ -183,7 +188,7 @@ func Decide(f *Facts, rules *Rules) Decision {
 			return Decision{Action: ToPending}
 		case (f.Method == "GET" || f.Method == "HEAD") && !f.Pending:
 			if f.BasicErr != nil {
-				return Decision{Action: LoginAmbiguous}
+				return Decision{Action: LoginAmbiguous, Reason: f.BasicErr.Error()}
 			}
 			d.Login, d.User = BasicLogin, f.BasicUser
 		}
@@ -223,9 +228,48 @@ func Decide(f *Facts, rules *Rules) Decision {
 		}
 		d.Released = true
 	}
-	// A logout is watched only when it ends a session the request carries
-	// (with PreLoginCookies, whether any is left is known after the marker
-	// check: ServeHTTP asks again).
+	// A logout's answer is watched when the request still carries a
+	// session for it to end (a login attempt's answer is watched anyway).
 	d.Logout = f.LogoutRoute && sessions
 	return d
+}
+
+// stepUpAge finds the step-up rule of a path. Rules that ask for more fail
+// closed: they also match the path with case folded and repeated slashes
+// collapsed, the variants an app may resolve to the same page.
+func stepUpAge(rules []StepUpRule, path, method string) (time.Duration, bool) {
+	folded := foldPath(path)
+	for i := range rules {
+		su := &rules[i]
+		r := &su.Rule
+		if !methodIn(method, r.Methods) {
+			continue
+		}
+		switch {
+		case r.Path != "" && (path == r.Path || folded == foldPath(r.Path)),
+			r.Prefix != "" && (strings.HasPrefix(path, r.Prefix) || strings.HasPrefix(folded, foldPath(r.Prefix))),
+			r.Pattern != nil && (r.Pattern.MatchString(path) || r.Pattern.MatchString(folded)):
+			return su.MaxAge, true
+		}
+	}
+	return 0, false
+}
+
+// foldPath lower-cases a path and collapses repeated slashes.
+func foldPath(p string) string {
+	if isLoginKey(p) {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c == '/' && i > 0 && p[i-1] == '/' {
+			continue
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }

@@ -1,4 +1,4 @@
-// Package parse is Parse Server mode's guard: only session tokens the
+// Package parseguard is Parse Server mode's guard: only session tokens the
 // gateway released after a second factor reach Parse, and no token it has
 // not released leaves it.
 //

@@ -139,13 +139,13 @@ const maxAnswer = 8 << 20
 func New(opts Options) (*Guard, error) {
 	switch {
 	case opts.Upstream == nil:
-		return nil, errors.New("parse: no upstream")
+		return nil, errors.New("parseguard: no upstream")
 	case opts.Challenger == nil || opts.Store == nil:
-		return nil, errors.New("parse: no challenger or store")
+		return nil, errors.New("parseguard: no challenger or store")
 	case !strings.HasPrefix(opts.Mount, "/") || key(opts.Mount) == "/":
-		return nil, fmt.Errorf("parse: mount %q must be a path below /", opts.Mount)
+		return nil, fmt.Errorf("parseguard: mount %q must be a path below /", opts.Mount)
 	case opts.GraphQL != "" && !strings.HasPrefix(opts.GraphQL, "/"):
-		return nil, fmt.Errorf("parse: graphql path %q must start with /", opts.GraphQL)
+		return nil, fmt.Errorf("parseguard: graphql path %q must start with /", opts.GraphQL)
 	}
 	if opts.Transport == nil {
 		opts.Transport = forward.NewTransport(forward.TransportOptions{})
