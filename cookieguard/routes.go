@@ -110,16 +110,6 @@ func newRouteSet(rs []Route) routeSet {
 	return out
 }
 
-// matchPath reports whether the key matches any route, whatever the method.
-func (s routeSet) matchPath(key string) bool {
-	for _, r := range s.routes {
-		if r.Path == key {
-			return true
-		}
-	}
-	return false
-}
-
 // match reports whether key and method match a route.
 func (s routeSet) match(key, method string) bool {
 	for _, r := range s.routes {
