@@ -25,6 +25,7 @@ import (
 	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/forward"
 	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/held"
 	"github.com/vestibule-gw/vestibule/notify"
 	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/store"
@@ -97,9 +98,12 @@ type Options struct {
 	Brand Brand
 	// TOTPForbidden keeps authenticator apps out (text messages only).
 	TOTPForbidden bool
-	// ParseSessionTTL is how long a released Parse session token stays
-	// registered (0: one year, Parse's default session length).
-	ParseSessionTTL time.Duration
+	// Logins takes held logins for release (nil: package held's Logins
+	// over Ephemeral).
+	Logins Taker
+	// ParseTokens registers the session token of a released Parse login
+	// (Parse Server mode).
+	ParseTokens TokenRegistry
 	// Enrollment decides who may create a first enrollment, and reads
 	// invitations (nil: open, trust on first use). See enrollment.go.
 	Enrollment *enroll.Policy
@@ -181,8 +185,8 @@ func New(opts Options) (*Handler, error) {
 	if opts.LoginURL == "" {
 		opts.LoginURL = "/"
 	}
-	if opts.ParseSessionTTL <= 0 {
-		opts.ParseSessionTTL = 365 * 24 * time.Hour
+	if opts.Logins == nil {
+		opts.Logins = &held.Logins{Store: opts.Ephemeral, Now: opts.Now, Logger: opts.Logger}
 	}
 	h := &Handler{opt: opts, log: opts.Logger, pages: map[string]*template.Template{}}
 	h.SetBrand(opts.Brand)

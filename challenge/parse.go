@@ -355,7 +355,7 @@ func (h *Handler) releaseParse(r *http.Request, id string) forward.Reply {
 	}
 	// Registered before it is handed over: a crash in between leaves a
 	// registered token nobody holds, never a token handed over unregistered.
-	if err := parseguard.Register(ctx, h.opt.Ephemeral, held.Session[parseguard.TokenKey], held.User, h.opt.Now().Add(h.opt.ParseSessionTTL)); err != nil {
+	if err := h.opt.ParseTokens.Register(ctx, held.Session[parseguard.TokenKey], held.User); err != nil {
 		h.log.ErrorContext(ctx, "registering released token", "event", "store_error", "err", err)
 		return errStore.reply()
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vestibule-gw/vestibule/forward"
 	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/held"
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/store/memory"
 )
@@ -59,7 +60,7 @@ func benchProxy(b *testing.B) (*Proxy, *http.Request) {
 		LogoutRoutes:   []Route{{Path: "/logout"}},
 		Bypass:         []PathRule{{Prefix: "/static/"}},
 		Success:        Matcher{Status: []int{302}},
-		Cookies:        issuer, Store: memory.New(nil),
+		Cookies:        issuer, Store: memory.New(nil), Held: &held.Logins{Store: memory.New(nil)},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

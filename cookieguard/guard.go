@@ -2,10 +2,8 @@ package cookieguard
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -85,26 +83,22 @@ type Options struct {
 	// request body (0: none beyond the server's own limits): uploads may
 	// take as long as they keep moving.
 	BodyIdleTimeout time.Duration
-	// Abandon ends an app session the gateway refused to hold (an identity
-	// probe that failed, a ban found after the probe); nil: nothing.
-	Abandon func(ctx context.Context, h *store.Held, reason string)
 	// UserHeader, if set, is a header of the app's login answer naming the
 	// user; it wins over UserField.
 	UserHeader string
 	// MaxLoginBody bounds login request bodies (0: 64 KiB).
 	MaxLoginBody int64
-	// HoldTTL is how long a held login lives (0: 5 minutes).
-	HoldTTL time.Duration
 
 	// Cookies issues and clears gate cookies; its Codec decodes them. Required.
 	Cookies *gate.Issuer
-	// Store holds held logins and revocations. Required.
-	Store store.Ephemeral
+	// Held keeps held logins and ends the app sessions of refused ones.
+	// Required.
+	Held Holder
+	// Store records and answers revocations of gate sessions. Required.
+	Store Revocations
 
-	// Now is the clock (nil: time.Now). Random is the entropy source for
-	// held-login ids (nil: crypto/rand).
-	Now    func() time.Time
-	Random io.Reader
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
 	// Logger receives structured events (nil: slog.Default()).
 	Logger *slog.Logger
 
@@ -125,6 +119,24 @@ type Options struct {
 	// body, or a response header), for text-message codes.
 	PhoneJSONField string
 	PhoneHeader    string
+}
+
+// Holder keeps held logins (package held's Logins implements it).
+type Holder interface {
+	// Hold stores a new held login, giving it its id and expiry.
+	Hold(ctx context.Context, h *store.Held) error
+	// Abandon ends at the app the session of a login the gateway will
+	// not hold (an identity probe that failed, a ban found after the
+	// probe, a store failure).
+	Abandon(ctx context.Context, h *store.Held, reason string)
+}
+
+// Revocations are the gate-session revocations the guard records (logout,
+// rotation, a new login on a kept session id) and checks on every request
+// (an in-process view: no store round trip).
+type Revocations interface {
+	Revoke(ctx context.Context, key [32]byte, at, until time.Time) error
+	RevokedAt(key [32]byte) (time.Time, bool)
 }
 
 // Regulator says whether a user or client address is banned (the regulate
@@ -181,9 +193,7 @@ type Proxy struct {
 	gateCk    string
 	log       *slog.Logger
 	now       func() time.Time
-	random    io.Reader
 	maxBody   int64
-	holdTTL   time.Duration
 	// rules are the public and step-up paths; SetRules swaps them at run
 	// time (config reload) with one atomic store.
 	rules atomic.Pointer[pathRules]
@@ -211,7 +221,9 @@ func New(opts Options) (*Proxy, error) {
 	case opts.Cookies == nil || opts.Cookies.Codec == nil:
 		return nil, errors.New("cookieguard: no gate cookie issuer")
 	case opts.Store == nil:
-		return nil, errors.New("cookieguard: no ephemeral store")
+		return nil, errors.New("cookieguard: no revocation store")
+	case opts.Held == nil:
+		return nil, errors.New("cookieguard: no held logins")
 	}
 	p := &Proxy{
 		opt:     opts,
@@ -222,9 +234,7 @@ func New(opts Options) (*Proxy, error) {
 		gateCk:  opts.Cookies.Codec.Name(),
 		log:     opts.Logger,
 		now:     opts.Now,
-		random:  opts.Random,
 		maxBody: opts.MaxLoginBody,
-		holdTTL: opts.HoldTTL,
 	}
 	p.markName = p.gateCk + "_pre"
 	if p.opt.Form.UserField == "" && opts.UserField != "" {
@@ -240,14 +250,8 @@ func New(opts Options) (*Proxy, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
-	if p.random == nil {
-		p.random = rand.Reader
-	}
 	if p.maxBody <= 0 {
 		p.maxBody = 64 << 10
-	}
-	if p.holdTTL <= 0 {
-		p.holdTTL = 5 * time.Minute
 	}
 	transport := opts.Transport
 	if transport == nil {

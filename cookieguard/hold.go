@@ -13,7 +13,6 @@ import (
 	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/forward"
 	"github.com/vestibule-gw/vestibule/gate"
-	"github.com/vestibule-gw/vestibule/held"
 	"github.com/vestibule-gw/vestibule/store"
 )
 
@@ -73,10 +72,6 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 		p.abandon(ctx, st, user, session, "too_large")
 		return errTooLarge
 	}
-	id, err := held.NewID(p.random)
-	if err != nil {
-		return err
-	}
 	header := resp.Header.Clone()
 	forward.RemoveHopHeaders(header)
 	header.Del(forward.UserHeader)
@@ -102,14 +97,11 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 	}
 	h := &store.Held{
 		Phone:     p.phoneOf(resp.Header, body),
-		ID:        id,
 		User:      user,
 		Session:   session,
 		Response:  held,
 		RemoteIP:  st.remoteIP,
 		UserAgent: st.userAgent,
-		Created:   now,
-		Expires:   now.Add(p.holdTTL),
 	}
 	bind := gate.BindingMap(session)
 	// Gate cookies bound to this app session before now are void: an app
@@ -119,9 +111,9 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 		p.abandon(ctx, st, user, session, "store_error")
 		return forward.StoreError{Err: fmt.Errorf("revoking earlier gate sessions: %w", err)}
 	}
-	if err := p.opt.Store.CreateHeld(ctx, h); err != nil {
+	if err := p.opt.Held.Hold(ctx, h); err != nil {
 		p.abandon(ctx, st, user, session, "store_error")
-		return forward.StoreError{Err: fmt.Errorf("holding login: %w", err)}
+		return forward.StoreError{Err: err}
 	}
 	reply, err := p.opt.Challenger.Begin(st.orig, h)
 	if err != nil {
@@ -209,10 +201,7 @@ const msgUnconfirmed = "Your password was accepted, but the sign-in could not be
 
 // abandon ends at the app a session the gateway will not hold.
 func (p *Proxy) abandon(ctx context.Context, st *reqState, user string, session map[string]string, reason string) {
-	if p.opt.Abandon == nil {
-		return
-	}
-	p.opt.Abandon(ctx, &store.Held{User: user, Session: session, RemoteIP: st.remoteIP, UserAgent: st.userAgent, Created: p.now()}, reason)
+	p.opt.Held.Abandon(ctx, &store.Held{User: user, Session: session, RemoteIP: st.remoteIP, UserAgent: st.userAgent, Created: p.now()}, reason)
 }
 
 // setsLoginOnly reports whether an answer sets (not deletes) a session

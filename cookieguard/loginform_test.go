@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/held"
 	"github.com/vestibule-gw/vestibule/store/memory"
 )
 
@@ -208,7 +209,7 @@ func TestFormKeptWithoutUserField(t *testing.T) {
 	codec, _ := gate.NewCodec("vestibule_gate", [][]byte{make([]byte, 32)}, nil)
 	up, _ := url.Parse("http://app.internal")
 	base := Options{Upstream: up, Transport: cannedTransport{}, Prefix: "/.vestibule/",
-		Challenger: noChallenger{}, Cookies: &gate.Issuer{Codec: codec, MaxAge: time.Hour}, Store: memory.New(nil)}
+		Challenger: noChallenger{}, Cookies: &gate.Issuer{Codec: codec, MaxAge: time.Hour}, Store: memory.New(nil), Held: &held.Logins{Store: memory.New(nil)}}
 	headerOnly := base
 	headerOnly.UserHeader, headerOnly.Form = "X-User", LoginForm{Normalize: Normalizer{NFKC: true, Trim: true}}
 	p, err := New(headerOnly)

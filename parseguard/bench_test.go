@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vestibule-gw/vestibule/forward"
+	"github.com/vestibule-gw/vestibule/held"
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/store/memory"
 )
@@ -52,12 +53,13 @@ func benchGuardAnswer(b *testing.B, answer string) (*Guard, string) {
 	b.Cleanup(app.Close)
 	u, _ := url.Parse(app.URL)
 	st := memory.New(nil)
-	g, err := New(Options{Upstream: u, Mount: "/parse", Challenger: noChallenge{}, Store: st})
+	logins, tokens := guardDeps(st)
+	g, err := New(Options{Upstream: u, Mount: "/parse", Challenger: noChallenge{}, Held: logins, Tokens: tokens})
 	if err != nil {
 		b.Fatal(err)
 	}
 	tok := "r:0123456789abcdef0123456789abcdef"
-	if err := g.register(context.Background(), tok, "u1"); err != nil {
+	if err := g.opt.Tokens.Register(context.Background(), tok, "u1"); err != nil {
 		b.Fatal(err)
 	}
 	return g, tok
@@ -171,4 +173,9 @@ func BenchmarkTokenScan(b *testing.B) {
 	for b.Loop() {
 		redactTokens(buf, func(string) bool { return true })
 	}
+}
+
+// guardDeps are a guard's held logins and token registry over st.
+func guardDeps(st *memory.Store) (*held.Logins, *held.Registry) {
+	return &held.Logins{Store: st}, held.NewRegistry(st, held.RegistryOptions{})
 }

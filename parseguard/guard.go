@@ -3,8 +3,6 @@ package parseguard
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,8 +59,10 @@ type Options struct {
 	GraphQL string
 	// Challenger starts second factors. Required.
 	Challenger Challenger
-	// Store holds held logins and the registry of released tokens. Required.
-	Store store.Ephemeral
+	// Held keeps held logins. Required.
+	Held Holder
+	// Tokens is the registry of released session tokens. Required.
+	Tokens *held.Registry
 	// ClientIP resolves client addresses (nil: the peer).
 	ClientIP *clientip.Resolver
 	// MasterKeyFrom lists the client networks that may send a master or
@@ -76,11 +76,6 @@ type Options struct {
 	// X-Vestibule-Enrollment: required) instead of holding it until the
 	// user enrolls a second factor.
 	SignupGrace bool
-	// SessionTTL is how long a released token stays registered (0: one
-	// year, Parse's default session length).
-	SessionTTL time.Duration
-	// HoldTTL is the lifetime of a held login (0: 5 minutes).
-	HoldTTL time.Duration
 	// AnonymousPass releases at once a login made with anonymous authData
 	// alone, of a user whose only authData is anonymous (parse.anonymous:
 	// pass); otherwise such logins are held like any other.
@@ -90,13 +85,9 @@ type Options struct {
 	PhoneField string
 	// MaxBody bounds request bodies read (0: 20 MiB, Parse's default).
 	MaxBody int64
-	// CacheTTL is how long a registry answer is reused in this process
-	// (0: 5 seconds; negative: no cache).
-	CacheTTL time.Duration
 	// Regulator refuses logins from a banned client address.
 	Regulator Regulator
 	Now       func() time.Time
-	Random    io.Reader
 	Logger    *slog.Logger
 	// Status, if set, is told the status of every answer (metrics).
 	Status func(code int)
@@ -108,29 +99,24 @@ type Regulator interface {
 	Banned(ctx context.Context, user, ip string) error
 }
 
+// Holder keeps held logins (package held's Logins implements it).
+type Holder interface {
+	// Hold stores a new held login, giving it its id and expiry.
+	Hold(ctx context.Context, h *store.Held) error
+	// Cancel takes back a held login whose challenge could not begin.
+	Cancel(ctx context.Context, id string) (*store.Held, error)
+}
+
 // Guard is the Parse Server guard: only session tokens the gateway released
 // after a second factor reach the app; answers that mint a token are held.
 type Guard struct {
-	opt     Options
-	rp      *httputil.ReverseProxy
-	mount   string
-	gql     string
-	log     *slog.Logger
-	cacheMu sync.Mutex
-	cache   map[[32]byte]cached
-	ending  sync.WaitGroup // sessions being ended at Parse
+	opt    Options
+	rp     *httputil.ReverseProxy
+	mount  string
+	gql    string
+	log    *slog.Logger
+	ending sync.WaitGroup // sessions being ended at Parse
 }
-
-type cached struct {
-	user  string
-	until time.Time
-	// gone marks a token this process just logged out: a lookup racing
-	// with the logout must not put it back in the cache.
-	gone bool
-}
-
-// maxCache bounds the in-process registry cache.
-const maxCache = 100_000
 
 // maxAnswer bounds the answers the guard reads to find tokens.
 const maxAnswer = 8 << 20
@@ -140,8 +126,8 @@ func New(opts Options) (*Guard, error) {
 	switch {
 	case opts.Upstream == nil:
 		return nil, errors.New("parseguard: no upstream")
-	case opts.Challenger == nil || opts.Store == nil:
-		return nil, errors.New("parseguard: no challenger or store")
+	case opts.Challenger == nil || opts.Held == nil || opts.Tokens == nil:
+		return nil, errors.New("parseguard: no challenger, held logins or token registry")
 	case !strings.HasPrefix(opts.Mount, "/") || key(opts.Mount) == "/":
 		return nil, fmt.Errorf("parseguard: mount %q must be a path below /", opts.Mount)
 	case opts.GraphQL != "" && !strings.HasPrefix(opts.GraphQL, "/"):
@@ -150,28 +136,16 @@ func New(opts Options) (*Guard, error) {
 	if opts.Transport == nil {
 		opts.Transport = forward.NewTransport(forward.TransportOptions{})
 	}
-	if opts.SessionTTL <= 0 {
-		opts.SessionTTL = 365 * 24 * time.Hour
-	}
-	if opts.HoldTTL <= 0 {
-		opts.HoldTTL = 5 * time.Minute
-	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 20 << 20
-	}
-	if opts.CacheTTL == 0 {
-		opts.CacheTTL = 5 * time.Second
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Random == nil {
-		opts.Random = rand.Reader
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	g := &Guard{opt: opts, mount: key(opts.Mount), log: opts.Logger, cache: map[[32]byte]cached{}}
+	g := &Guard{opt: opts, mount: key(opts.Mount), log: opts.Logger}
 	if opts.GraphQL != "" {
 		g.gql = key(opts.GraphQL)
 	}
@@ -406,7 +380,7 @@ func (g *Guard) masterAllowed(ip string) bool {
 // checkToken answers a request whose token was not released (as Parse
 // answers an invalid token) and returns false; else the token's user.
 func (g *Guard) checkToken(w http.ResponseWriter, r *http.Request, tok string) (string, bool) {
-	user, ok, err := g.released(r.Context(), tok)
+	user, ok, err := g.opt.Tokens.Released(r.Context(), tok)
 	if err != nil {
 		g.log.ErrorContext(r.Context(), "reading the token registry", "event", "store_error", "err", err)
 		g.fail(w, r, http.StatusServiceUnavailable, 1, "Temporarily unavailable. Please try again in a moment.", "")
@@ -419,86 +393,6 @@ func (g *Guard) checkToken(w http.ResponseWriter, r *http.Request, tok string) (
 		return "", false
 	}
 	return user, true
-}
-
-// hashToken is a token's registry key (on the stack for usual tokens: it
-// runs for every request that carries one).
-func hashToken(tok string) [32]byte {
-	const domain = "vestibule-parse-token:"
-	var buf [128]byte
-	return sha256.Sum256(append(append(buf[:0], domain...), tok...))
-}
-
-// released looks a token up in the registry (through the bounded cache).
-func (g *Guard) released(ctx context.Context, tok string) (string, bool, error) {
-	h := hashToken(tok)
-	now := g.opt.Now()
-	if g.opt.CacheTTL > 0 {
-		g.cacheMu.Lock()
-		c, ok := g.cache[h]
-		g.cacheMu.Unlock()
-		if ok && !c.gone && now.Before(c.until) {
-			return c.user, true, nil
-		}
-	}
-	user, err := g.opt.Store.Token(ctx, h, now)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, err
-	}
-	g.remember(h, user, now)
-	return user, true, nil
-}
-
-func (g *Guard) remember(h [32]byte, user string, now time.Time) {
-	if g.opt.CacheTTL <= 0 {
-		return
-	}
-	g.cacheMu.Lock()
-	defer g.cacheMu.Unlock()
-	if c, ok := g.cache[h]; ok && c.gone && now.Before(c.until) {
-		return
-	}
-	if len(g.cache) >= maxCache {
-		clear(g.cache)
-	}
-	g.cache[h] = cached{user: user, until: now.Add(g.opt.CacheTTL)}
-}
-
-// forget takes a logged-out token out of the registry and this process's
-// cache.
-func (g *Guard) forget(ctx context.Context, tok string) error {
-	h := hashToken(tok)
-	if g.opt.CacheTTL > 0 {
-		g.cacheMu.Lock()
-		g.cache[h] = cached{gone: true, until: g.opt.Now().Add(g.opt.CacheTTL)}
-		g.cacheMu.Unlock()
-	}
-	return g.opt.Store.DeleteToken(ctx, h)
-}
-
-// register records a released token.
-func (g *Guard) register(ctx context.Context, tok, user string) error {
-	now := g.opt.Now()
-	h := hashToken(tok)
-	if err := g.opt.Store.PutToken(ctx, h, user, now.Add(g.opt.SessionTTL)); err != nil {
-		return err
-	}
-	g.remember(h, user, now)
-	return nil
-}
-
-// heldKey is the registry key under which a held login's token is known
-// while it is held (a different domain from released tokens' hashes).
-func heldKey(tok string) [32]byte {
-	return sha256.Sum256([]byte("vestibule-parse-held:" + tok))
-}
-
-// Register records a token released by the challenge (Parse release).
-func Register(ctx context.Context, s store.Tokens, tok, user string, until time.Time) error {
-	return s.PutToken(ctx, hashToken(tok), user, until)
 }
 
 // fail writes a Parse-shaped error: {"code": code, "error": msg}.
@@ -527,7 +421,7 @@ func writeError(w http.ResponseWriter, status, code int, msg, reason string) {
 // remove is the streamed answers' token decision: a token the gateway
 // did not release goes (so does any token when the registry can't say).
 func (st *state) remove(tok string) bool {
-	_, ok, err := st.g.released(st, tok)
+	_, ok, err := st.g.opt.Tokens.Released(st, tok)
 	if err != nil {
 		st.g.log.ErrorContext(st, "reading the token registry for an answer", "event", "store_error", "err", err)
 		return true
@@ -581,14 +475,14 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 	switch st.kind {
 	case logout:
 		if resp.StatusCode == http.StatusOK && st.token != "" {
-			if err := g.forget(ctx, st.token); err != nil {
+			if err := g.opt.Tokens.Forget(ctx, st.token); err != nil {
 				g.log.ErrorContext(ctx, "forgetting a logged-out token", "event", "store_error", "err", err)
 			}
 			g.log.InfoContext(ctx, "logout", "event", "logout", "user", st.user, "remote_ip", st.remoteIP)
 		}
 	case deleteSession:
 		if resp.StatusCode == http.StatusOK && st.deleted != "" {
-			if err := g.forget(ctx, st.deleted); err != nil {
+			if err := g.opt.Tokens.Forget(ctx, st.deleted); err != nil {
 				g.log.ErrorContext(ctx, "forgetting a deleted session's token", "event", "store_error", "err", err)
 			}
 			g.log.InfoContext(ctx, "session deleted", "event", "logout", "user", st.user, "remote_ip", st.remoteIP)
@@ -615,7 +509,7 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 	keep := func() error { forward.ReplaceBody(resp, body); return nil }
 	var unreleased []string
 	for _, tok := range findTokenValues(body) {
-		_, ok, err := g.released(ctx, tok)
+		_, ok, err := g.opt.Tokens.Released(ctx, tok)
 		if err != nil {
 			return forward.StoreError{Err: err}
 		}
@@ -663,7 +557,7 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 			if user == "" {
 				return errUnattributed
 			}
-			if err := g.register(ctx, tok, user); err != nil {
+			if err := g.opt.Tokens.Register(ctx, tok, user); err != nil {
 				return forward.StoreError{Err: err}
 			}
 			g.log.WarnContext(ctx, "loginAs token released (master key)", "event", "login_as", "user", user, "remote_ip", st.remoteIP)
@@ -678,7 +572,7 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 		if st.kind == follow && st.user != "" {
 			m.user = g.attribute(ctx, st, body, tok)
 			if m.user == st.user {
-				if err := g.register(ctx, m.token, m.user); err != nil {
+				if err := g.opt.Tokens.Register(ctx, m.token, m.user); err != nil {
 					return forward.StoreError{Err: err}
 				}
 				g.log.InfoContext(ctx, "new session token of a released session follows it", "event", "session_rotated", "user", m.user)
@@ -721,7 +615,7 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 		return removeAll("user_created", []string{m.token})
 	}
 	if g.opt.SignupGrace && signup {
-		if err := g.register(ctx, m.token, m.user); err != nil {
+		if err := g.opt.Tokens.Register(ctx, m.token, m.user); err != nil {
 			return forward.StoreError{Err: err}
 		}
 		resp.Header.Set("X-Vestibule-Enrollment", "required")
@@ -730,7 +624,7 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 	}
 	if g.opt.AnonymousPass && st.req.anonymous() {
 		if g.isAnonymous(ctx, st.req, m.token) {
-			if err := g.register(ctx, m.token, m.user); err != nil {
+			if err := g.opt.Tokens.Register(ctx, m.token, m.user); err != nil {
 				return forward.StoreError{Err: err}
 			}
 			g.log.InfoContext(ctx, "anonymous login released (parse.anonymous: pass)", "event", "anonymous_released", "user", m.user, "remote_ip", st.remoteIP)
@@ -776,11 +670,6 @@ func phoneHolder(body []byte, tok string) map[string]any {
 // hold keeps a login answer and replaces it with the challenge.
 func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) error {
 	ctx := resp.Request.Context()
-	id, err := held.NewID(g.opt.Random)
-	if err != nil {
-		return err
-	}
-	now := g.opt.Now()
 	header := resp.Header.Clone()
 	forward.RemoveHopHeaders(header)
 	header.Del(forward.UserHeader)
@@ -796,29 +685,29 @@ func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) erro
 		session[appKeysKey] = string(b)
 	}
 	h := &store.Held{
-		ID: id, Kind: store.KindParse, User: m.user, Session: session,
+		Kind: store.KindParse, User: m.user, Session: session,
 		Response: store.HeldResponse{Status: resp.StatusCode, Header: header, Body: body},
-		RemoteIP: st.remoteIP, UserAgent: st.userAgent, Created: now, Expires: now.Add(g.opt.HoldTTL),
+		RemoteIP: st.remoteIP, UserAgent: st.userAgent,
 	}
 	if g.opt.PhoneField != "" && m.obj != nil {
 		if p, ok := m.obj[g.opt.PhoneField].(string); ok {
 			h.Phone = strings.TrimSpace(p)
 		}
 	}
-	if err := g.opt.Store.CreateHeld(ctx, h); err != nil {
+	if err := g.opt.Held.Hold(ctx, h); err != nil {
 		// Nobody will get this session: end it.
 		g.endSessions(ctx, st.req.keySets(), []string{m.token}, "store_error")
-		return forward.StoreError{Err: fmt.Errorf("holding login: %w", err)}
+		return forward.StoreError{Err: err}
 	}
 	// Known as held while it is: a minting answer that shows it later
 	// (removed there) must not end this login at Parse.
-	if err := g.opt.Store.PutToken(ctx, heldKey(m.token), id, h.Expires); err != nil {
+	if err := g.opt.Tokens.MarkHeld(ctx, m.token, h.ID, h.Expires); err != nil {
 		g.log.ErrorContext(ctx, "indexing a held token", "event", "store_error", "err", err)
 	}
 	reply, err := g.opt.Challenger.BeginParse(st.orig, h, MFA{Sent: st.req.hasMFA, Token: st.req.mfa})
 	if err != nil {
-		if _, terr := g.opt.Store.TakeHeld(ctx, id); terr == nil {
-			g.opt.Store.DeleteToken(ctx, heldKey(m.token))
+		if _, terr := g.opt.Held.Cancel(ctx, h.ID); terr == nil {
+			g.opt.Tokens.UnmarkHeld(ctx, m.token)
 			g.endSessions(ctx, st.req.keySets(), []string{m.token}, "challenge_failed")
 		}
 		return fmt.Errorf("starting challenge: %w", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vestibule-gw/vestibule/audit"
+	"github.com/vestibule-gw/vestibule/held"
 	"github.com/vestibule-gw/vestibule/store"
 )
 
@@ -41,9 +42,21 @@ func heldKeySets(h *store.Held) []map[string]string {
 	return []map[string]string{keys}
 }
 
-// Logout ends a held Parse login's session at the app (an abandoned login).
-func Logout(ctx context.Context, transport http.RoundTripper, upstream *url.URL, mount string, h *store.Held) error {
-	return endAtParse(ctx, transport, upstream, mount, heldKeySets(h), h.Session[TokenKey])
+// Logout ends held Parse logins' sessions at Parse (held.AppSession of
+// store.KindParse): an abandoned, expired or refused login.
+type Logout struct {
+	Transport http.RoundTripper
+	Upstream  *url.URL
+	// Mount is Parse Server's mount path.
+	Mount string
+}
+
+var _ held.AppSession = (*Logout)(nil)
+
+// End logs h's session token out at Parse, with each way the login's
+// client named its app.
+func (l *Logout) End(ctx context.Context, h *store.Held) error {
+	return endAtParse(ctx, l.Transport, l.Upstream, l.Mount, heldKeySets(h), h.Session[TokenKey])
 }
 
 // endAtParse ends a session at Parse: POST logout with each way the client
@@ -95,7 +108,7 @@ func (g *Guard) endSessions(ctx context.Context, sets []map[string]string, token
 	go func() {
 		defer g.ending.Done()
 		for _, tok := range tokens {
-			if _, err := g.opt.Store.Token(ctx, heldKey(tok), g.opt.Now()); err == nil {
+			if g.opt.Tokens.IsHeld(ctx, tok) {
 				g.log.InfoContext(ctx, "a held login's token removed from an answer; the login stays", "event", "held_token_redacted", "reason", reason)
 				continue
 			}

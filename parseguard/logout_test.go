@@ -89,7 +89,8 @@ func TestHoldFailureEndsSession(t *testing.T) {
 	app := httptest.NewServer(fake)
 	defer app.Close()
 	u, _ := url.Parse(app.URL)
-	g, err := New(Options{Upstream: u, Mount: "/parse", Challenger: failingChallenge{}, Store: memory.New(nil)})
+	logins, tokens := guardDeps(memory.New(nil))
+	g, err := New(Options{Upstream: u, Mount: "/parse", Challenger: failingChallenge{}, Held: logins, Tokens: tokens})
 	if err != nil {
 		t.Fatal(err)
 	}

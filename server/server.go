@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -17,7 +16,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -25,13 +23,13 @@ import (
 	texttemplate "text/template"
 	"time"
 
-	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/challenge"
 	"github.com/vestibule-gw/vestibule/clientip"
 	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/cookieguard"
 	"github.com/vestibule-gw/vestibule/forward"
 	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/held"
 	"github.com/vestibule-gw/vestibule/metrics"
 	"github.com/vestibule-gw/vestibule/parseguard"
 	"github.com/vestibule-gw/vestibule/regulate"
@@ -79,6 +77,7 @@ type Server struct {
 	metrics   *metrics.Metrics
 	px        *cookieguard.Proxy
 	guard     *parseguard.Guard // nil unless parse.enabled
+	logins    *held.Logins
 	ch        *challenge.Handler
 	reg       *regulate.Regulator
 	now       func() time.Time
@@ -286,6 +285,22 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.logins = &held.Logins{Store: ephemeral, Sessions: map[string]held.AppSession{}, TTL: cfg.Login.HoldTTL,
+		Now: d.Now, Random: d.Random, Logger: d.Logger}
+	if cfg.Login.LogoutAbandoned && len(cfg.Logout.Routes) > 0 {
+		s.logins.Sessions[""] = &cookieguard.Logout{Upstream: upstream, Transport: transport, Route: guardRoutes(cfg.Logout.Routes)[0]}
+	}
+	var tokens *held.Registry
+	if cfg.Parse.Enabled {
+		// A held Parse token is always ended at the app: nobody else can
+		// use it, and an unreleased session should not linger.
+		s.logins.Sessions[store.KindParse] = &parseguard.Logout{Transport: transport, Upstream: upstream, Mount: cfg.Parse.Mount}
+		cache := cfg.Parse.TokenCache
+		if cache == 0 {
+			cache = -1
+		}
+		tokens = held.NewRegistry(ephemeral, held.RegistryOptions{SessionTTL: cfg.Parse.SessionTTL, CacheTTL: cache, Now: d.Now})
+	}
 	ch, err := challenge.New(challenge.Options{
 		Prefix:          cfg.Prefix,
 		AppName:         cfg.AppName,
@@ -306,13 +321,14 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		Logger:          d.Logger,
 		ClientIP:        ips,
 		Regulator:       reg,
-		OnAbandon:       s.abandoned,
+		OnAbandon:       s.logins.Abandon,
+		Logins:          s.logins,
+		ParseTokens:     tokens,
 		Device:          device,
 		DeviceMaxAge:    cfg.RememberDevice.MaxAge,
 		SMS:             smsOpts,
 		Brand:           brand,
 		TOTPForbidden:   cfg.Factors.TOTP == "forbidden",
-		ParseSessionTTL: cfg.Parse.SessionTTL,
 		Enrollment:      enrollPolicy,
 		Notifier:        enrollNotifier,
 	})
@@ -354,16 +370,14 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		PreLoginCookies:  cfg.Login.PreLoginCookies,
 		CredentialParams: cfg.CredentialParams,
 		Basic:            cfg.Login.Basic,
-		Abandon:          s.abandoned,
+		Held:             s.logins,
 		BodyIdleTimeout:  cfg.Server.BodyIdleTimeout,
 		OwnCookies:       ch.CookieNames(),
 		UserHeader:       cfg.Login.User.Header,
 		MaxLoginBody:     cfg.Login.MaxBodyBytes,
-		HoldTTL:          cfg.Login.HoldTTL,
 		Cookies:          issuer,
 		Store:            ephemeral,
 		Now:              d.Now,
-		Random:           d.Random,
 		Logger:           d.Logger,
 		ClientIP:         ips,
 		Regulator:        reg,
@@ -384,17 +398,13 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 			pf, _ := config.ParsePrefix(f)
 			from = append(from, pf)
 		}
-		cache := pc.TokenCache
-		if cache == 0 {
-			cache = -1
-		}
 		guard, err := parseguard.New(parseguard.Options{
 			Upstream: upstream, Transport: transport, PreserveHost: cfg.Upstream.PreserveHost,
 			Mount: pc.Mount, GraphQL: pc.GraphQLPath,
-			Challenger: ch, Store: ephemeral, ClientIP: ips, MasterKeyFrom: from,
+			Challenger: ch, Held: s.logins, Tokens: tokens, ClientIP: ips, MasterKeyFrom: from,
 			AllowLoginAs: pc.AllowLoginAs, AllowVerifyPassword: pc.AllowVerifyPassword, SignupGrace: pc.Signup == "grace", AnonymousPass: pc.Anonymous == "pass",
-			SessionTTL: pc.SessionTTL, HoldTTL: cfg.Login.HoldTTL, PhoneField: pc.PhoneField, MaxBody: pc.MaxBodyBytes,
-			CacheTTL: cache, Regulator: reg, Now: d.Now, Random: d.Random, Logger: d.Logger, Status: s.metrics.Status,
+			PhoneField: pc.PhoneField, MaxBody: pc.MaxBodyBytes,
+			Regulator: reg, Now: d.Now, Logger: d.Logger, Status: s.metrics.Status,
 		})
 		if err != nil {
 			return nil, err
@@ -652,91 +662,9 @@ func (s *Server) janitor() {
 	}
 }
 
-// Sweep removes expired held logins and, with login.logout_abandoned, logs
-// each out at the app. It returns how many it collected.
-func (s *Server) Sweep(ctx context.Context) int {
-	n := 0
-	for {
-		held, err := s.bounded.PopExpiredHeld(ctx, s.now(), 100)
-		if err != nil {
-			s.log.ErrorContext(ctx, "collecting expired held logins", "event", "store_error", "err", err)
-			return n
-		}
-		for _, h := range held {
-			reason := "expired"
-			if challenge.IsReleaseJournal(h.ID) {
-				// A release that never finished (the gateway stopped
-				// between taking the login and handing it over).
-				reason = "release_unconfirmed"
-				s.log.WarnContext(ctx, "a release did not finish; ending that app session", "event", "release_unconfirmed", "user", h.User)
-			}
-			s.abandoned(ctx, h, reason)
-		}
-		n += len(held)
-		if len(held) < 100 {
-			return n
-		}
-	}
-}
-
-// abandoned is told of a held login given up before release. With
-// login.logout_abandoned it calls the app's logout with the held session,
-// so no authenticated app session is left behind unseen.
-func (s *Server) abandoned(ctx context.Context, h *store.Held, reason string) {
-	if h.Kind == store.KindParse {
-		// A held Parse token is always ended at the app: nobody else can
-		// use it, and an unreleased session should not linger.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := parseguard.Logout(ctx, s.transport, s.upstream, s.cfg.Parse.Mount, h); err != nil {
-			s.log.WarnContext(ctx, "logging out an abandoned Parse login failed", "event", "upstream_logout_failed", "user", h.User, "reason", reason, "err", err)
-			return
-		}
-		s.log.InfoContext(ctx, "abandoned login logged out at the app", "event", audit.UpstreamSessionRevoked, "user", h.User, "reason", reason, "kind", "parse")
-		return
-	}
-	if !s.cfg.Login.LogoutAbandoned || len(s.cfg.Logout.Routes) == 0 || len(h.Session) == 0 {
-		s.log.InfoContext(ctx, "held login abandoned", "event", audit.LoginAbandoned, "user", h.User, "reason", reason)
-		return
-	}
-	route := s.cfg.Logout.Routes[0]
-	method := http.MethodGet
-	if len(route.Methods) > 0 {
-		method = route.Methods[0]
-	}
-	u := *s.upstream
-	u.Path = strings.TrimSuffix(u.Path, "/") + route.Path
-	if len(route.Query) > 0 {
-		q := url.Values{}
-		for k, v := range route.Query {
-			q.Set(k, v)
-		}
-		u.RawQuery = q.Encode()
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
-	if err != nil {
-		s.log.ErrorContext(ctx, "logging out an abandoned login", "event", "upstream_logout_failed", "user", h.User, "err", err)
-		return
-	}
-	for _, name := range slices.Sorted(maps.Keys(h.Session)) {
-		if strings.HasPrefix(name, ":") {
-			continue // HTTP Basic credentials: nothing to log out
-		}
-		req.AddCookie(&http.Cookie{Name: name, Value: h.Session[name]})
-	}
-	resp, err := s.transport.RoundTrip(req)
-	if err != nil {
-		s.log.WarnContext(ctx, "logging out an abandoned login at the app failed", "event", "upstream_logout_failed",
-			"user", h.User, "reason", reason, "err", err)
-		return
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	s.log.InfoContext(ctx, "abandoned login logged out at the app", "event", audit.UpstreamSessionRevoked,
-		"user", h.User, "reason", reason, "status", resp.StatusCode)
-}
+// Sweep removes expired held logins and ends their app sessions (see
+// held.Logins.Sweep). It returns how many it collected.
+func (s *Server) Sweep(ctx context.Context) int { return s.logins.Sweep(ctx) }
 
 // WaitBackground waits for the Parse sessions the guard is ending in the
 // background (tests; Close waits too).
