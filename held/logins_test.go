@@ -35,14 +35,21 @@ func newLogins(t *testing.T, now *time.Time) (*Logins, *memory.Store, *ended, *e
 	return l, st, cookie, parse, &logs
 }
 
+// holdAlice holds a cookie login of alice.
+func holdAlice(t *testing.T, l *Logins) *store.Held {
+	t.Helper()
+	h := &store.Held{User: "alice", Session: map[string]string{"sid": "1"}}
+	if err := l.Hold(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 func TestHoldAndTake(t *testing.T) {
 	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
 	l, st, _, _, _ := newLogins(t, &now)
 	ctx := context.Background()
-	h := &store.Held{User: "alice", Session: map[string]string{"sid": "1"}}
-	if err := l.Hold(ctx, h); err != nil {
-		t.Fatal(err)
-	}
+	h := holdAlice(t, l)
 	if len(h.ID) != 24 || !h.Created.Equal(now) || !h.Expires.Equal(now.Add(time.Minute)) {
 		t.Fatalf("held login id %q created %v expires %v", h.ID, h.Created, h.Expires)
 	}
@@ -66,10 +73,7 @@ func TestTakeDoneLeavesNothing(t *testing.T) {
 	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
 	l, _, cookie, _, _ := newLogins(t, &now)
 	ctx := context.Background()
-	h := &store.Held{User: "alice", Session: map[string]string{"sid": "1"}}
-	if err := l.Hold(ctx, h); err != nil {
-		t.Fatal(err)
-	}
+	h := holdAlice(t, l)
 	_, done, err := l.Take(ctx, h.ID)
 	if err != nil {
 		t.Fatal(err)
