@@ -103,9 +103,9 @@ func BenchmarkBareReverseProxy(b *testing.B) {
 	}
 }
 
-// BenchmarkGuardDecision is only the guard's decision for a verified
-// request: scan the Cookie header, decode the gate cookie, check binding
-// and revocation.
+// BenchmarkGuardDecision is the costly part of reading a verified request
+// (gather, before Decide): scan the Cookie header, decode the gate cookie,
+// check binding and revocation. BenchmarkDecide is the decision itself.
 func BenchmarkGuardDecision(b *testing.B) {
 	p, r := benchProxy(b)
 	h := r.Header["Cookie"]
