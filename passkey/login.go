@@ -1,0 +1,123 @@
+package passkey
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/vestibule-gw/vestibule/store"
+)
+
+// Assertion is a sign-in that passed: which passkey, and what to write
+// back to it.
+type Assertion struct {
+	// CredentialID is the passkey's id (store.Passkey.ID).
+	CredentialID []byte
+	// SignCount is the authenticator's new signature counter; the caller
+	// stores it only if it still grows past the stored one (atomically:
+	// two sign-ins racing must not both pass), else store.ErrSignCount.
+	SignCount uint32
+	// BackupState is the BS flag now (a passkey may become synced later).
+	BackupState bool
+	// UserVerified: this sign-in verified the user (PIN, biometric).
+	UserVerified bool
+}
+
+// BeginLogin starts a sign-in by user with one of creds (that user's
+// passkeys, at least one: else ErrNoCredentials). options is the JSON of
+// the PublicKeyCredentialRequestOptions for navigator.credentials.get,
+// allowCredentials listing exactly creds; session is for FinishLogin: keep
+// it server-side, bound to the held login, and use it once.
+func (rp *RP) BeginLogin(userName string, creds []store.Passkey) (options, session []byte, err error) {
+	if len(creds) == 0 {
+		return nil, nil, ErrNoCredentials
+	}
+	u := rp.libraryUser(userName, creds)
+	challenge, err := rp.challenge()
+	if err != nil {
+		return nil, nil, err
+	}
+	assertion, sd, err := rp.wa.BeginLogin(u, webauthn.WithChallenge(challenge))
+	if err != nil {
+		return nil, nil, fmt.Errorf("beginning passkey sign-in: %w", err)
+	}
+	options, err = json.Marshal(assertion.Response)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding passkey sign-in options: %w", err)
+	}
+	session, err = rp.sealSession(rp.newSession(ceremonyGet, userName, u.handle, sd.Challenge, sd.AllowedCredentialIDs, sd.UserVerification))
+	if err != nil {
+		return nil, nil, err
+	}
+	return options, session, nil
+}
+
+// FinishLogin checks the browser's response (the JSON of the
+// PublicKeyCredential) against session and user's passkeys creds (as
+// stored now: their counters matter). A response that does not pass is an
+// ErrRefused error naming the reason: ErrUnknownCredential (another user's
+// or an unknown passkey), ErrSignature, ErrChallenge, ErrExpired,
+// ErrOrigin, ErrRelyingParty, ErrUserVerification, ErrSignCount (wraps
+// store.ErrSignCount), ErrMalformed, ErrInvalid.
+func (rp *RP) FinishLogin(session []byte, userName string, creds []store.Passkey, response []byte) (Assertion, error) {
+	s, err := rp.openSession(session, ceremonyGet, userName)
+	if err != nil {
+		return Assertion{}, fmt.Errorf("finishing passkey sign-in: %w", err)
+	}
+	if len(response) > MaxResponseLen {
+		return Assertion{}, fmt.Errorf("finishing passkey sign-in: %w: over %d bytes", ErrMalformed, MaxResponseLen)
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(response)
+	if err != nil {
+		return Assertion{}, fmt.Errorf("finishing passkey sign-in: %w", ErrMalformed)
+	}
+	var stored *store.Passkey
+	for i := range creds {
+		if bytes.Equal(creds[i].ID, parsed.RawID) && creds[i].User == userName {
+			stored = &creds[i]
+			break
+		}
+	}
+	allowed := false
+	for _, id := range s.Creds {
+		allowed = allowed || bytes.Equal(id, parsed.RawID)
+	}
+	if stored == nil || !allowed {
+		return Assertion{}, fmt.Errorf("finishing passkey sign-in: %w", ErrUnknownCredential)
+	}
+	if h := parsed.Response.UserHandle; len(h) > 0 && !bytes.Equal(h, s.Handle) {
+		return Assertion{}, fmt.Errorf("finishing passkey sign-in: %w: user handle differs", ErrUnknownCredential)
+	}
+	authData := parsed.Response.AuthenticatorData
+	if err := rp.check(s, parsed.Response.CollectedClientData, protocol.AssertCeremony, authData); err != nil {
+		return Assertion{}, fmt.Errorf("finishing passkey sign-in: %w", err)
+	}
+	if _, err := rp.wa.ValidateLogin(rp.libraryUser(userName, creds), rp.library(s), parsed); err != nil {
+		return Assertion{}, fmt.Errorf("finishing passkey sign-in: %w", classify(err))
+	}
+	// The counter: once either side counts, it must grow.
+	if n := authData.Counter; (n != 0 || stored.SignCount != 0) && n <= stored.SignCount {
+		return Assertion{}, fmt.Errorf("finishing passkey sign-in: %w: %d after %d", ErrSignCount, n, stored.SignCount)
+	}
+	return Assertion{
+		CredentialID: bytes.Clone(stored.ID),
+		SignCount:    authData.Counter,
+		BackupState:  authData.Flags.HasBackupState(),
+		UserVerified: authData.Flags.HasUserVerified(),
+	}, nil
+}
+
+// libraryUser is userName with their passkeys as the library sees them
+// (only those stored for userName).
+func (rp *RP) libraryUser(userName string, creds []store.Passkey) *user {
+	u := &user{name: userName, handle: rp.UserHandle(userName, creds)}
+	for _, p := range creds {
+		if p.User == userName {
+			u.creds = append(u.creds, credential(p))
+		}
+	}
+	return u
+}
