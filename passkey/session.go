@@ -29,7 +29,7 @@ type session struct {
 	User      string   `json:"u"`
 	Handle    []byte   `json:"h"`
 	Challenge string   `json:"ch"`
-	Expires   int64    `json:"e"` // unix milliseconds
+	Expires   int64    `json:"e"`           // unix milliseconds
 	Creds     [][]byte `json:"k,omitempty"` // allowed (get) or excluded (create)
 	UV        string   `json:"uv"`
 	Algs      []int64  `json:"a,omitempty"` // create: the algorithms offered
