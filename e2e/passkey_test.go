@@ -25,7 +25,9 @@ import (
 // static/passkey.js, under the CSP the gate pages use (scripts from 'self'
 // only): /register and /login show a passkey form for ?user=, and their
 // POST finishes the ceremony. Sessions are single use; passkeys are kept in
-// memory; the last error is kept for the test to match.
+// memory; the last error is kept for the test to match. The button ships
+// hidden and is named "submit" (shadowing form.submit): the script must
+// show it, and submit the form all the same.
 type passkeyApp struct {
 	rp *passkey.RP
 
@@ -43,7 +45,7 @@ var passkeyPage = template.Must(template.New("page").Parse(`<!doctype html>
 <input type="hidden" name="csrf" value="token">
 <input type="hidden" name="passkey_response" data-passkey-response>
 <p id="message" data-passkey-message role="alert" hidden></p>
-<button type="submit" id="go" data-passkey-button>{{.Path}} as {{.User}}</button>
+<button type="submit" id="go" name="submit" data-passkey-button hidden>{{.Path}} as {{.User}}</button>
 </form>{{end}}</body></html>`))
 
 func (a *passkeyApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -26,16 +26,17 @@ type Assertion struct {
 	UserVerified bool
 }
 
-// BeginLogin starts a sign-in by user with one of creds (that user's
-// passkeys, at least one: else ErrNoCredentials). options is the JSON of
-// the PublicKeyCredentialRequestOptions for navigator.credentials.get,
-// allowCredentials listing exactly creds; session is for FinishLogin: keep
-// it server-side, bound to the held login, and use it once.
+// BeginLogin starts a sign-in by userName with one of creds (their
+// passkeys, store.Passkey.User set; at least one, else ErrNoCredentials).
+// options is the JSON of the PublicKeyCredentialRequestOptions for
+// navigator.credentials.get, allowCredentials listing exactly those;
+// session is for FinishLogin: keep it server-side, bound to the held login,
+// and use it once.
 func (rp *RP) BeginLogin(userName string, creds []store.Passkey) (options, session []byte, err error) {
-	if len(creds) == 0 {
+	u := rp.libraryUser(userName, creds)
+	if len(u.creds) == 0 {
 		return nil, nil, ErrNoCredentials
 	}
-	u := rp.libraryUser(userName, creds)
 	challenge, err := rp.challenge()
 	if err != nil {
 		return nil, nil, err
@@ -74,9 +75,10 @@ func (rp *RP) FinishLogin(session []byte, userName string, creds []store.Passkey
 	if err != nil {
 		return Assertion{}, fmt.Errorf("finishing passkey sign-in: %w", ErrMalformed)
 	}
+	creds = own(userName, creds)
 	var stored *store.Passkey
 	for i := range creds {
-		if bytes.Equal(creds[i].ID, parsed.RawID) && creds[i].User == userName {
+		if bytes.Equal(creds[i].ID, parsed.RawID) {
 			stored = &creds[i]
 			break
 		}
@@ -110,14 +112,12 @@ func (rp *RP) FinishLogin(session []byte, userName string, creds []store.Passkey
 	}, nil
 }
 
-// libraryUser is userName with their passkeys as the library sees them
-// (only those stored for userName).
+// libraryUser is userName with their passkeys as the library sees them.
 func (rp *RP) libraryUser(userName string, creds []store.Passkey) *user {
+	creds = own(userName, creds)
 	u := &user{name: userName, handle: rp.UserHandle(userName, creds)}
 	for _, p := range creds {
-		if p.User == userName {
-			u.creds = append(u.creds, credential(p))
-		}
+		u.creds = append(u.creds, credential(p))
 	}
 	return u
 }

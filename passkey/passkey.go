@@ -99,16 +99,28 @@ func New(cfg Config, key []byte) (*RP, error) {
 // RPID is the relying party id credentials are scoped to.
 func (rp *RP) RPID() string { return rp.rpID }
 
-// UserHandle is the WebAuthn user handle of user (32 bytes, not the name):
-// the one its existing passkeys carry, else an HMAC of the name under the
-// key. The same user gets the same handle across registrations.
-func (rp *RP) UserHandle(user string, existing []store.Passkey) []byte {
-	for _, p := range existing {
+// UserHandle is the WebAuthn user handle of userName (32 bytes, not the
+// name): the one their existing passkeys carry, else an HMAC of the name
+// under the key. The same user gets the same handle across registrations.
+func (rp *RP) UserHandle(userName string, existing []store.Passkey) []byte {
+	for _, p := range own(userName, existing) {
 		if len(p.UserHandle) > 0 {
 			return bytes.Clone(p.UserHandle)
 		}
 	}
-	return mac(rp.handleKey, []byte(user))
+	return mac(rp.handleKey, []byte(userName))
+}
+
+// own returns the passkeys of creds stored for userName (store.Passkey.User):
+// every method takes only the user's own, whatever else the caller passed.
+func own(userName string, creds []store.Passkey) []store.Passkey {
+	var out []store.Passkey
+	for _, p := range creds {
+		if p.User == userName {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func mac(key, msg []byte) []byte {

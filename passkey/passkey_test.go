@@ -129,9 +129,12 @@ func TestUserHandle(t *testing.T) {
 	case bytes.Equal(a, other.UserHandle("alice", nil)):
 		t.Error("the handle does not depend on the key")
 	}
-	kept := []store.Passkey{{User: "alice"}, {User: "alice", UserHandle: []byte("an older handle")}}
+	kept := []store.Passkey{{User: "bob", UserHandle: []byte("bob's")}, {User: "alice"}, {User: "alice", UserHandle: []byte("an older handle")}}
 	if got := rp.UserHandle("alice", kept); string(got) != "an older handle" {
 		t.Errorf("with passkeys the handle is %q, want theirs", got)
+	}
+	if got := rp.UserHandle("carol", kept); !bytes.Equal(got, rp.UserHandle("carol", nil)) {
+		t.Errorf("carol took the handle %q of another user's passkey", got)
 	}
 }
 
@@ -264,8 +267,10 @@ func TestSignIn(t *testing.T) {
 		t.Errorf("assertion %+v: want the second passkey, count 1, verified, not backed up", got)
 	}
 
-	if _, _, err := f.rp.BeginLogin("carol", nil); !errors.Is(err, ErrNoCredentials) || errors.Is(err, ErrRefused) {
-		t.Errorf("BeginLogin without passkeys: %v, want ErrNoCredentials (not a refusal)", err)
+	for _, creds := range [][]store.Passkey{nil, {f.alice, f.bob}} {
+		if _, _, err := f.rp.BeginLogin("carol", creds); !errors.Is(err, ErrNoCredentials) || errors.Is(err, ErrRefused) {
+			t.Errorf("BeginLogin for carol with %d passkeys of others: %v, want ErrNoCredentials (not a refusal)", len(creds), err)
+		}
 	}
 }
 
@@ -326,6 +331,7 @@ func TestSignInRefused(t *testing.T) {
 		{name: "other challenge (replayed assertion)", tw: tweak{challenge: b64.EncodeToString(bytes.Repeat([]byte{1}, 32))}, want: ErrChallenge},
 		{name: "creation type", tw: tweak{ceremony: "webauthn.create"}, want: ErrChallenge},
 		{name: "expired session", later: DefaultTimeout, want: ErrExpired},
+		{name: "a second before expiry passes", later: DefaultTimeout - time.Second},
 		{name: "tampered signature", tw: tweak{badSig: true}, want: ErrSignature},
 		{name: "uv required, not given", uv: "required", tw: tweak{noUV: true}, want: ErrUserVerification},
 		{name: "session altered", mod: func(_ *signInFixture, s []byte) []byte { s[len(s)-1] ^= 1; return s }, want: ErrChallenge},
@@ -464,5 +470,30 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := New(Config{PublicURL: testOrigin, RPName: "x"}, make([]byte, 16)); err == nil {
 		t.Error("New accepted a 16-byte key")
+	}
+}
+
+// TestRandom: challenges come from Config.Random; when it fails, Begin
+// fails with an error that is not a refusal (unavailable).
+func TestRandom(t *testing.T) {
+	fixed := bytes.Repeat([]byte{0xab}, 32)
+	rp, _ := newRP(t, func(c *Config) { c.Random = bytes.NewReader(append(append([]byte{}, fixed...), fixed...)) })
+	opts, _, err := rp.BeginRegistration("alice", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(opts, []byte(`"challenge":"`+b64.EncodeToString(fixed)+`"`)) {
+		t.Errorf("creation options %s: want the challenge read from Config.Random", opts)
+	}
+	p := store.Passkey{User: "alice", ID: []byte("id"), PublicKey: []byte("k")}
+	if opts, _, err = rp.BeginLogin("alice", []store.Passkey{p}); err != nil || !bytes.Contains(opts, []byte(b64.EncodeToString(fixed))) {
+		t.Errorf("request options %s, %v: want the challenge read from Config.Random", opts, err)
+	}
+	// The reader is used up now.
+	if _, _, err := rp.BeginRegistration("alice", nil); err == nil || errors.Is(err, ErrRefused) {
+		t.Errorf("BeginRegistration with a failing random source: %v, want an error that is no refusal", err)
+	}
+	if _, _, err := rp.BeginLogin("alice", []store.Passkey{p}); err == nil || errors.Is(err, ErrRefused) {
+		t.Errorf("BeginLogin with a failing random source: %v, want an error that is no refusal", err)
 	}
 }

@@ -13,13 +13,15 @@ import (
 	"github.com/vestibule-gw/vestibule/store"
 )
 
-// BeginRegistration starts adding a passkey for user, who has the
-// passkeys existing (any of them is refused again: excludeCredentials).
+// BeginRegistration starts adding a passkey for userName, whose passkeys
+// existing are (store.Passkey.User set; any of them is refused again:
+// excludeCredentials).
 // options is the JSON of the PublicKeyCredentialCreationOptions for
 // navigator.credentials.create (base64url byte fields, as
 // static/passkey.js reads them); session is for FinishRegistration: keep it
 // server-side, bound to this user's held login, and use it once.
 func (rp *RP) BeginRegistration(userName string, existing []store.Passkey) (options, session []byte, err error) {
+	existing = own(userName, existing)
 	u := &user{name: userName, handle: rp.UserHandle(userName, existing)}
 	exclude := make([]protocol.CredentialDescriptor, len(existing))
 	ids := make([][]byte, len(existing))

@@ -11,13 +11,16 @@
 //     <input type="hidden" name="csrf" value="...">
 //     <input type="hidden" name="passkey_response" data-passkey-response>
 //     <p class="error" data-passkey-message role="alert" hidden></p>
-//     <button type="submit" data-passkey-button>Use a passkey</button>
+//     <button type="submit" data-passkey-button hidden>Use a passkey</button>
 //   </form>
 //
 // data-passkey is "create" (register) or "get" (sign in). On submit the
 // script runs the ceremony, writes the credential's JSON into the hidden
 // response field and submits the form itself, so the form's CSRF token goes
 // with it. Messages come from the data attributes (translated by the page).
+// The button may ship hidden or disabled, so a browser without scripts
+// shows no button that can only fail: the script shows and enables it where
+// WebAuthn works, and shows the unsupported message elsewhere.
 (function () {
   "use strict";
 
@@ -109,6 +112,10 @@
       if (button) button.disabled = true;
       return;
     }
+    if (button) {
+      button.hidden = false;
+      button.disabled = false;
+    }
     var busy = false;
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -133,7 +140,8 @@
       Promise.resolve(call).then(function (cred) {
         if (!cred) throw new Error("no credential");
         field.value = JSON.stringify(credentialJSON(cred));
-        form.submit();
+        // The prototype's submit: a field named "submit" can't shadow it.
+        HTMLFormElement.prototype.submit.call(form);
       }).catch(function (e) {
         busy = false;
         if (button) button.disabled = false;
