@@ -2,8 +2,6 @@ package passkey
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 
@@ -13,10 +11,11 @@ import (
 	"github.com/vestibule-gw/vestibule/store"
 )
 
-// BeginRegistration starts adding a passkey for userName, whose passkeys
-// existing are (store.Passkey.User set; any of them is refused again:
-// excludeCredentials).
-// options is the JSON of the PublicKeyCredentialCreationOptions for
+// BeginRegistration starts adding a passkey for userName, who has the
+// passkeys existing (store.Passkey.User set): the browser is told to refuse
+// them again (excludeCredentials), and asked for a discoverable credential
+// (residentKey preferred) with the configured user verification and
+// attestation. options is the JSON of the PublicKeyCredentialCreationOptions for
 // navigator.credentials.create (base64url byte fields, as
 // static/passkey.js reads them); session is for FinishRegistration: keep it
 // server-side, bound to this user's held login, and use it once.
@@ -86,45 +85,4 @@ func (rp *RP) FinishRegistration(session []byte, userName string, response []byt
 		return store.Passkey{}, fmt.Errorf("finishing passkey registration: %w", classify(err))
 	}
 	return record(userName, s.Handle, c, rp.now()), nil
-}
-
-func (rp *RP) newSession(ceremony, userName string, handle []byte, challenge string, creds [][]byte, uv protocol.UserVerificationRequirement) session {
-	return session{
-		Ceremony:  ceremony,
-		User:      userName,
-		Handle:    handle,
-		Challenge: challenge,
-		Expires:   rp.now().Add(rp.timeout).UnixMilli(),
-		Creds:     creds,
-		UV:        string(uv),
-	}
-}
-
-// check makes the checks both ceremonies share, each with its own
-// refusal, before the library verifies the whole response: the ceremony
-// and challenge, the origin, the relying party id hash, user verification.
-func (rp *RP) check(s session, cd protocol.CollectedClientData, ceremony protocol.CeremonyType, ad protocol.AuthenticatorData) error {
-	if cd.Type != ceremony {
-		return fmt.Errorf("%w: response is for the other ceremony", ErrChallenge)
-	}
-	if subtle.ConstantTimeCompare([]byte(cd.Challenge), []byte(s.Challenge)) != 1 {
-		return ErrChallenge
-	}
-	if !protocol.IsOriginInHaystack(cd.Origin, rp.origins) {
-		return fmt.Errorf("%w: %.100q", ErrOrigin, cd.Origin)
-	}
-	if cd.CrossOrigin || cd.TopOrigin != "" {
-		return fmt.Errorf("%w: made in a cross-origin frame", ErrOrigin)
-	}
-	want := sha256.Sum256([]byte(rp.rpID))
-	if subtle.ConstantTimeCompare(ad.RPIDHash, want[:]) != 1 {
-		return ErrRelyingParty
-	}
-	if !ad.Flags.HasUserPresent() {
-		return fmt.Errorf("%w: user presence flag not set", ErrInvalid)
-	}
-	if s.UV == string(protocol.VerificationRequired) && !ad.Flags.HasUserVerified() {
-		return ErrUserVerification
-	}
-	return nil
 }

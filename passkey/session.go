@@ -93,3 +93,15 @@ func (rp *RP) challenge() (protocol.URLEncodedBase64, error) {
 	}
 	return c, nil
 }
+
+func (rp *RP) newSession(ceremony, userName string, handle []byte, challenge string, creds [][]byte, uv protocol.UserVerificationRequirement) session {
+	return session{
+		Ceremony:  ceremony,
+		User:      userName,
+		Handle:    handle,
+		Challenge: challenge,
+		Expires:   rp.now().Add(rp.timeout).UnixMilli(),
+		Creds:     creds,
+		UV:        string(uv),
+	}
+}
