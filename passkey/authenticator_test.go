@@ -54,7 +54,7 @@ func newSoftAuthenticator(origin string) *softAuthenticator {
 
 // create answers creation options (the JSON BeginRegistration returned)
 // with a new key; it returns the response JSON and the key.
-func (a *softAuthenticator) create(t *testing.T, options []byte, tw tweak) ([]byte, *softKey) {
+func (a *softAuthenticator) create(t testing.TB, options []byte, tw tweak) ([]byte, *softKey) {
 	t.Helper()
 	var o struct {
 		Challenge string `json:"challenge"`
@@ -118,7 +118,7 @@ func (a *softAuthenticator) create(t *testing.T, options []byte, tw tweak) ([]by
 // get answers request options (the JSON BeginLogin returned) with key k,
 // whether or not the options allow it (a browser would not; an attacker
 // would).
-func (a *softAuthenticator) get(t *testing.T, options []byte, k *softKey, tw tweak) []byte {
+func (a *softAuthenticator) get(t testing.TB, options []byte, k *softKey, tw tweak) []byte {
 	t.Helper()
 	var o struct {
 		Challenge string `json:"challenge"`
@@ -186,7 +186,7 @@ func (a *softAuthenticator) authData(rpID string, tw tweak, k *softKey, extra by
 	return binary.BigEndian.AppendUint32(append(h[:], flags), count)
 }
 
-func (a *softAuthenticator) clientData(t *testing.T, ceremony, challenge string, tw tweak) []byte {
+func (a *softAuthenticator) clientData(t testing.TB, ceremony, challenge string, tw tweak) []byte {
 	t.Helper()
 	origin := a.origin
 	if tw.origin != "" {

@@ -20,7 +20,7 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-func newRP(t *testing.T, mod func(*Config)) (*RP, *clock) {
+func newRP(t testing.TB, mod func(*Config)) (*RP, *clock) {
 	t.Helper()
 	c := &clock{time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
 	cfg := Config{PublicURL: testOrigin, RPName: "Example", Now: c.now}
@@ -36,7 +36,7 @@ func newRP(t *testing.T, mod func(*Config)) (*RP, *clock) {
 
 // register runs a whole registration for name with auth and returns the
 // stored passkey and the authenticator's key.
-func register(t *testing.T, rp *RP, auth *softAuthenticator, name string, existing []store.Passkey) (store.Passkey, *softKey) {
+func register(t testing.TB, rp *RP, auth *softAuthenticator, name string, existing []store.Passkey) (store.Passkey, *softKey) {
 	t.Helper()
 	opts, sess, err := rp.BeginRegistration(name, existing)
 	if err != nil {
@@ -224,7 +224,7 @@ type signInFixture struct {
 	aliceK, bobK *softKey
 }
 
-func newSignIn(t *testing.T, uv string) *signInFixture {
+func newSignIn(t testing.TB, uv string) *signInFixture {
 	t.Helper()
 	f := &signInFixture{auth: newSoftAuthenticator(testOrigin)}
 	f.rp, f.clk = newRP(t, func(c *Config) { c.UserVerification = uv })
