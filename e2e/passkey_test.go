@@ -192,10 +192,10 @@ func passkeyCeremony(t *testing.T, ctx context.Context, base, path, user, script
 // Chromium with a virtual authenticator (CTAP2, internal, resident keys,
 // user verification): alice registers and signs in; bob registers on the
 // same authenticator and signs in; so does carol in a browser without the
-// WebAuthn JSON helpers; alice's passkey is refused for bob even
-// when the page is altered to ask for it; a clone of alice's passkey with
-// its counter set back is refused; a sign-in nobody answers shows the
-// page's message.
+// WebAuthn JSON helpers; alice's passkey is refused for bob even when the
+// page is altered to ask for it; a zeroed signature is refused; a clone of
+// alice's passkey with its counter set back is refused; a sign-in nobody
+// answers shows the page's message.
 func TestPasskeyInBrowser(t *testing.T) {
 	ctx := startBrowser(t)
 	app, base := startPasskeyApp(t)
@@ -263,6 +263,22 @@ func TestPasskeyInBrowser(t *testing.T) {
 	if _, err := app.state("bob"); !errors.Is(err, passkey.ErrUnknownCredential) {
 		t.Fatalf("alice's passkey for bob: %v, want ErrUnknownCredential", err)
 	}
+
+	// An authenticator whose signature is zeroes (Chromium's override).
+	overrides := func(bogus bool) {
+		t.Helper()
+		if _, err := chromedp.Call(ctx, webauthn.SetResponseOverrideBits, webauthn.SetResponseOverrideBitsParams{AuthenticatorID: authA, IsBogusSignature: &bogus}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	overrides(true)
+	if got := passkeyCeremony(t, ctx, base, "login", "alice", ""); got != "refused" {
+		t.Fatalf("bogus signature: page says %q", got)
+	}
+	if _, err := app.state("alice"); !errors.Is(err, passkey.ErrSignature) {
+		t.Fatalf("bogus signature: %v, want ErrSignature", err)
+	}
+	overrides(false)
 
 	// A clone of alice's passkey (private key copied out) whose counter
 	// starts again from 0, in another authenticator.
