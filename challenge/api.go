@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"github.com/vestibule-gw/vestibule/audit"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/parse"
 	"github.com/vestibule-gw/vestibule/phone"

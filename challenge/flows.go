@@ -2,22 +2,21 @@ package challenge
 
 import (
 	"context"
-	"github.com/vestibule-gw/vestibule/audit"
-	"maps"
-	"net/url"
-	"slices"
-	"time"
-
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/vestibule-gw/vestibule/phone"
 	"html/template"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
+	"time"
 
+	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/phone"
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/templates"
 )
