@@ -9,31 +9,17 @@ import (
 
 	"github.com/vestibule-gw/vestibule/internal/testsvc"
 	"github.com/vestibule-gw/vestibule/store/sqlstore"
+	"github.com/vestibule-gw/vestibule/store/storetest"
 )
 
-// v1Schema is the schema as the releases before store/sqlstore created it
-// (their three migrations, copied verbatim): a database they wrote must open.
-const v1Schema = `CREATE TABLE vestibule_enrollments (
-		username        TEXT PRIMARY KEY,
-		totp_secret     BYTEA NOT NULL,
-		last_step       BIGINT NOT NULL DEFAULT 0,
-		created_at      BIGINT NOT NULL,
-		last_used       BIGINT NOT NULL DEFAULT 0,
-		devices_revoked BIGINT NOT NULL DEFAULT 0
-	);
-	CREATE TABLE vestibule_recovery_codes (
-		username TEXT NOT NULL REFERENCES vestibule_enrollments(username) ON DELETE CASCADE,
-		hash     BYTEA NOT NULL,
-		used_at  BIGINT,
-		PRIMARY KEY (username, hash)
-	);
-	ALTER TABLE vestibule_enrollments ADD COLUMN phone TEXT NOT NULL DEFAULT '';
-	CREATE TABLE vestibule_devices (
-		username TEXT NOT NULL, id TEXT NOT NULL, created_at BIGINT NOT NULL, last_seen BIGINT NOT NULL,
-		last_ip TEXT NOT NULL, user_agent TEXT NOT NULL, PRIMARY KEY (username, id)
-	);
-	CREATE TABLE vestibule_schema (version INT NOT NULL);
-	INSERT INTO vestibule_schema (version) VALUES (3);`
+// v1Schema is the schema a database written by the releases before
+// store/sqlstore has: their three migrations, one statement a line.
+const v1Schema = `CREATE TABLE vestibule_enrollments (username TEXT PRIMARY KEY, totp_secret BYTEA NOT NULL, last_step BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, last_used BIGINT NOT NULL DEFAULT 0, devices_revoked BIGINT NOT NULL DEFAULT 0);
+CREATE TABLE vestibule_recovery_codes (username TEXT NOT NULL REFERENCES vestibule_enrollments(username) ON DELETE CASCADE, hash BYTEA NOT NULL, used_at BIGINT, PRIMARY KEY (username, hash));
+ALTER TABLE vestibule_enrollments ADD COLUMN phone TEXT NOT NULL DEFAULT '';
+CREATE TABLE vestibule_devices (username TEXT NOT NULL, id TEXT NOT NULL, created_at BIGINT NOT NULL, last_seen BIGINT NOT NULL, last_ip TEXT NOT NULL, user_agent TEXT NOT NULL, PRIMARY KEY (username, id));
+CREATE TABLE vestibule_schema (version INT NOT NULL);
+INSERT INTO vestibule_schema (version) VALUES (3);`
 
 // TestMigratesV1Database: a database with the v1 schema and rows in it is
 // migrated forward on open, and every row reads back through the new store.
@@ -44,7 +30,7 @@ func TestMigratesV1Database(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	t0 := storetest.V1Time
 	ns := t0.UnixNano()
 	if _, err := old.ExecContext(ctx, v1Schema); err != nil {
 		t.Fatalf("v1 fixture: %v", err)
@@ -75,22 +61,5 @@ func TestMigratesV1Database(t *testing.T) {
 	if err := db.db.QueryRowContext(ctx, `SELECT version FROM vestibule_schema`).Scan(&v); err != nil || v != sqlstore.Postgres.Version() {
 		t.Fatalf("schema version %d (%v), want %d", v, err, sqlstore.Postgres.Version())
 	}
-	e, err := db.Enrollment(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(e.TOTPSecret) != "SEALED" || e.LastStep != 42 || e.Phone != "sealed:abc" || !e.CreatedAt.Equal(t0) ||
-		!e.LastUsed.Equal(t0) || !e.DevicesRevoked.Equal(t0) {
-		t.Errorf("enrollment after migration: %+v", e)
-	}
-	if len(e.RecoveryHashes) != 2 || !bytes.Equal(e.RecoveryHashes[0], []byte{1}) || !bytes.Equal(e.RecoveryHashes[1], []byte{2}) {
-		t.Errorf("unused recovery hashes: %x, want 01 and 02", e.RecoveryHashes)
-	}
-	if n, err := db.UseRecoveryCode(ctx, "alice", []byte{1}, t0); err != nil || n != 1 {
-		t.Errorf("using a migrated code: %d left, %v", n, err)
-	}
-	devs, err := db.Devices(ctx, "alice")
-	if err != nil || len(devs) != 1 || devs[0].ID != "d1" || devs[0].LastIP != "192.0.2.1" || !devs[0].Created.Equal(t0) {
-		t.Errorf("devices after migration: %+v, %v", devs, err)
-	}
+	storetest.MigratedV1(t, db)
 }

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"path/filepath"
@@ -9,42 +8,23 @@ import (
 	"time"
 
 	"github.com/vestibule-gw/vestibule/store/sqlstore"
+	"github.com/vestibule-gw/vestibule/store/storetest"
 )
 
-// v1Schema is the schema as the releases before store/sqlstore created it
-// (their six migrations, copied verbatim): a file they wrote must open.
-const v1Schema = `CREATE TABLE enrollments (
-		user        TEXT PRIMARY KEY,
-		totp_secret BLOB NOT NULL,
-		last_step   INTEGER NOT NULL DEFAULT 0,
-		created_at  INTEGER NOT NULL,
-		last_used   INTEGER NOT NULL DEFAULT 0
-	) WITHOUT ROWID;
-	CREATE TABLE recovery_codes (
-		user    TEXT NOT NULL REFERENCES enrollments(user) ON DELETE CASCADE,
-		hash    BLOB NOT NULL,
-		used_at INTEGER,
-		PRIMARY KEY (user, hash)
-	) WITHOUT ROWID;
-	ALTER TABLE enrollments ADD COLUMN devices_revoked INTEGER NOT NULL DEFAULT 0;
-	ALTER TABLE enrollments ADD COLUMN phone TEXT NOT NULL DEFAULT '';
-	CREATE TABLE held (
-		id TEXT PRIMARY KEY, exp INTEGER NOT NULL, data BLOB NOT NULL,
-		n INTEGER NOT NULL DEFAULT 0, enroll BLOB, ver INTEGER NOT NULL DEFAULT 0,
-		phone TEXT NOT NULL DEFAULT '', smsh BLOB, smssent INTEGER NOT NULL DEFAULT 0,
-		smsexp INTEGER NOT NULL DEFAULT 0, smsn INTEGER NOT NULL DEFAULT 0
-	) WITHOUT ROWID;
-	CREATE INDEX held_exp ON held(exp);
-	CREATE TABLE hits (key TEXT PRIMARY KEY, n INTEGER NOT NULL, end_at INTEGER NOT NULL) WITHOUT ROWID;
-	CREATE TABLE bans (key TEXT PRIMARY KEY, until_at INTEGER NOT NULL) WITHOUT ROWID;
-	CREATE TABLE revocations (bind BLOB PRIMARY KEY, at INTEGER NOT NULL, until_at INTEGER NOT NULL) WITHOUT ROWID;
-	CREATE TABLE tokens (hash BLOB PRIMARY KEY, user TEXT NOT NULL, until_at INTEGER NOT NULL) WITHOUT ROWID;
-	CREATE TABLE devices (
-		user TEXT NOT NULL, id TEXT NOT NULL, created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL,
-		last_ip TEXT NOT NULL, user_agent TEXT NOT NULL, PRIMARY KEY (user, id)
-	) WITHOUT ROWID;
-	CREATE TABLE schema_version (version INTEGER NOT NULL);
-	INSERT INTO schema_version (version) VALUES (6);`
+// v1Schema is the schema a file written by the releases before
+// store/sqlstore has: their six migrations' CREATE statements, one a line,
+// as the file keeps them (ALTER TABLE ADD COLUMN folded into the CREATE).
+const v1Schema = `CREATE TABLE enrollments (user TEXT PRIMARY KEY, totp_secret BLOB NOT NULL, last_step INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, last_used INTEGER NOT NULL DEFAULT 0, devices_revoked INTEGER NOT NULL DEFAULT 0, phone TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
+CREATE TABLE recovery_codes (user TEXT NOT NULL REFERENCES enrollments(user) ON DELETE CASCADE, hash BLOB NOT NULL, used_at INTEGER, PRIMARY KEY (user, hash)) WITHOUT ROWID;
+CREATE TABLE held (id TEXT PRIMARY KEY, exp INTEGER NOT NULL, data BLOB NOT NULL, n INTEGER NOT NULL DEFAULT 0, enroll BLOB, ver INTEGER NOT NULL DEFAULT 0, phone TEXT NOT NULL DEFAULT '', smsh BLOB, smssent INTEGER NOT NULL DEFAULT 0, smsexp INTEGER NOT NULL DEFAULT 0, smsn INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE INDEX held_exp ON held(exp);
+CREATE TABLE hits (key TEXT PRIMARY KEY, n INTEGER NOT NULL, end_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE bans (key TEXT PRIMARY KEY, until_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE revocations (bind BLOB PRIMARY KEY, at INTEGER NOT NULL, until_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE tokens (hash BLOB PRIMARY KEY, user TEXT NOT NULL, until_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE devices (user TEXT NOT NULL, id TEXT NOT NULL, created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL, last_ip TEXT NOT NULL, user_agent TEXT NOT NULL, PRIMARY KEY (user, id)) WITHOUT ROWID;
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version (version) VALUES (6);`
 
 // TestMigratesV1File: a file with the v1 schema and rows in it is migrated
 // forward on open, and every row reads back through the new store.
@@ -55,7 +35,7 @@ func TestMigratesV1File(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	t0 := storetest.V1Time
 	ns := t0.UnixNano()
 	for _, q := range []string{v1Schema,
 		`INSERT INTO enrollments (user, totp_secret, last_step, created_at, last_used, devices_revoked, phone)
@@ -77,24 +57,6 @@ func TestMigratesV1File(t *testing.T) {
 	if err := db.db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v); err != nil || v != sqlstore.SQLite.Version() {
 		t.Fatalf("schema version %d (%v), want %d", v, err, sqlstore.SQLite.Version())
 	}
-	e, err := db.Enrollment(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(e.TOTPSecret) != "SEALED" || e.LastStep != 42 || e.Phone != "sealed:abc" || !e.CreatedAt.Equal(t0) ||
-		!e.LastUsed.Equal(t0) || !e.DevicesRevoked.Equal(t0) {
-		t.Errorf("enrollment after migration: %+v", e)
-	}
-	if len(e.RecoveryHashes) != 2 || !bytes.Equal(e.RecoveryHashes[0], []byte{1}) || !bytes.Equal(e.RecoveryHashes[1], []byte{2}) {
-		t.Errorf("unused recovery hashes: %x, want 01 and 02", e.RecoveryHashes)
-	}
-	if n, err := db.UseRecoveryCode(ctx, "alice", []byte{1}, t0); err != nil || n != 1 {
-		t.Errorf("using a migrated code: %d left, %v", n, err)
-	}
-	devs, err := db.Devices(ctx, "alice")
-	if err != nil || len(devs) != 1 || devs[0].ID != "d1" || devs[0].LastIP != "192.0.2.1" || !devs[0].Created.Equal(t0) {
-		t.Errorf("devices after migration: %+v, %v", devs, err)
-	}
 	eph, err := db.Ephemeral(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -105,12 +67,5 @@ func TestMigratesV1File(t *testing.T) {
 	if at, ok := eph.RevokedAt([32]byte{}); !ok || !at.Equal(t0) {
 		t.Errorf("revocation after migration: %v %v", at, ok)
 	}
-	// The reset still cascades to the codes through the renamed tables.
-	if err := db.Reset(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
-	var codes int
-	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM vestibule_recovery_codes`).Scan(&codes); err != nil || codes != 0 {
-		t.Errorf("codes left after reset: %d (%v)", codes, err)
-	}
+	storetest.MigratedV1(t, db)
 }
