@@ -232,6 +232,52 @@ func (b *boundedDurable) ReplaceRecoveryCodes(ctx context.Context, user string, 
 	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.ReplaceRecoveryCodes(ctx, user, hashes) })
 }
 
+func (b *boundedDurable) SetTOTP(ctx context.Context, user string, sealedSecret []byte, at time.Time) error {
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.SetTOTP(ctx, user, sealedSecret, at) })
+}
+
+func (b *boundedDurable) RemoveTOTP(ctx context.Context, user string) error {
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.RemoveTOTP(ctx, user) })
+}
+
+func (b *boundedDurable) RemovePhone(ctx context.Context, user string) error {
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.RemovePhone(ctx, user) })
+}
+
+func (b *boundedDurable) AddPasskey(ctx context.Context, p store.Passkey) error {
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.AddPasskey(ctx, p) })
+}
+
+func (b *boundedDurable) Passkeys(ctx context.Context, user string) ([]store.Passkey, error) {
+	return within(ctx, b.timeout, func(ctx context.Context) ([]store.Passkey, error) { return b.Durable.Passkeys(ctx, user) })
+}
+
+func (b *boundedDurable) PasskeyByID(ctx context.Context, id []byte) (store.Passkey, error) {
+	return within(ctx, b.timeout, func(ctx context.Context) (store.Passkey, error) { return b.Durable.PasskeyByID(ctx, id) })
+}
+
+func (b *boundedDurable) UsePasskey(ctx context.Context, user string, id []byte, signCount uint32, backupState bool, at time.Time) error {
+	return done(ctx, b.timeout, func(ctx context.Context) error {
+		return b.Durable.UsePasskey(ctx, user, id, signCount, backupState, at)
+	})
+}
+
+func (b *boundedDurable) RenamePasskey(ctx context.Context, user string, id []byte, name string) error {
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.RenamePasskey(ctx, user, id, name) })
+}
+
+func (b *boundedDurable) DeletePasskey(ctx context.Context, user string, id []byte) error {
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.DeletePasskey(ctx, user, id) })
+}
+
+func (b *boundedDurable) AddSignIn(ctx context.Context, in store.SignIn) error {
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.AddSignIn(ctx, in) })
+}
+
+func (b *boundedDurable) SignIns(ctx context.Context, user string, limit int) ([]store.SignIn, error) {
+	return within(ctx, b.timeout, func(ctx context.Context) ([]store.SignIn, error) { return b.Durable.SignIns(ctx, user, limit) })
+}
+
 var (
 	_ store.Ephemeral = (*boundedEphemeral)(nil)
 	_ store.Durable   = (*boundedDurable)(nil)

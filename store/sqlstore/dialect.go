@@ -30,6 +30,11 @@ type Dialect struct {
 	lock string
 	// numbered: placeholders are $1, $2, ... instead of ?.
 	numbered bool
+	// userLock, when set, serialises one user's writes that read what
+	// they change (trimming the sign-ins) in a transaction; its one
+	// parameter is the user. SQLite needs none: a write transaction holds
+	// the file's write lock from BEGIN.
+	userLock string
 
 	rebound sync.Map // query with ? -> query for this dialect
 }
@@ -42,7 +47,7 @@ var (
 	// Postgres is PostgreSQL (pgx through database/sql), shared by replicas.
 	Postgres = &Dialect{name: "postgres", dir: "postgres", versionTable: "vestibule_schema",
 		lock:     `SELECT pg_advisory_xact_lock(1986359156)`, // 0x76657374, "vest"
-		numbered: true}
+		numbered: true, userLock: `SELECT pg_advisory_xact_lock(hashtextextended(?::text, 1986359156))`}
 )
 
 // Name is the dialect's name ("sqlite", "postgres"), which starts its errors.

@@ -120,8 +120,9 @@ func (s *Store) enrollments(ctx context.Context, op string, user *string) ([]sto
 	if user != nil {
 		where, args = " WHERE username = ?", []any{*user}
 	}
-	rows, err := tx.QueryContext(ctx, s.d.Q(`SELECT username, totp_secret, last_step, created_at, last_used, devices_revoked, phone
-		FROM vestibule_enrollments`+where+` ORDER BY username`), args...)
+	rows, err := tx.QueryContext(ctx, s.d.Q(`SELECT username, totp_secret, last_step, created_at, last_used, devices_revoked, phone, totp_set_at,
+		(SELECT count(*) FROM vestibule_passkeys p WHERE p.username = e.username)
+		FROM vestibule_enrollments e`+where+` ORDER BY username`), args...)
 	if err != nil {
 		return nil, s.unavailable(op, err)
 	}
@@ -129,12 +130,12 @@ func (s *Store) enrollments(ctx context.Context, op string, user *string) ([]sto
 	index := map[string]int{}
 	for rows.Next() {
 		var e store.Enrollment
-		var created, lastUsed, devices int64
-		if err := rows.Scan(&e.User, &e.TOTPSecret, &e.LastStep, &created, &lastUsed, &devices, &e.Phone); err != nil {
+		var created, lastUsed, devices, totpSet int64
+		if err := rows.Scan(&e.User, &e.TOTPSecret, &e.LastStep, &created, &lastUsed, &devices, &e.Phone, &totpSet, &e.Passkeys); err != nil {
 			rows.Close()
 			return nil, s.unavailable(op, err)
 		}
-		e.CreatedAt, e.LastUsed, e.DevicesRevoked = Time(created), Time(lastUsed), Time(devices)
+		e.CreatedAt, e.LastUsed, e.DevicesRevoked, e.TOTPSetAt = Time(created), Time(lastUsed), Time(devices), Time(totpSet)
 		index[e.User] = len(out)
 		out = append(out, e)
 	}
@@ -174,10 +175,9 @@ func andUser(user *string) string {
 	return " AND username = ?"
 }
 
-// enrollRow is the INSERT of an enrollment's row; conflict says what a
-// row already there does.
-const enrollRow = `INSERT INTO vestibule_enrollments (username, totp_secret, last_step, created_at, last_used, devices_revoked, phone)
-	VALUES (?, ?, ?, ?, ?, ?, ?)`
+// enrollRow is the INSERT of an enrollment's row (arguments: enrollArgs).
+const enrollRow = `INSERT INTO vestibule_enrollments (username, totp_secret, last_step, created_at, last_used, devices_revoked, phone, totp_set_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
 func (s *Store) checkEnrollment(e store.Enrollment) error {
 	if e.User == "" || (len(e.TOTPSecret) == 0 && e.Phone == "") {
@@ -191,7 +191,14 @@ func (s *Store) enrollArgs(e store.Enrollment) []any {
 	if created.IsZero() {
 		created = s.now()
 	}
-	return []any{e.User, nonNil(e.TOTPSecret), e.LastStep, Nanos(created), Nanos(e.LastUsed), Nanos(e.DevicesRevoked), e.Phone}
+	totpSet := e.TOTPSetAt
+	if totpSet.IsZero() && len(e.TOTPSecret) > 0 {
+		totpSet = created
+	}
+	if len(e.TOTPSecret) == 0 {
+		totpSet = time.Time{}
+	}
+	return []any{e.User, nonNil(e.TOTPSecret), e.LastStep, Nanos(created), Nanos(e.LastUsed), Nanos(e.DevicesRevoked), e.Phone, Nanos(totpSet)}
 }
 
 // addCodes inserts recovery-code hashes of user inside tx.
@@ -204,16 +211,20 @@ func (s *Store) addCodes(ctx context.Context, tx *sql.Tx, op, user string, hashe
 	return nil
 }
 
-// Enroll replaces the user's enrollment in one transaction.
+// Enroll replaces the user's enrollment (its row and recovery codes) in
+// one transaction. The row is updated in place, so the user's passkeys
+// stay.
 func (s *Store) Enroll(ctx context.Context, e store.Enrollment) error {
 	if err := s.checkEnrollment(e); err != nil {
 		return err
 	}
 	return s.inTx(ctx, "enroll", func(tx *sql.Tx) error {
-		if _, err := s.exec(ctx, tx, "enroll", `DELETE FROM vestibule_enrollments WHERE username = ?`, e.User); err != nil {
+		if _, err := s.exec(ctx, tx, "enroll", `DELETE FROM vestibule_recovery_codes WHERE username = ?`, e.User); err != nil {
 			return err
 		}
-		if _, err := s.exec(ctx, tx, "enroll", enrollRow, s.enrollArgs(e)...); err != nil {
+		if _, err := s.exec(ctx, tx, "enroll", enrollRow+` ON CONFLICT (username) DO UPDATE SET totp_secret = excluded.totp_secret,
+			last_step = excluded.last_step, created_at = excluded.created_at, last_used = excluded.last_used,
+			devices_revoked = excluded.devices_revoked, phone = excluded.phone, totp_set_at = excluded.totp_set_at`, s.enrollArgs(e)...); err != nil {
 			return err
 		}
 		return s.addCodes(ctx, tx, "enroll", e.User, e.RecoveryHashes)
@@ -311,13 +322,20 @@ func (s *Store) RevokeDevices(ctx context.Context, user string, at time.Time) er
 	return err
 }
 
-// Reset removes the user's enrollment and recovery codes.
+// Reset removes the user's enrollment with its recovery codes and
+// passkeys (by the foreign keys) and recent sign-ins, in one transaction.
 func (s *Store) Reset(ctx context.Context, user string) error {
-	n, err := s.exec(ctx, s.db, "reset", `DELETE FROM vestibule_enrollments WHERE username = ?`, user)
-	if err == nil && n == 0 {
-		return store.ErrNotFound
-	}
-	return err
+	return s.inTx(ctx, "reset", func(tx *sql.Tx) error {
+		n, err := s.exec(ctx, tx, "reset", `DELETE FROM vestibule_enrollments WHERE username = ?`, user)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		_, err = s.exec(ctx, tx, "reset", `DELETE FROM vestibule_sign_ins WHERE username = ?`, user)
+		return err
+	})
 }
 
 // ReplaceRecoveryCodes replaces the user's recovery codes in one

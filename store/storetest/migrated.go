@@ -18,7 +18,8 @@ var V1Time = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 // secret "SEALED", last step 42, phone "sealed:abc", created, last used and
 // devices revoked at V1Time; recovery-code hashes 01 and 02 unused, 03
 // used; remembered device d1 seen from 192.0.2.1 at V1Time. Every row must
-// read back, and the codes still work.
+// read back, and the codes still work; the secret counts as set when the
+// user enrolled (TOTPSetAt = CreatedAt).
 func MigratedV1(t *testing.T, s store.Durable) {
 	t.Helper()
 	ctx := context.Background()
@@ -27,7 +28,7 @@ func MigratedV1(t *testing.T, s store.Durable) {
 		t.Fatal(err)
 	}
 	if string(e.TOTPSecret) != "SEALED" || e.LastStep != 42 || e.Phone != "sealed:abc" || !e.CreatedAt.Equal(V1Time) ||
-		!e.LastUsed.Equal(V1Time) || !e.DevicesRevoked.Equal(V1Time) {
+		!e.LastUsed.Equal(V1Time) || !e.DevicesRevoked.Equal(V1Time) || !e.TOTPSetAt.Equal(V1Time) || e.Passkeys != 0 {
 		t.Errorf("enrollment after migration: %+v", e)
 	}
 	if len(e.RecoveryHashes) != 2 || !bytes.Equal(e.RecoveryHashes[0], []byte{1}) || !bytes.Equal(e.RecoveryHashes[1], []byte{2}) {

@@ -56,6 +56,7 @@ func Durable(t *testing.T, open OpenDurable) {
 	}
 
 	deviceLog(t, open)
+	open.security(t)
 
 	t.Run("enrollment round trip", func(t *testing.T) {
 		_, s := open.fresh(t)
