@@ -96,6 +96,9 @@ func (h *Handler) challengeBody(r *http.Request, held *store.Held) (map[string]a
 	if enrolled && to != "" {
 		methods = append(methods, "sms")
 	}
+	if enrolled && enr.Passkeys > 0 && h.passkeysOn() {
+		methods = append(methods, factorWebAuthn) // in the browser page (url)
+	}
 	if enrolled && len(enr.RecoveryHashes) > 0 {
 		methods = append(methods, "recovery")
 	}
@@ -118,6 +121,9 @@ func (h *Handler) challengeBody(r *http.Request, held *store.Held) (map[string]a
 		}
 		if h.smsOn() && (to != "" || h.opt.SMS.SelfEnroll) {
 			ways = append(ways, "sms")
+		}
+		if h.passkeysOn() {
+			ways = append(ways, factorWebAuthn) // in the browser page (url)
 		}
 		body["enrollMethods"] = ways
 		// Say up front when enrolling needs an invitation (or another

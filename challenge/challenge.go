@@ -109,6 +109,10 @@ type Options struct {
 	Enrollment *enroll.Policy
 	// Notifier is told of every enrollment (nil: nobody).
 	Notifier *notify.Notifier
+	// Passkeys, if set, offers passkeys and security keys (WebAuthn) as a
+	// second factor: on the code page first for a user who has one, as a
+	// choice at enrollment, and on the step-up page (passkey.go).
+	Passkeys PasskeyRP
 }
 
 // Brand is the app's look on the gate pages.
@@ -138,6 +142,8 @@ type Handler struct {
 	checker             *Checker
 	totp, recovery, sms Method
 	enrollTOTP          Method
+	// passkeys registers passkeys (nil: passkeys are off).
+	passkeys *Registration
 }
 
 // SetBrand changes the pages' accent colour and logo while serving.
@@ -206,7 +212,10 @@ func New(opts Options) (*Handler, error) {
 	if opts.SMS != nil {
 		h.sms = smsMethod{store: opts.Ephemeral, hash: h.smsHash, maxAttempts: opts.SMS.MaxAttempts, now: opts.Now}
 	}
-	for _, name := range []string{"verify", "recovery", "enroll", "codes", "message", "stepup", "sms", "phone", "enrollment"} {
+	if opts.Passkeys != nil {
+		h.passkeys = &Registration{RP: opts.Passkeys, Store: opts.Durable, Marker: opts.Ephemeral, Now: opts.Now}
+	}
+	for _, name := range []string{"verify", "recovery", "enroll", "codes", "message", "stepup", "sms", "phone", "enrollment", "passkey"} {
 		t, err := template.New("").Funcs(templates.Funcs()).ParseFS(opts.Templates, "layout.html", name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing template %s: %w", name, err)
@@ -248,6 +257,10 @@ func New(opts Options) (*Handler, error) {
 	mux.HandleFunc("POST "+p+"enroll-phone", h.postEnrollPhone)
 	mux.HandleFunc("GET "+p+"step-up", h.getStepUp)
 	mux.HandleFunc("POST "+p+"step-up", h.postStepUp)
+	mux.HandleFunc("POST "+p+"passkey", h.postPasskey)
+	mux.HandleFunc("GET "+p+"enroll-passkey", h.getEnrollPasskey)
+	mux.HandleFunc("POST "+p+"enroll-passkey", h.postEnrollPasskey)
+	mux.HandleFunc("POST "+p+"step-up/passkey", h.postStepUpPasskey)
 	mux.HandleFunc("GET "+p+"parse", h.getTicketPage)
 	mux.HandleFunc("GET "+p+"invite", h.getInvite)
 	mux.HandleFunc("POST "+p+"api/verify", h.apiVerify)
@@ -283,11 +296,15 @@ func New(opts Options) (*Handler, error) {
 	return h, nil
 }
 
+// pageCSP is the gate pages' Content-Security-Policy: no script, except
+// static/passkey.js on a page that runs a passkey ceremony (render).
+const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
 // ServeHTTP serves the gate pages with their security headers.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Cache-Control", "no-store")
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("Content-Security-Policy", pageCSP)
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "same-origin") // "no-referrer" makes Chrome send "Origin: null" on our own form posts
@@ -306,11 +323,15 @@ func staticHandler(files fs.FS) http.Handler {
 type pendingState struct {
 	Held string
 	CSRF string
+	// Passkey is the session of the passkey ceremony the last page began
+	// (passkey.go); used once.
+	Passkey []byte
 }
 
 const (
-	keyHeld = "held"
-	keyCSRF = "csrf"
+	keyHeld    = "held"
+	keyCSRF    = "csrf"
+	keyPasskey = "passkey"
 )
 
 // Begin implements cookieguard.Challenger: it makes the pending-challenge cookie
@@ -350,11 +371,19 @@ func (h *Handler) pendingCookie(heldID string) (*http.Cookie, error) {
 	if err != nil {
 		return nil, err
 	}
+	return h.pendingCookieOf(pendingState{Held: heldID, CSRF: csrf})
+}
+
+// pendingCookieOf makes the pending-challenge cookie carrying st.
+func (h *Handler) pendingCookieOf(st pendingState) (*http.Cookie, error) {
 	s := sessions.NewSession(h.pending, h.opt.PendingCookie)
 	opts := *h.pending.Options
 	s.Options = &opts
-	s.Values[keyHeld] = heldID
-	s.Values[keyCSRF] = csrf
+	s.Values[keyHeld] = st.Held
+	s.Values[keyCSRF] = st.CSRF
+	if len(st.Passkey) > 0 {
+		s.Values[keyPasskey] = st.Passkey
+	}
 	encoded, err := securecookie.EncodeMulti(h.opt.PendingCookie, s.Values, h.pending.Codecs...)
 	if err != nil {
 		return nil, fmt.Errorf("encoding pending cookie: %w", err)
@@ -378,7 +407,8 @@ func (h *Handler) state(r *http.Request) (pendingState, bool) {
 	if held == "" || csrf == "" {
 		return pendingState{}, false
 	}
-	return pendingState{Held: held, CSRF: csrf}, true
+	pk, _ := s.Values[keyPasskey].([]byte)
+	return pendingState{Held: held, CSRF: csrf, Passkey: pk}, true
 }
 
 func (h *Handler) clearPending() *http.Cookie {
@@ -477,6 +507,14 @@ type pageData struct {
 	Number string
 	// Recovery offers "use a recovery code": the user has unused ones.
 	Recovery bool
+	// Passkey is the options JSON of a passkey ceremony the page runs
+	// through static/passkey.js ("": none, and no script on the page).
+	Passkey string
+	// PasskeyAction is where the passkey form posts (under the prefix):
+	// passkey, enroll-passkey (a registration) or step-up/passkey.
+	PasskeyAction string
+	// Passkeys offers setting up a passkey instead (a link).
+	Passkeys bool
 	// Contact is whom a user refused enrollment should ask.
 	Contact string
 	// Lang is the page's language; Branded and Logo add the configured
@@ -495,6 +533,10 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	d.AppName = h.opt.AppName
 	d.Remember = d.Remember || (h.opt.Device != nil && d.CSRF != "")
 	d.Prefix = h.opt.Prefix
+	if d.Passkey != "" {
+		// The one page kind with a script: static/passkey.js, from here.
+		w.Header().Set("Content-Security-Policy", pageCSP+"; script-src 'self'")
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if err := h.pages[name].ExecuteTemplate(w, "layout", d); err != nil {
@@ -583,6 +625,9 @@ func ctxTimeout(r *http.Request) (context.Context, context.CancelFunc) {
 // challenge, the remembered device): the proxy never sends them to the app.
 func (h *Handler) CookieNames() []string {
 	names := []string{h.opt.PendingCookie}
+	if h.passkeysOn() {
+		names = append(names, h.stepUpCookie())
+	}
 	if h.opt.Device != nil {
 		names = append(names, h.opt.Device.Name())
 	}

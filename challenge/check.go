@@ -123,6 +123,9 @@ type Proof struct {
 	// name for the log ("": the method has none).
 	SMS    store.SMSResult
 	Detail string
+	// Passkey is a passkey whose registration a code (the browser's
+	// answer) confirmed, for an enrollment to store.
+	Passkey *store.Passkey
 }
 
 // Method checks one kind of second factor. Verify runs after the attempt
@@ -375,6 +378,11 @@ func (c *Checker) failed(ctx context.Context, a Attempt, res Result, doing strin
 }
 
 func (c *Checker) logReplayed(ctx context.Context, a Attempt) {
+	if a.Method.Factor() == factorWebAuthn {
+		c.Log.InfoContext(ctx, "passkey answer for a ceremony already used sent again; not counted", "event", audit.CodeReplayed,
+			"factor", factorWebAuthn, "step_up", a.Held == nil, "user", a.user(), "remote_ip", a.ClientIP, "user_agent", a.UserAgent)
+		return
+	}
 	if a.Held == nil {
 		c.Log.InfoContext(ctx, "step-up code of a used time step sent again; not counted", "event", audit.CodeReplayed,
 			"step_up", true, "user", a.User, "remote_ip", a.ClientIP, "user_agent", a.UserAgent)

@@ -186,9 +186,13 @@ func (h *Handler) enrollFirst(ctx context.Context, w http.ResponseWriter, r *htt
 	if v.Invite != nil {
 		http.SetCookie(w, h.inviteCookie("", 0))
 	}
-	factorName := "totp"
-	if len(e.TOTPSecret) == 0 {
-		factorName = "sms"
+	factorName := factorTOTP
+	switch {
+	case len(e.TOTPSecret) > 0:
+	case e.Phone != "":
+		factorName = factorSMS
+	default: // a passkey, stored next (postEnrollPasskey)
+		factorName = factorWebAuthn
 	}
 	attrs := []any{"event", "enrollment", "factor", factorName, "via", v.Via, "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent()}
 	if e.Phone != "" {

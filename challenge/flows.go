@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"html/template"
 	"maps"
 	"net/http"
@@ -49,22 +48,15 @@ func (h *Handler) getVerify(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil && h.onlySMS() && to == "":
 		http.Redirect(w, r, h.opt.Prefix+"enroll-phone", http.StatusSeeOther)
-		return
 	case err != nil && h.onlySMS():
 		http.Redirect(w, r, h.opt.Prefix+"sms", http.StatusSeeOther)
-		return
+	case err != nil && h.onlyPasskeys():
+		http.Redirect(w, r, h.opt.Prefix+"enroll-passkey", http.StatusSeeOther)
 	case err != nil:
 		http.Redirect(w, r, h.opt.Prefix+"enroll", http.StatusSeeOther)
-		return
-	case len(enr.TOTPSecret) == 0 || !h.totpOn():
-		if to == "" {
-			h.restartStatus(w, r, http.StatusConflict, "Your account has no way to receive a code. Ask your administrator to set your phone number.")
-			return
-		}
-		http.Redirect(w, r, h.opt.Prefix+"sms", http.StatusSeeOther)
-		return
+	default:
+		h.verifyPage(w, r, st, held, enr, to, http.StatusOK, "")
 	}
-	h.render(w, r, http.StatusOK, "verify", pageData{Title: "Two-factor sign-in", CSRF: st.CSRF, User: accountName(held), SMS: to != "", Phone: phone.Mask(to)})
 }
 
 func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
@@ -84,7 +76,7 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(enr.TOTPSecret) == 0 || !h.totpOn() {
-		http.Redirect(w, r, h.opt.Prefix+"sms", http.StatusSeeOther)
+		http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
 		return
 	}
 	res := h.checker.Check(ctx, h.attempt(r, held, h.totp, r.PostForm.Get("code")))
@@ -92,10 +84,9 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
 	case Accepted:
 		h.verified(w, r, held)
 	case Replayed:
-		h.render(w, r, http.StatusUnauthorized, "verify", pageData{Title: "Two-factor sign-in", CSRF: st.CSRF, User: held.User,
-			Error: h.tr(r, replayedCode)})
+		h.verifyAgain(w, r, st, held, http.StatusUnauthorized, h.tr(r, replayedCode))
 	case Wrong:
-		h.wrongCode(w, r, held, st, "verify", "Two-factor sign-in", res)
+		h.verifyAgain(w, r, st, held, http.StatusUnauthorized, h.attemptsLeft(r, genericFailure, res))
 	case NotEnrolled: // reset a moment ago
 		http.Redirect(w, r, h.opt.Prefix+"enroll", http.StatusSeeOther)
 	default:
@@ -140,6 +131,10 @@ func (h *Handler) getEnroll(w http.ResponseWriter, r *http.Request) {
 	to, err := h.smsPhone(r.Context(), held)
 	if err != nil {
 		h.storeFailed(w, r, "reading enrollment", err)
+		return
+	}
+	if h.onlyPasskeys() {
+		http.Redirect(w, r, h.opt.Prefix+"enroll-passkey", http.StatusSeeOther)
 		return
 	}
 	if !h.totpOn() {
@@ -189,13 +184,14 @@ func (h *Handler) getEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, r, http.StatusOK, "enroll", pageData{
-		Title:  "Set up two-factor sign-in",
-		CSRF:   st.CSRF,
-		User:   accountName(held),
-		QR:     template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
-		Secret: groupKey(secret),
-		SMS:    h.smsOn() && (to != "" || h.opt.SMS.SelfEnroll),
-		Phone:  phone.Mask(to),
+		Title:    "Set up two-factor sign-in",
+		CSRF:     st.CSRF,
+		User:     accountName(held),
+		QR:       template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
+		Secret:   groupKey(secret),
+		SMS:      h.smsOn() && (to != "" || h.opt.SMS.SelfEnroll),
+		Phone:    phone.Mask(to),
+		Passkeys: h.passkeysOn(),
 	})
 }
 
@@ -292,11 +288,14 @@ func (h *Handler) verified(w http.ResponseWriter, r *http.Request, held *store.H
 	h.release(w, r, held.ID)
 }
 
+// onlyPasskeys: passkeys are the one factor a new user can set up.
+func (h *Handler) onlyPasskeys() bool { return h.passkeysOn() && !h.totpOn() && !h.smsOn() }
+
 // wrongCode shows a code page again after a wrong code, with a generic
 // message and the attempts left.
 func (h *Handler) wrongCode(w http.ResponseWriter, r *http.Request, held *store.Held, st pendingState, page, title string, res Result) {
 	h.render(w, r, http.StatusUnauthorized, page, pageData{Title: title, CSRF: st.CSRF, User: accountName(held),
-		Error: h.tr(r, genericFailure) + " " + fmt.Sprintf(h.tr(r, "%d attempts left."), res.Left)})
+		Error: h.attemptsLeft(r, genericFailure, res)})
 }
 
 // checkFailed answers, on a page, a check that ended the sign-in or could

@@ -36,6 +36,9 @@ type Config struct {
 	Regulation     Regulation     `yaml:"regulation"`
 	SMS            SMS            `yaml:"sms"`
 	Factors        Factors        `yaml:"factors"`
+	// WebAuthn is the relying party of passkeys and security keys; see
+	// webauthn.go.
+	WebAuthn WebAuthn `yaml:"webauthn"`
 	Secrets        Secrets        `yaml:"secrets"`
 	Store          Store          `yaml:"store"`
 	Server         Server         `yaml:"server"`
@@ -302,6 +305,8 @@ type Log struct {
 type Factors struct {
 	TOTP string `yaml:"totp"`
 	SMS  string `yaml:"sms"`
+	// WebAuthn is passkeys and security keys (see the webauthn section).
+	WebAuthn string `yaml:"webauthn"`
 }
 
 // SMS configures text-message codes.

@@ -44,7 +44,8 @@ func Defaults() *Config {
 		},
 		Gate:           Gate{CookieName: "vestibule_gate", MaxAge: 12 * time.Hour},
 		RememberDevice: RememberDevice{CookieName: "vestibule_device", MaxAge: 30 * 24 * time.Hour},
-		Factors:        Factors{TOTP: "allowed", SMS: "allowed"},
+		Factors:        Factors{TOTP: "allowed", SMS: "allowed", WebAuthn: "allowed"},
+		WebAuthn:       WebAuthn{UserVerification: "preferred", Attestation: "none", Timeout: DefaultWebAuthnTimeout},
 		SMS: SMS{
 			Timeout: 10 * time.Second, CodeLength: 6, CodeTTL: 5 * time.Minute, MaxAttempts: 5,
 			ResendCooldown: 30 * time.Second, PerUserPerHour: 5, PerPhonePerHour: 5, PerIPPerHour: 20,

@@ -143,6 +143,7 @@ func (c *Config) Validate() error {
 		p.add("login.logout_abandoned", 0, "needs logout.routes to know how to log a session out")
 	}
 	c.validateSMS(&p)
+	c.validateWebAuthn(&p)
 	c.validateEnrollment(&p)
 	if a := c.Branding.Accent; a != "" && !regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$`).MatchString(a) {
 		p.add("branding.accent", 0, "want a hex colour such as #1a73e8, got %q", a)
@@ -364,8 +365,8 @@ func (c *Config) validateSMS(p *problems) {
 	if c.Factors.TOTP == "required" && c.Factors.SMS == "required" {
 		p.add("factors", 0, "only one factor can be required")
 	}
-	if c.Factors.TOTP == "forbidden" && (c.Factors.SMS == "forbidden" || !c.SMS.Enabled) {
-		p.add("factors.totp", 0, "forbidding TOTP needs text messages (sms.enabled, factors.sms not forbidden)")
+	if c.Factors.TOTP == "forbidden" && (c.Factors.SMS == "forbidden" || !c.SMS.Enabled) && !c.PasskeysOn() {
+		p.add("factors.totp", 0, "forbidding TOTP needs text messages (sms.enabled, factors.sms not forbidden) or passkeys (factors.webauthn)")
 	}
 	if c.Factors.SMS == "required" && !c.SMS.Enabled {
 		p.add("factors.sms", 0, "requiring text messages needs sms.enabled")
