@@ -203,6 +203,14 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	rp, err := passkeyRP(cfg, gateKeys, d)
+	if err != nil {
+		return nil, err
+	}
+	var passkeys challenge.PasskeyRP // a nil *passkey.RP is no relying party
+	if rp != nil {
+		passkeys = rp
+	}
 	if smsOpts != nil {
 		smsOpts.CodeKeys = sealer.DeriveAll("sms-code")
 	}
@@ -268,7 +276,8 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		DeviceMaxAge:  cfg.RememberDevice.MaxAge,
 		SMS:           smsOpts,
 		Brand:         brand,
-		TOTPForbidden: cfg.Factors.TOTP == "forbidden",
+		TOTPForbidden: cfg.Factors.TOTP == "forbidden" || cfg.Factors.WebAuthn == "required",
+		Passkeys:      passkeys,
 		Enrollment:    enrollPolicy,
 		Notifier:      enrollNotifier,
 	})
@@ -361,7 +370,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 // buildSMS makes the text-message options from the config (nil: off).
 func buildSMS(cfg *config.Config, d Deps) (*challenge.SMSOptions, error) {
 	c := cfg.SMS
-	if !c.Enabled || cfg.Factors.SMS == "forbidden" {
+	if !c.Enabled || cfg.Factors.SMS == "forbidden" || cfg.Factors.WebAuthn == "required" {
 		return nil, nil
 	}
 	var sender sms.Sender

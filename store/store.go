@@ -21,6 +21,8 @@ type Durable interface {
 	Enroll(ctx context.Context, e Enrollment) error
 	// EnrollNew stores a first enrollment, atomically: ErrExists when the
 	// user is already enrolled (two first enrollments racing: one wins).
+	// One with neither TOTP secret nor phone is the enrollment of a first
+	// passkey, which the caller adds next (AddPasskey).
 	EnrollNew(ctx context.Context, e Enrollment) error
 	// UseTOTPStep records that the user just used the TOTP code of time step
 	// step. It fails with ErrReplay unless step is greater than the last step

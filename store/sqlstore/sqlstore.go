@@ -231,10 +231,13 @@ func (s *Store) Enroll(ctx context.Context, e store.Enrollment) error {
 	})
 }
 
-// EnrollNew stores a first enrollment; ErrExists if there is one.
+// EnrollNew stores a first enrollment; ErrExists if there is one. It may
+// have neither secret nor phone when its factor is a passkey, which the
+// caller adds next (AddPasskey): a passkey is checked before the
+// enrollment that holds it is claimed.
 func (s *Store) EnrollNew(ctx context.Context, e store.Enrollment) error {
-	if err := s.checkEnrollment(e); err != nil {
-		return err
+	if e.User == "" {
+		return fmt.Errorf("%s: enroll: user required", s.d.name)
 	}
 	return s.inTx(ctx, "enroll", func(tx *sql.Tx) error {
 		n, err := s.exec(ctx, tx, "enroll", enrollRow+` ON CONFLICT (username) DO NOTHING`, s.enrollArgs(e)...)
