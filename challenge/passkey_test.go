@@ -112,7 +112,7 @@ func (e *checkEnv) passkeyLogin(rp *fakeRP, user string) passkeyMethod {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return passkeyMethod{rp: rp, store: e.dur, marks: e.eph, session: session, until: e.clock.Now().Add(5*time.Minute),
+	return passkeyMethod{rp: rp, store: e.dur, marks: e.eph, session: session, until: e.clock.Now().Add(5 * time.Minute),
 		now: e.clock.Now, log: e.checker.Log}
 }
 

@@ -39,11 +39,11 @@ type Config struct {
 	// WebAuthn is the relying party of passkeys and security keys; see
 	// webauthn.go.
 	WebAuthn WebAuthn `yaml:"webauthn"`
-	Secrets        Secrets        `yaml:"secrets"`
-	Store          Store          `yaml:"store"`
-	Server         Server         `yaml:"server"`
-	Log            Log            `yaml:"log"`
-	Admin          Admin          `yaml:"admin"`
+	Secrets  Secrets  `yaml:"secrets"`
+	Store    Store    `yaml:"store"`
+	Server   Server   `yaml:"server"`
+	Log      Log      `yaml:"log"`
+	Admin    Admin    `yaml:"admin"`
 	// Parse turns on Parse Server mode (session tokens, not cookies).
 	Parse ParseServer `yaml:"parse"`
 	// Enrollment says who may enroll a first factor; see enrollment.go.
