@@ -48,13 +48,13 @@ func (c *Config) Passkey() passkey.Config {
 		UserVerification: w.UserVerification, Attestation: w.Attestation, Timeout: w.Timeout}
 }
 
-// PasskeysOn reports whether passkeys are offered: factors.webauthn is not
-// forbidden and there is a relying party id. A public_url on an IP address
+// PasskeysOn reports whether passkeys are offered: factors.webauthn is
+// allowed or required and there is a relying party id. A public_url on an IP address
 // with no rp_id has none (browsers refuse IP addresses): with
 // factors.webauthn "allowed" the gateway then runs without passkeys (and
 // says so in its log); "required" is a config error.
 func (c *Config) PasskeysOn() bool {
-	return c.Factors.WebAuthn != "forbidden" && c.hasRPID()
+	return (c.Factors.WebAuthn == "allowed" || c.Factors.WebAuthn == "required") && c.hasRPID()
 }
 
 func (c *Config) hasRPID() bool {

@@ -468,6 +468,22 @@ func TestGatePageHeadersAndCookies(t *testing.T) {
 			if strings.Contains(p.body, "<script") {
 				t.Error("gate page has a script")
 			}
+			// A page that runs a passkey ceremony (https: passkeys are on)
+			// allows scripts from 'self' alone: static/passkey.js.
+			if tc.secure {
+				pk := b.get("/.vestibule/enroll-passkey")
+				must(t, pk, http.StatusOK)
+				csp := pk.header.Get("Content-Security-Policy")
+				if !strings.Contains(csp, "script-src 'self'") || strings.Count(csp, "script-src") != 1 || strings.Contains(csp, "unsafe-inline") ||
+					!strings.Contains(csp, "frame-ancestors 'none'") {
+					t.Errorf("passkey page CSP = %q", csp)
+				}
+				if strings.Count(pk.body, "<script") != 1 || !strings.Contains(pk.body, `<script src="/.vestibule/static/passkey.js" defer></script>`) {
+					t.Errorf("passkey page: want exactly static/passkey.js: %s", pk.body)
+				}
+			} else if pk := b.get("/.vestibule/enroll-passkey"); strings.Contains(pk.body, "<script") {
+				t.Error("passkeys are off on an IP address, yet the passkey page runs a script")
+			}
 			// Release, then check the gate cookie's attributes.
 			secret := strings.ReplaceAll(reSecret.FindStringSubmatch(p.body)[1], " ", "")
 			p = b.post("/.vestibule/enroll", url.Values{"csrf": {csrf(t, p)}, "code": {b.code(secret, 0)}})

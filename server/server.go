@@ -557,6 +557,7 @@ func (s *Server) Reload(cfg *config.Config) ([]string, error) {
 		"log":               old.Log == cfg.Log,
 		"app_name":          old.AppName == cfg.AppName,
 		"enrollment":        reflect.DeepEqual(old.Enrollment, cfg.Enrollment),
+		"webauthn":          reflect.DeepEqual(old.WebAuthn, cfg.WebAuthn),
 	} {
 		if !same {
 			restart = append(restart, key)
