@@ -22,14 +22,16 @@ import (
 var adminNames = map[string]string{
 	"reset": "users reset", "revoke-devices": "devices revoke", "list": "users list", "show": "users show",
 	"recovery-codes": "users recovery-codes", "unlock": "users unlock", "set-phone": "users set-phone",
+	"remove-factor": "users remove-factor",
 }
 
 // adminSynopsis is each administrator command's arguments and purpose.
 var adminSynopsis = map[string]string{
-	"reset":          "-user NAME [-config FILE]\n  remove the user's second factor and end their open sessions",
+	"reset":          "-user NAME [-config FILE]\n  remove the user's second factors (authenticator, phone, passkeys, recovery codes) and end their open sessions",
+	"remove-factor":  "NAME FACTOR [-allow-none] [-config FILE]\n  remove one second factor (" + factorNames + ") and end the user's open sessions; never the last one unless -allow-none",
 	"revoke-devices": "-user NAME [-config FILE]\n  forget the user's remembered devices and end their open sessions",
 	"list":           "[-config FILE]\n  who is enrolled, with which factors",
-	"show":           "-user NAME [-config FILE]\n  one user's factors and remembered devices",
+	"show":           "-user NAME [-config FILE]\n  one user's factors, passkeys and remembered devices",
 	"recovery-codes": "-user NAME [-config FILE]\n  issue a new set of recovery codes, printed once",
 	"unlock":         "-user NAME [-config FILE]\n  lift the user's ban and forget their failed attempts",
 	"set-phone":      "-user NAME -number +447400123456 [-config FILE]\n  set the number for the user's text-message codes",

@@ -79,7 +79,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, en
 		}
 		if len(args) > 1 {
 			switch args[1] {
-			case "set-phone", "list", "show", "recovery-codes", "unlock":
+			case "set-phone", "list", "show", "recovery-codes", "unlock", "remove-factor":
 				return adminUser(ctx, args[2:], stdout, stderr, env, args[1])
 			}
 		}
@@ -406,6 +406,9 @@ func factorsOf(e store.Enrollment) string {
 	if e.Phone != "" {
 		f = append(f, "sms")
 	}
+	if e.Passkeys > 0 {
+		f = append(f, "webauthn")
+	}
 	return strings.Join(f, ",")
 }
 
@@ -487,6 +490,11 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	if action == "set-phone" {
 		number = fs.String("number", "", "phone number, with the country code (+447400123456)")
 	}
+	which, allowNone := new(string), new(bool)
+	if action == "remove-factor" {
+		which = fs.String("factor", "", "the factor: "+factorNames+"; or give it after the user")
+		allowNone = fs.Bool("allow-none", false, "the last factor too: the user is then reset and enrolls again")
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: vestibule %s %s\n", adminNames[action], adminSynopsis[action])
 		fs.PrintDefaults()
@@ -503,6 +511,17 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	}
 	if *user == "" && action != "list" {
 		return errors.New("-user is required")
+	}
+	if action == "remove-factor" && *which == "" && fs.NArg() > 0 {
+		// `users remove-factor alice webauthn:YubiKey`; flags may follow.
+		*which = fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
+	}
+	if action == "remove-factor" && *which == "" {
+		fs.Usage()
+		return errors.New("remove-factor needs the factor: " + factorNames)
 	}
 	cfg, err := loadAdminConfig(*path, env, action)
 	if err != nil {
@@ -558,7 +577,17 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		}
 		fmt.Fprintf(stdout, "user:                %s\nfactors:             %s\nphone:               %s\nenrolled:            %s\nlast success:        %s\nrecovery codes left: %d\ndevices revoked:     %s\n",
 			e.User, factorsOf(e), cmp.Or(sealed.MaskedPhone(e.Phone), "none"), when(e.CreatedAt), when(e.LastUsed), len(e.RecoveryHashes), when(e.DevicesRevoked))
+		if err := listPasskeys(ctx, stdout, db, e.User); err != nil {
+			return err
+		}
 		return listDevices(ctx, stdout, db, e, cfg.RememberDevice.MaxAge)
+	case "remove-factor":
+		var what string
+		if what, err = removeFactor(ctx, db, u, *which, *allowNone); err == nil {
+			log.Warn("second factor removed by an administrator", "event", "factor_removed", "user", u, "factor", *which)
+			notifyAdmin(ctx, cfg, log, notify.Event{Event: "factor_removed", User: u, By: "admin", Factor: strings.SplitN(*which, ":", 2)[0]})
+			fmt.Fprintf(stdout, "%s: removed %s\n", u, what)
+		}
 	case "recovery-codes":
 		codes, err := factor.NewRecoveryCodes(rand.Reader, 10)
 		if err != nil {
@@ -620,12 +649,14 @@ func adminUser(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		return err
 	}
 	switch action {
-	case "reset", "revoke-devices":
-		if action == "reset" {
+	case "reset", "revoke-devices", "remove-factor":
+		switch action {
+		case "remove-factor": // said above
+		case "reset":
 			log.Warn("second factor reset by an administrator", "event", "factor_reset", "user", u)
 			notifyAdmin(ctx, cfg, log, notify.Event{Event: "factor_reset", User: u, By: "admin"})
 			fmt.Fprintf(stdout, "%s: second factor removed; they will enroll again at their next sign-in\n", u)
-		} else {
+		default:
 			log.Warn("remembered devices revoked by an administrator", "event", "devices_revoked", "user", u)
 			notifyAdmin(ctx, cfg, log, notify.Event{Event: "devices_revoked", User: u, By: "admin"})
 			fmt.Fprintf(stdout, "%s: remembered devices revoked\n", u)
