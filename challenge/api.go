@@ -15,9 +15,9 @@ import (
 
 	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/factor"
-	"github.com/vestibule-gw/vestibule/parse"
+	"github.com/vestibule-gw/vestibule/forward"
+	"github.com/vestibule-gw/vestibule/parseguard"
 	"github.com/vestibule-gw/vestibule/phone"
-	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/store"
 )
@@ -28,7 +28,7 @@ import (
 // completes it with POST <prefix>api/verify, so the session token never
 // travels through a URL or a page.
 
-var _ parse.Challenger = (*Handler)(nil)
+var _ parseguard.Challenger = (*Handler)(nil)
 
 // ticketName names the encrypted page ticket (a held login id in a URL).
 const ticketName = "vestibule-parse-ticket"
@@ -42,7 +42,7 @@ type apiError struct {
 	extra  map[string]any
 }
 
-func (e *apiError) reply() proxy.Reply {
+func (e *apiError) reply() forward.Reply {
 	body := map[string]any{"code": e.code, "error": e.msg}
 	if e.reason != "" {
 		body["reason"] = e.reason
@@ -51,7 +51,7 @@ func (e *apiError) reply() proxy.Reply {
 		body[k] = v
 	}
 	b, _ := json.Marshal(body)
-	return proxy.Reply{Status: e.status, Header: http.Header{"Content-Type": {"application/json; charset=utf-8"}, "Cache-Control": {"no-store"}}, Body: b}
+	return forward.Reply{Status: e.status, Header: http.Header{"Content-Type": {"application/json; charset=utf-8"}, "Cache-Control": {"no-store"}}, Body: b}
 }
 
 var (
@@ -69,7 +69,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func writeReply(w http.ResponseWriter, rep proxy.Reply) {
+func writeReply(w http.ResponseWriter, rep forward.Reply) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	for k, v := range rep.Header {
 		w.Header()[k] = v
@@ -135,8 +135,8 @@ func (h *Handler) challengeBody(r *http.Request, held *store.Held) (map[string]a
 	return body, nil
 }
 
-// BeginParse implements parse.Challenger.
-func (h *Handler) BeginParse(r *http.Request, held *store.Held, mfa parse.MFA) (proxy.Reply, error) {
+// BeginParse implements parseguard.Challenger.
+func (h *Handler) BeginParse(r *http.Request, held *store.Held, mfa parseguard.MFA) (forward.Reply, error) {
 	if h.opt.Regulator != nil {
 		if err := h.opt.Regulator.Banned(r.Context(), held.User, h.ip(r)); err != nil {
 			if until, ok := regulate.IsBanned(err); ok {
@@ -149,7 +149,7 @@ func (h *Handler) BeginParse(r *http.Request, held *store.Held, mfa parse.MFA) (
 	}
 	body, err := h.challengeBody(r, held)
 	if err != nil {
-		return proxy.Reply{}, err
+		return forward.Reply{}, err
 	}
 	if !mfa.Sent {
 		e := &apiError{status: http.StatusBadRequest, code: -1, msg: "Missing additional authData mfa", reason: "second_factor_required", extra: body}
@@ -212,13 +212,13 @@ func (h *Handler) dropHeld(r *http.Request, held *store.Held, reason string) {
 // verified and the reply's Status is 0. A wrong code with attempts left
 // answers invalid_code with done=true: the held login stays. done=false:
 // the reply is final (expired, spent, banned, store down).
-func (h *Handler) apiCheck(r *http.Request, held *store.Held, code string) (rep proxy.Reply, done bool) {
+func (h *Handler) apiCheck(r *http.Request, held *store.Held, code string) (rep forward.Reply, done bool) {
 	ctx, cancel := ctxTimeout(r)
 	defer cancel()
 	res := h.checker.Check(ctx, h.attempt(r, held, apiCodes{h}, code))
 	switch res.Kind {
 	case Accepted:
-		return proxy.Reply{}, true
+		return forward.Reply{}, true
 	case Wrong, Replayed:
 		return apiWrong(res), true
 	default:
@@ -227,7 +227,7 @@ func (h *Handler) apiCheck(r *http.Request, held *store.Held, code string) (rep 
 }
 
 // apiWrong answers a wrong code with the attempts left.
-func apiWrong(res Result) proxy.Reply {
+func apiWrong(res Result) forward.Reply {
 	return (&apiError{status: http.StatusBadRequest, code: -1, msg: "Invalid MFA token", reason: "invalid_code",
 		extra: map[string]any{"attemptsLeft": res.Left}}).reply()
 }
@@ -310,7 +310,7 @@ func (m apiCodes) Verify(ctx context.Context, a Attempt) (Proof, error) {
 
 // apiRelease registers the held login's session token as released and
 // hands over the held answer, exactly once (TakeHeld).
-func (h *Handler) apiRelease(r *http.Request, id string) proxy.Reply {
+func (h *Handler) apiRelease(r *http.Request, id string) forward.Reply {
 	ctx := r.Context()
 	held, err := h.opt.Ephemeral.Held(ctx, id)
 	if err != nil {
@@ -324,7 +324,7 @@ func (h *Handler) apiRelease(r *http.Request, id string) proxy.Reply {
 	}
 	// Registered before it is handed over: a crash in between leaves a
 	// registered token nobody holds, never a token handed over unregistered.
-	if err := parse.Register(ctx, h.opt.Ephemeral, held.Session[parse.TokenKey], held.User, h.opt.Now().Add(h.opt.ParseSessionTTL)); err != nil {
+	if err := h.opt.ParseTokens.Register(ctx, held.Session[parseguard.TokenKey], held.User); err != nil {
 		h.log.ErrorContext(ctx, "registering released token", "event", "store_error", "err", err)
 		return errStore.reply()
 	}
@@ -343,7 +343,7 @@ func (h *Handler) apiRelease(r *http.Request, id string) proxy.Reply {
 	}
 	hd.Set("Cache-Control", "no-store")
 	h.log.InfoContext(ctx, "login released", "event", audit.LoginReleased, "user", taken.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent(), "kind", "parse")
-	return proxy.Reply{Status: taken.Response.Status, Header: hd, Body: taken.Response.Body}
+	return forward.Reply{Status: taken.Response.Status, Header: hd, Body: taken.Response.Body}
 }
 
 // apiRequest is the body of a JSON protocol call.
@@ -475,7 +475,7 @@ func (h *Handler) apiEnrollTOTP(w http.ResponseWriter, r *http.Request) {
 // asked), else the user id.
 func accountName(held *store.Held) string {
 	if held.Kind == store.KindParse {
-		if n := held.Session[parse.UsernameKey]; n != "" {
+		if n := held.Session[parseguard.UsernameKey]; n != "" {
 			return n
 		}
 		var u struct {

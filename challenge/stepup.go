@@ -4,7 +4,7 @@ import (
 	"encoding/hex"
 	"net/http"
 
-	"github.com/vestibule-gw/vestibule/proxy"
+	"github.com/vestibule-gw/vestibule/cookieguard"
 )
 
 // formNotSent is shown on the step-up page when a browser posted a form to
@@ -14,7 +14,7 @@ const formNotSent = "Your confirmation has expired. Confirm it's you, then send 
 // getStepUp shows the code form for a signed-in user whose last second
 // factor is too old for the page they asked for.
 func (h *Handler) getStepUp(w http.ResponseWriter, r *http.Request) {
-	cl, ok := proxy.VerifiedClaims(r)
+	cl, ok := cookieguard.VerifiedClaims(r)
 	if !ok {
 		h.render(w, r, http.StatusUnauthorized, "message", pageData{Title: "Sign in first",
 			Message: "This page needs a signed-in session.", LoginURL: h.opt.LoginURL})
@@ -33,7 +33,7 @@ func (h *Handler) getStepUp(w http.ResponseWriter, r *http.Request) {
 // postStepUp checks a fresh TOTP code and renews the gate cookie's
 // verification time, then returns to the page asked for.
 func (h *Handler) postStepUp(w http.ResponseWriter, r *http.Request) {
-	cl, ok := proxy.VerifiedClaims(r)
+	cl, ok := cookieguard.VerifiedClaims(r)
 	if !ok {
 		h.ErrorPage(w, r, http.StatusForbidden)
 		return
