@@ -1,7 +1,7 @@
 // Package challenge owns the second factor for a held login and the gate
 // pages under the reserved prefix: starting a challenge (the pending cookie
-// with its CSRF token), enrollment (TOTP with a QR code, text messages,
-// recovery codes) under the enrollment policy, step-up, remembered
+// with its CSRF token), enrollment (TOTP with a QR code, text messages, a
+// passkey, recovery codes) under the enrollment policy, step-up, remembered
 // devices, the Parse JSON protocol (api.go) and the crash-safe release of
 // the held login with its gate cookie.
 //
@@ -12,6 +12,9 @@
 // budget, reserves it with the regulator, has the Method verify the code
 // and consume what it used, records the failure or the success, and marks
 // the held login verified. The factors are Methods (methods.go: TOTP,
-// recovery codes, text-message codes); the pages and the JSON protocol
-// only render the Result's Kind.
+// recovery codes, text-message codes; passkey.go: passkeys, whose
+// ceremony session waits in the pending cookie and is claimed once in the
+// ephemeral store); the pages and the JSON protocol only render the
+// Result's Kind. Registration (passkey.go) is the reusable step that adds
+// a passkey for a user, for any page with a place to keep its session.
 package challenge

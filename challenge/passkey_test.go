@@ -378,3 +378,76 @@ func TestPasskeyPages(t *testing.T) {
 		t.Fatalf("a registration session used twice: %v, want ErrSessionUsed", err)
 	}
 }
+
+// TestPasskeyJSONMethods: the JSON challenge names webauthn among the
+// user's methods (and, for a user not enrolled yet, the ways to enroll)
+// when passkeys are on, and not when they are off.
+func TestPasskeyJSONMethods(t *testing.T) {
+	e := newCheckEnv(t, regulate.Limit{}, regulate.Limit{})
+	h := newPages(t, e, e.dur)
+	e.addPasskey("alice", 1, 0)
+	r := httptest.NewRequest(http.MethodPost, "/parse/login", nil)
+	body := func(user string) map[string]any {
+		t.Helper()
+		b, err := h.challengeBody(r, e.hold("h-"+user, user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if got := fmt.Sprint(body("alice")["methods"]); got != "[totp recovery]" {
+		t.Errorf("passkeys off: alice's methods %s, want [totp recovery]", got)
+	}
+	h.opt.Passkeys = &fakeRP{}
+	h.passkeys = &Registration{RP: h.opt.Passkeys, Store: e.dur, Marker: e.eph, Now: e.clock.Now}
+	if got := fmt.Sprint(body("alice")["methods"]); got != "[totp webauthn recovery]" {
+		t.Errorf("alice's methods %s, want [totp webauthn recovery]", got)
+	}
+	if b := body("bob"); fmt.Sprint(b["methods"]) != "[]" || fmt.Sprint(b["enrollMethods"]) != "[totp webauthn]" {
+		t.Errorf("bob: methods %v, enrollMethods %v; want [] and [totp webauthn] (no number, no self-enrollment)", b["methods"], b["enrollMethods"])
+	}
+}
+
+// TestPasskeyParsePage: the browser page of a held Parse login offers the
+// user's passkey, and a passkey there verifies the login for the app to
+// complete (api/verify), without releasing it to the browser.
+func TestPasskeyParsePage(t *testing.T) {
+	e := newCheckEnv(t, regulate.Limit{}, regulate.Limit{})
+	h := newPages(t, e, e.dur)
+	h.opt.Passkeys = &fakeRP{}
+	h.passkeys = &Registration{RP: h.opt.Passkeys, Store: e.dur, Marker: e.eph, Now: e.clock.Now}
+	id := e.addPasskey("carol", 1, 0)
+	ctx := context.Background()
+	held := &store.Held{ID: "p", User: "carol", Kind: store.KindParse, Created: e.clock.Now(), Expires: e.clock.Now().Add(5 * time.Minute)}
+	if err := e.eph.CreateHeld(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	pc, _ := h.pendingCookie(held.ID)
+	req := httptest.NewRequest(http.MethodGet, "/.vestibule/verify", nil)
+	req.AddCookie(pc)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `data-passkey="get"`) || strings.Contains(w.Body.String(), `name="code"`) {
+		t.Fatalf("Parse login's page for a passkey-only user: %d, want the passkey form alone: %s", w.Code, w.Body.String())
+	}
+	for _, c := range w.Result().Cookies() {
+		if c.Name == h.opt.PendingCookie {
+			pc = c
+		}
+	}
+	req = httptest.NewRequest(http.MethodGet, "/", nil)
+	req.AddCookie(pc)
+	st, _ := h.state(req)
+	form := url.Values{"csrf": {st.CSRF}, passkeyField: {sign(id, 0)}}
+	post := httptest.NewRequest(http.MethodPost, "/.vestibule/passkey", strings.NewReader(form.Encode()))
+	post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	post.AddCookie(pc)
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, post)
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "Go back to the app") {
+		t.Fatalf("passkey on the Parse page: %d %s", w.Code, w.Body.String())
+	}
+	if got, err := e.eph.Held(ctx, held.ID); err != nil || got.Verified.IsZero() {
+		t.Errorf("the Parse login after the passkey: %+v (%v), want it held and verified for api/verify", got, err)
+	}
+}
