@@ -6,44 +6,26 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/vestibule-gw/vestibule/audit"
 	"io"
 	"log/slog"
-	"maps"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
-	"path/filepath"
-	"reflect"
-	"regexp"
-	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
-	texttemplate "text/template"
 	"time"
 
 	"github.com/vestibule-gw/vestibule/challenge"
-	"github.com/vestibule-gw/vestibule/clientip"
 	"github.com/vestibule-gw/vestibule/config"
-	"github.com/vestibule-gw/vestibule/gate"
 	"github.com/vestibule-gw/vestibule/metrics"
 	"github.com/vestibule-gw/vestibule/parse"
 	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/regulate"
-	"github.com/vestibule-gw/vestibule/seal"
-	"github.com/vestibule-gw/vestibule/sms"
-	"github.com/vestibule-gw/vestibule/static"
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/store/memory"
 	"github.com/vestibule-gw/vestibule/store/postgres"
 	"github.com/vestibule-gw/vestibule/store/redis"
-	"github.com/vestibule-gw/vestibule/store/sealed"
 	"github.com/vestibule-gw/vestibule/store/sqlite"
-	"github.com/vestibule-gw/vestibule/templates"
 )
 
 // Deps are the parts a Server can be given instead of building them from
@@ -87,41 +69,10 @@ type Server struct {
 	closeOnce sync.Once
 }
 
-// New assembles the gateway from a validated config. The upstream URL must
-// be a real URL by now (the "demo" placeholder is resolved by the caller).
-func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
-	upstream, err := url.Parse(cfg.Upstream.URL)
-	if err != nil || upstream.Host == "" {
-		return nil, fmt.Errorf("upstream.url: not an absolute URL: %q", cfg.Upstream.URL)
-	}
-	if d.Logger == nil {
-		d.Logger = slog.Default()
-	}
-	// Every audit event is also counted; see metrics.LogHandler.
-	events := &eventsSink{}
-	d.Logger = slog.New(events.wrap(d.Logger.Handler()))
-	if d.Now == nil {
-		d.Now = time.Now
-	}
-	s := &Server{cfg: cfg, log: d.Logger, served: make(chan struct{})}
-	gateKeys, err := cfg.GateKeys()
-	if err != nil {
-		return nil, err
-	}
-	encKeys, err := cfg.EncryptionKeys()
-	if err != nil {
-		return nil, err
-	}
-	sealer, err := seal.New(encKeys, d.Random)
-	if err != nil {
-		return nil, fmt.Errorf("secrets.encryption_keys: %w", err)
-	}
-	codec, err := gate.NewCodec(cfg.Gate.CookieName, gateKeys, d.Now)
-	if err != nil {
-		return nil, fmt.Errorf("gate.keys: %w", err)
-	}
-	issuer := &gate.Issuer{Codec: codec, MaxAge: cfg.Gate.MaxAge, Secure: cfg.Secure(), Now: d.Now}
-
+// openStores opens the stores the config names (those not given in d):
+// each one opened is in s.owned, so Close (and New failing later) releases
+// it.
+func (s *Server) openStores(ctx context.Context, cfg *config.Config, d Deps) error {
 	s.durable = d.Durable
 	var lite *sqlite.DB // the SQLite file, when one is open
 	openLite := func() (*sqlite.DB, error) {
@@ -140,14 +91,14 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		if cfg.Store.Postgres != "" {
 			db, err := postgres.Open(ctx, cfg.Store.Postgres, d.Now)
 			if err != nil {
-				return nil, fmt.Errorf("store.postgres: %w", err)
+				return fmt.Errorf("store.postgres: %w", err)
 			}
 			s.durable = db
 			s.owned = append(s.owned, db)
 		} else {
 			db, err := openLite()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			s.durable = db
 		}
@@ -160,32 +111,27 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 			if cfg.Store.RedisCAFile != "" {
 				pem, err := os.ReadFile(cfg.Store.RedisCAFile)
 				if err != nil {
-					s.Close()
-					return nil, fmt.Errorf("store.redis_ca_file: %w", err)
+					return fmt.Errorf("store.redis_ca_file: %w", err)
 				}
 				o.RootCAs = x509.NewCertPool()
 				if !o.RootCAs.AppendCertsFromPEM(pem) {
-					s.Close()
-					return nil, fmt.Errorf("store.redis_ca_file: %s holds no PEM certificate", cfg.Store.RedisCAFile)
+					return fmt.Errorf("store.redis_ca_file: %s holds no PEM certificate", cfg.Store.RedisCAFile)
 				}
 			}
 			rs, err := redis.Open(ctx, o)
 			if err != nil {
-				s.Close()
-				return nil, fmt.Errorf("store.redis: %w", err)
+				return fmt.Errorf("store.redis: %w", err)
 			}
 			s.ephemeral = rs
 			s.owned = append(s.owned, rs)
 		case cfg.Store.Ephemeral == "sqlite":
 			db, err := openLite()
 			if err != nil {
-				s.Close()
-				return nil, err
+				return err
 			}
 			e, err := db.Ephemeral(ctx)
 			if err != nil {
-				s.Close()
-				return nil, fmt.Errorf("store.sqlite: %w", err)
+				return fmt.Errorf("store.sqlite: %w", err)
 			}
 			s.ephemeral = e
 		default:
@@ -194,549 +140,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 			s.owned = append(s.owned, mem)
 		}
 	}
-
-	// Whichever backends hold them, held logins and phone numbers are
-	// sealed at rest with the encryption keys.
-	sealedDurable := sealed.NewDurable(s.durable, sealer)
-	s.durable = sealedDurable
-	s.ephemeral = sealed.NewEphemeral(s.ephemeral, sealer)
-	// Numbers an earlier version stored in clear are sealed now; failing
-	// to do so does not stop the gateway (they still read).
-	if n, err := sealedDurable.SealClearPhones(ctx); err != nil {
-		d.Logger.Warn("sealing phone numbers stored in clear", "event", "store_error", "err", err)
-	} else if n > 0 {
-		d.Logger.Info("sealed phone numbers stored in clear by an earlier version", "event", "phones_sealed", "count", n)
-	}
-	// The request paths see the stores through bounded views: each call
-	// gets store.timeout, and revocations survive an ephemeral-store outage
-	// (see stores.go). Admin accessors and the janitor's sweep use them too.
-	s.bounded = newBoundedEphemeral(s.ephemeral, cfg.Store.Timeout, d.Now, d.Logger)
-	durable := store.Durable(&boundedDurable{Durable: s.durable, timeout: s.bounded.timeout, enrolled: s.endSessions})
-	ephemeral := store.Ephemeral(s.bounded)
-
-	ips, err := clientip.New(cfg.Server.TrustedProxies)
-	if err != nil {
-		return nil, fmt.Errorf("server.%w", err)
-	}
-	reg := &regulate.Regulator{
-		Counters: ephemeral,
-		User:     regulate.Limit(cfg.Regulation.User),
-		IP:       regulate.Limit(cfg.Regulation.IP),
-		Now:      d.Now,
-		Logger:   d.Logger,
-	}
-	var device *gate.Codec
-	if cfg.RememberDevice.Enabled {
-		if device, err = gate.NewCodec(cfg.RememberDevice.CookieName, deriveAll(gateKeys, "device"), d.Now); err != nil {
-			return nil, fmt.Errorf("remember_device: %w", err)
-		}
-	}
-	transport := d.Transport
-	if transport == nil {
-		transport = proxy.NewTransport(proxy.TransportOptions{
-			DialTimeout:           cfg.Upstream.DialTimeout,
-			ResponseHeaderTimeout: cfg.Upstream.ResponseTimeout,
-			MaxIdleConnsPerHost:   cfg.Upstream.MaxIdleConnsPerHost,
-			IdleConnTimeout:       cfg.Upstream.IdleConnTimeout,
-		})
-	}
-	s.metrics = metrics.New(func() float64 {
-		if hc, ok := s.ephemeral.(interface {
-			HeldCount(context.Context) (int, error)
-		}); ok {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			if n, err := hc.HeldCount(ctx); err == nil {
-				return float64(n)
-			}
-		}
-		return 0
-	})
-	events.mu.Lock()
-	events.m = s.metrics
-	s.metrics.SetConfig(cfg.Fingerprint())
-	events.mu.Unlock()
-	transport = s.metrics.Transport(transport)
-	s.upstream, s.transport, s.now = upstream, transport, d.Now
-
-	smsOpts, err := buildSMS(cfg, d)
-	if err != nil {
-		return nil, err
-	}
-	if smsOpts != nil {
-		smsOpts.CodeKeys = sealer.DeriveAll("sms-code")
-	}
-
-	brand, err := loadBrand(cfg.Branding)
-	if err != nil {
-		return nil, err
-	}
-
-	pub, _ := url.Parse(cfg.PublicURL)
-	if smsOpts != nil && cfg.SMS.WebOTP {
-		smsOpts.WebOTPHost = pub.Hostname()
-	}
-	origin := pub.Scheme + "://" + pub.Host
-	loginURL := "/"
-	if len(cfg.Login.Routes) > 0 {
-		loginURL = cfg.Login.Routes[0].Path
-	}
-	enrollPolicy, enrollNotifier, err := s.enrollmentParts(cfg, d)
-	if err != nil {
-		return nil, err
-	}
-	ch, err := challenge.New(challenge.Options{
-		Prefix:          cfg.Prefix,
-		AppName:         cfg.AppName,
-		LoginURL:        loginURL,
-		Origin:          origin,
-		Secure:          cfg.Secure(),
-		Durable:         durable,
-		Ephemeral:       ephemeral,
-		Sealer:          sealer,
-		Cookies:         issuer,
-		PendingKeys:     gateKeys,
-		MaxAttempts:     cfg.Login.MaxAttempts,
-		HoldTTL:         cfg.Login.HoldTTL,
-		Templates:       templates.FS,
-		Static:          static.FS,
-		Now:             d.Now,
-		Random:          d.Random,
-		Logger:          d.Logger,
-		ClientIP:        ips,
-		Regulator:       reg,
-		OnAbandon:       s.abandoned,
-		Device:          device,
-		DeviceMaxAge:    cfg.RememberDevice.MaxAge,
-		SMS:             smsOpts,
-		Brand:           brand,
-		TOTPForbidden:   cfg.Factors.TOTP == "forbidden",
-		ParseSessionTTL: cfg.Parse.SessionTTL,
-		Enrollment:      enrollPolicy,
-		Notifier:        enrollNotifier,
-	})
-	if err != nil {
-		return nil, err
-	}
-	matcher, err := successMatcher(cfg.Login.Success)
-	if err != nil {
-		return nil, err
-	}
-	bypass, stepUp, err := pathRules(cfg)
-	if err != nil {
-		return nil, err
-	}
-	identity, err := identityProbe(cfg.Login.Identity)
-	if err != nil {
-		return nil, err
-	}
-	loginRoutes := routes(cfg.Login.Routes)
-	if cfg.Login.Basic || cfg.Parse.Enabled && len(cfg.SessionCookies) == 0 {
-		// Parse-only: no cookie logins to intercept outside the mount.
-		loginRoutes = nil
-	}
-	px, err := proxy.New(proxy.Options{
-		Upstream:         upstream,
-		PreserveHost:     cfg.Upstream.PreserveHost,
-		Transport:        transport,
-		Prefix:           cfg.Prefix,
-		Gate:             ch,
-		Challenger:       ch,
-		ErrorPage:        ch.ErrorPage,
-		SessionCookies:   cfg.SessionCookies,
-		LoginRoutes:      loginRoutes,
-		LogoutRoutes:     routes(cfg.Logout.Routes),
-		Bypass:           bypass,
-		Success:          matcher,
-		UserField:        cfg.Login.User.FormField,
-		Form:             loginForm(cfg.Login),
-		Identity:         identity,
-		PreLoginCookies:  cfg.Login.PreLoginCookies,
-		CredentialParams: cfg.CredentialParams,
-		Basic:            cfg.Login.Basic,
-		Abandon:          s.abandoned,
-		BodyIdleTimeout:  cfg.Server.BodyIdleTimeout,
-		OwnCookies:       ch.CookieNames(),
-		UserHeader:       cfg.Login.User.Header,
-		MaxLoginBody:     cfg.Login.MaxBodyBytes,
-		HoldTTL:          cfg.Login.HoldTTL,
-		Cookies:          issuer,
-		Store:            ephemeral,
-		Now:              d.Now,
-		Random:           d.Random,
-		Logger:           d.Logger,
-		ClientIP:         ips,
-		Regulator:        reg,
-		BannedPage:       ch.BannedPage,
-		StepUp:           stepUp,
-		Status:           s.metrics.Status,
-		PhoneJSONField:   cfg.SMS.PhoneFrom.JSONField,
-		PhoneHeader:      cfg.SMS.PhoneFrom.Header,
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.px, s.reg, s.ch = px, reg, ch
-	s.handler = s.metrics.Observe(cfg.Prefix, px)
-	if cfg.Parse.Enabled {
-		pc := cfg.Parse
-		var from []netip.Prefix
-		for _, f := range pc.MasterKeyFrom {
-			pf, _ := config.ParsePrefix(f)
-			from = append(from, pf)
-		}
-		cache := pc.TokenCache
-		if cache == 0 {
-			cache = -1
-		}
-		guard, err := parse.New(parse.Options{
-			Upstream: upstream, Transport: transport, PreserveHost: cfg.Upstream.PreserveHost,
-			Mount: pc.Mount, GraphQL: pc.GraphQLPath, Prefix: cfg.Prefix, Next: px,
-			Challenger: ch, Store: ephemeral, ClientIP: ips, MasterKeyFrom: from,
-			AllowLoginAs: pc.AllowLoginAs, AllowVerifyPassword: pc.AllowVerifyPassword, SignupGrace: pc.Signup == "grace", AnonymousPass: pc.Anonymous == "pass",
-			SessionTTL: pc.SessionTTL, HoldTTL: cfg.Login.HoldTTL, PhoneField: pc.PhoneField, MaxBody: pc.MaxBodyBytes,
-			CacheTTL: cache, Regulator: reg, Now: d.Now, Random: d.Random, Logger: d.Logger, Status: s.metrics.Status,
-		})
-		if err != nil {
-			return nil, err
-		}
-		s.guard = guard
-		s.handler = s.metrics.Observe(cfg.Prefix, guard)
-	}
-	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
-	s.revSyncedAt = d.Now()
-	go s.janitor()
-	return s, nil
-}
-
-// buildSMS makes the text-message options from the config (nil: off).
-func buildSMS(cfg *config.Config, d Deps) (*challenge.SMSOptions, error) {
-	c := cfg.SMS
-	if !c.Enabled || cfg.Factors.SMS == "forbidden" {
-		return nil, nil
-	}
-	var sender sms.Sender
-	var err error
-	switch c.Sender {
-	case "vonage":
-		sender, err = sms.NewVonage(sms.VonageOptions{APIKey: c.Vonage.APIKey, APISecret: c.Vonage.APISecret, From: c.Vonage.From, BaseURL: c.BaseURL, Timeout: c.Timeout})
-	case "twilio":
-		sender, err = sms.NewTwilio(sms.TwilioOptions{AccountSID: c.Twilio.AccountSID, AuthToken: c.Twilio.AuthToken, From: c.Twilio.From,
-			MessagingServiceSID: c.Twilio.MessagingServiceSID, BaseURL: c.BaseURL, Timeout: c.Timeout})
-	case "webhook":
-		u := c.Webhook.URL
-		if c.BaseURL != "" {
-			u = c.BaseURL
-		}
-		sender, err = sms.NewWebhook(u, []byte(c.Webhook.Secret), c.Timeout, d.Now)
-	case "log":
-		if !c.AllowLogSender {
-			return nil, fmt.Errorf("sms.sender: the log sender needs sms.allow_log_sender: true")
-		}
-		d.Logger.Warn("SMS codes go to the log (sms.sender: log): for development only", "event", "sms_log_sender")
-		sender = &sms.Log{Logger: d.Logger}
-	default:
-		return nil, fmt.Errorf("sms.sender: unknown sender %q", c.Sender)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sms.%s: %w", c.Sender, err)
-	}
-	tmpl, err := texttemplate.New("sms").Parse(c.Template)
-	if err != nil {
-		return nil, fmt.Errorf("sms.template: %w", err)
-	}
-	return &challenge.SMSOptions{
-		Sender: sender, CodeLength: c.CodeLength, CodeTTL: c.CodeTTL, MaxAttempts: c.MaxAttempts, Cooldown: c.ResendCooldown,
-		PerUser: c.PerUserPerHour, PerPhone: c.PerPhonePerHour, PerIP: c.PerIPPerHour, AllowedCountries: c.AllowedCountries,
-		Template: tmpl, DefaultRegion: c.DefaultRegion, SelfEnroll: c.SelfEnroll, Required: cfg.Factors.SMS == "required",
-		Timeout: c.Timeout, AllowNumberTypes: c.AllowNumberTypes,
-	}, nil
-}
-
-// eventsSink lets the logger count events into metrics made after it.
-type eventsSink struct {
-	mu sync.Mutex
-	m  *metrics.Metrics
-}
-
-func (e *eventsSink) wrap(h slog.Handler) slog.Handler { return &sinkHandler{h: h, e: e} }
-
-type sinkHandler struct {
-	h slog.Handler
-	e *eventsSink
-}
-
-func (s *sinkHandler) Enabled(ctx context.Context, l slog.Level) bool { return true }
-func (s *sinkHandler) Handle(ctx context.Context, r slog.Record) error {
-	s.e.mu.Lock()
-	m := s.e.m
-	s.e.mu.Unlock()
-	if m != nil {
-		return m.LogHandler(s.h).Handle(ctx, r)
-	}
-	if s.h.Enabled(ctx, r.Level) {
-		return s.h.Handle(ctx, r)
-	}
 	return nil
-}
-func (s *sinkHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &sinkHandler{h: s.h.WithAttrs(as), e: s.e}
-}
-func (s *sinkHandler) WithGroup(n string) slog.Handler {
-	return &sinkHandler{h: s.h.WithGroup(n), e: s.e}
-}
-
-// AdminHandler serves /healthz (alive), /readyz (stores and upstream
-// reachable) and /metrics, for the admin listener.
-func (s *Server) AdminHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.metrics.Handler())
-	return mux
-}
-
-// ReloadTLS (re)reads the certificate and key files. On error the current
-// certificate stays in use.
-func (s *Server) ReloadTLS() error {
-	if s.cfg.Server.TLSCertFile == "" {
-		return nil
-	}
-	cert, err := tls.LoadX509KeyPair(s.cfg.Server.TLSCertFile, s.cfg.Server.TLSKeyFile)
-	if err != nil {
-		return fmt.Errorf("server.tls_cert_file / tls_key_file: %w", err)
-	}
-	s.cert.Store(&cert)
-	return nil
-}
-
-// RedirectHandler answers plain-HTTP requests with a permanent redirect to
-// the public https URL (server.http_redirect_listen).
-func (s *Server) RedirectHandler() http.Handler {
-	pub, _ := url.Parse(s.cfg.PublicURL)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		target := *pub
-		target.Path, target.RawQuery = r.URL.Path, r.URL.RawQuery
-		http.Redirect(w, r, target.String(), http.StatusPermanentRedirect)
-	})
-}
-
-// ServeAdmin runs the admin listener until ctx ends.
-func (s *Server) ServeAdmin(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
-	go func() {
-		<-ctx.Done()
-		// Keep answering (/readyz: 503, draining) until the public
-		// listener has drained.
-		select {
-		case <-s.served:
-		case <-time.After(s.cfg.Server.DrainDelay + s.cfg.Server.ShutdownGrace + time.Second):
-		}
-		srv.Close()
-	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-// pathRules builds the bypass and step-up rules of a config.
-func pathRules(cfg *config.Config) ([]proxy.BypassRule, []proxy.StepUpRule, error) {
-	bypass, err := bypassRules(cfg.Bypass)
-	if err != nil {
-		return nil, nil, err
-	}
-	var stepUp []proxy.StepUpRule
-	for i, su := range cfg.StepUp {
-		rules, err := bypassRules([]config.Bypass{{Path: su.Path, Prefix: su.Prefix, Pattern: su.Pattern, Methods: su.Methods}})
-		if err != nil {
-			return nil, nil, fmt.Errorf("step_up[%d]: %w", i, err)
-		}
-		stepUp = append(stepUp, proxy.StepUpRule{Rule: rules[0], MaxAge: su.MaxAge})
-	}
-	return bypass, stepUp, nil
-}
-
-// Reload applies a new, validated config while serving: bypass and step-up
-// rules, the failed-attempt limits and the pages' branding (accent colour,
-// logo file read again) change at once. It returns the keys
-// that differ but need a restart to take effect (they are not applied).
-func (s *Server) Reload(cfg *config.Config) ([]string, error) {
-	bypass, stepUp, err := pathRules(cfg)
-	if err != nil {
-		return nil, err
-	}
-	brand, err := loadBrand(cfg.Branding)
-	if err != nil {
-		return nil, err
-	}
-	s.px.SetRules(bypass, stepUp)
-	s.reg.SetLimits(regulate.Limit(cfg.Regulation.User), regulate.Limit(cfg.Regulation.IP))
-	s.ch.SetBrand(brand)
-	s.metrics.SetConfig(cfg.Fingerprint())
-	var restart []string
-	old := *s.cfg // the startup config: restart-only keys compare with it
-	for key, same := range map[string]bool{
-		"listen":            old.Listen == cfg.Listen,
-		"public_url":        old.PublicURL == cfg.PublicURL,
-		"prefix":            old.Prefix == cfg.Prefix,
-		"upstream":          reflect.DeepEqual(old.Upstream, cfg.Upstream),
-		"session_cookies":   reflect.DeepEqual(old.SessionCookies, cfg.SessionCookies),
-		"credential_params": reflect.DeepEqual(old.CredentialParams, cfg.CredentialParams),
-		"login":             reflect.DeepEqual(old.Login, cfg.Login),
-		"logout":            reflect.DeepEqual(old.Logout, cfg.Logout),
-		"gate":              reflect.DeepEqual(old.Gate, cfg.Gate),
-		"secrets":           reflect.DeepEqual(old.Secrets, cfg.Secrets),
-		"store":             reflect.DeepEqual(old.Store, cfg.Store),
-		"sms":               reflect.DeepEqual(old.SMS, cfg.SMS),
-		"factors":           old.Factors == cfg.Factors,
-		"remember_device":   old.RememberDevice == cfg.RememberDevice,
-		"parse":             reflect.DeepEqual(old.Parse, cfg.Parse),
-		"server":            reflect.DeepEqual(old.Server, cfg.Server),
-		"admin":             old.Admin == cfg.Admin,
-		"log":               old.Log == cfg.Log,
-		"app_name":          old.AppName == cfg.AppName,
-		"enrollment":        reflect.DeepEqual(old.Enrollment, cfg.Enrollment),
-	} {
-		if !same {
-			restart = append(restart, key)
-		}
-	}
-	sort.Strings(restart)
-	s.log.Info("config reloaded: bypass, step_up, regulation and branding applied", "event", "config_reloaded", "needs_restart", strings.Join(restart, ","))
-	return restart, nil
-}
-
-// loadBrand reads the gate pages' look (the logo file is read now).
-func loadBrand(b config.Branding) (challenge.Brand, error) {
-	brand := challenge.Brand{Accent: b.Accent}
-	if f := b.LogoFile; f != "" {
-		logo, err := os.ReadFile(f)
-		if err != nil {
-			return brand, fmt.Errorf("branding.logo_file: %w", err)
-		}
-		brand.Logo, brand.LogoType = logo, config.LogoTypes[strings.ToLower(filepath.Ext(f))]
-	}
-	return brand, nil
-}
-
-// deriveAll gives a second cookie its own keys from each configured key.
-func deriveAll(keys [][]byte, purpose string) [][]byte {
-	out := make([][]byte, len(keys))
-	for i, k := range keys {
-		hk, _ := gate.DeriveKeys(k, purpose)
-		out[i] = hk
-	}
-	return out
-}
-
-// janitor collects expired held logins every few seconds, and every
-// second or two hands pending revocations to the store and picks up
-// revocations other processes wrote (see syncRevocations).
-func (s *Server) janitor() {
-	defer close(s.stopped)
-	t := time.NewTicker(15 * time.Second)
-	defer t.Stop()
-	r := time.NewTicker(revocationSync)
-	defer r.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			s.Sweep(context.Background())
-		case <-r.C:
-			s.syncRevocations(context.Background())
-		}
-	}
-}
-
-// Sweep removes expired held logins and, with login.logout_abandoned, logs
-// each out at the app. It returns how many it collected.
-func (s *Server) Sweep(ctx context.Context) int {
-	n := 0
-	for {
-		held, err := s.bounded.PopExpiredHeld(ctx, s.now(), 100)
-		if err != nil {
-			s.log.ErrorContext(ctx, "collecting expired held logins", "event", "store_error", "err", err)
-			return n
-		}
-		for _, h := range held {
-			reason := "expired"
-			if challenge.IsReleaseJournal(h.ID) {
-				// A release that never finished (the gateway stopped
-				// between taking the login and handing it over).
-				reason = "release_unconfirmed"
-				s.log.WarnContext(ctx, "a release did not finish; ending that app session", "event", "release_unconfirmed", "user", h.User)
-			}
-			s.abandoned(ctx, h, reason)
-		}
-		n += len(held)
-		if len(held) < 100 {
-			return n
-		}
-	}
-}
-
-// abandoned is told of a held login given up before release. With
-// login.logout_abandoned it calls the app's logout with the held session,
-// so no authenticated app session is left behind unseen.
-func (s *Server) abandoned(ctx context.Context, h *store.Held, reason string) {
-	if h.Kind == store.KindParse {
-		// A held Parse token is always ended at the app: nobody else can
-		// use it, and an unreleased session should not linger.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := parse.Logout(ctx, s.transport, s.upstream, s.cfg.Parse.Mount, h); err != nil {
-			s.log.WarnContext(ctx, "logging out an abandoned Parse login failed", "event", "upstream_logout_failed", "user", h.User, "reason", reason, "err", err)
-			return
-		}
-		s.log.InfoContext(ctx, "abandoned login logged out at the app", "event", audit.UpstreamSessionRevoked, "user", h.User, "reason", reason, "kind", "parse")
-		return
-	}
-	if !s.cfg.Login.LogoutAbandoned || len(s.cfg.Logout.Routes) == 0 || len(h.Session) == 0 {
-		s.log.InfoContext(ctx, "held login abandoned", "event", audit.LoginAbandoned, "user", h.User, "reason", reason)
-		return
-	}
-	route := s.cfg.Logout.Routes[0]
-	method := http.MethodGet
-	if len(route.Methods) > 0 {
-		method = route.Methods[0]
-	}
-	u := *s.upstream
-	u.Path = strings.TrimSuffix(u.Path, "/") + route.Path
-	if len(route.Query) > 0 {
-		q := url.Values{}
-		for k, v := range route.Query {
-			q.Set(k, v)
-		}
-		u.RawQuery = q.Encode()
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
-	if err != nil {
-		s.log.ErrorContext(ctx, "logging out an abandoned login", "event", "upstream_logout_failed", "user", h.User, "err", err)
-		return
-	}
-	for _, name := range slices.Sorted(maps.Keys(h.Session)) {
-		if strings.HasPrefix(name, ":") {
-			continue // HTTP Basic credentials: nothing to log out
-		}
-		req.AddCookie(&http.Cookie{Name: name, Value: h.Session[name]})
-	}
-	resp, err := s.transport.RoundTrip(req)
-	if err != nil {
-		s.log.WarnContext(ctx, "logging out an abandoned login at the app failed", "event", "upstream_logout_failed",
-			"user", h.User, "reason", reason, "err", err)
-		return
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	s.log.InfoContext(ctx, "abandoned login logged out at the app", "event", audit.UpstreamSessionRevoked,
-		"user", h.User, "reason", reason, "status", resp.StatusCode)
 }
 
 // WaitBackground waits for the Parse sessions the guard is ending in the
@@ -768,70 +172,4 @@ func (s *Server) Close() error {
 		errs = append(errs, c.Close())
 	}
 	return errors.Join(errs...)
-}
-
-func routes(rs []config.Route) []proxy.Route {
-	out := make([]proxy.Route, 0, len(rs))
-	for _, r := range rs {
-		out = append(out, proxy.Route{Path: r.Path, Methods: r.Methods, Query: r.Query})
-	}
-	return out
-}
-
-// loginForm is how the proxy reads login requests.
-func loginForm(l config.Login) proxy.LoginForm {
-	f := proxy.LoginForm{UserField: l.User.FormField, Fields: []proxy.Field{}}
-	for _, fd := range l.Fields {
-		name, value, _ := strings.Cut(fd, "=")
-		f.Fields = append(f.Fields, proxy.Field{Name: name, Value: value})
-	}
-	f.Normalize = proxy.NormalizerOf(l.User.Normalize)
-	return f
-}
-
-// identityProbe is the configured identity probe (nil: none).
-func identityProbe(id config.Identity) (*proxy.IdentityProbe, error) {
-	if id.Path == "" {
-		return nil, nil
-	}
-	ip := &proxy.IdentityProbe{Path: id.Path, JSONPointer: id.JSONPointer, Header: id.Header, Timeout: id.Timeout}
-	if id.Regexp != "" {
-		re, err := regexp.Compile(id.Regexp)
-		if err != nil {
-			return nil, fmt.Errorf("login.identity.regexp: %w", err)
-		}
-		ip.Regexp = re
-	}
-	return ip, nil
-}
-
-func successMatcher(s config.Success) (proxy.Matcher, error) {
-	m := proxy.Matcher{Status: s.Status, SetsSessionCookie: s.SetsSessionCookie}
-	if len(s.Headers) > 0 {
-		m.Headers = map[string]*regexp.Regexp{}
-		for name, pat := range s.Headers {
-			re, err := regexp.Compile(pat)
-			if err != nil {
-				return m, fmt.Errorf("login.success.headers.%s: %w", name, err)
-			}
-			m.Headers[http.CanonicalHeaderKey(name)] = re
-		}
-	}
-	return m, nil
-}
-
-func bypassRules(bs []config.Bypass) ([]proxy.BypassRule, error) {
-	var out []proxy.BypassRule
-	for i, b := range bs {
-		r := proxy.BypassRule{Path: b.Path, Prefix: b.Prefix, Methods: b.Methods}
-		if b.Pattern != "" {
-			re, err := regexp.Compile(b.Pattern)
-			if err != nil {
-				return nil, fmt.Errorf("bypass[%d].pattern: %w", i, err)
-			}
-			r.Pattern = re
-		}
-		out = append(out, r)
-	}
-	return out, nil
 }
