@@ -21,6 +21,7 @@ import (
 	"github.com/gorilla/sessions"
 
 	"github.com/vestibule-gw/vestibule/clientip"
+	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/enroll"
 	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/gate"
@@ -66,7 +67,7 @@ type Options struct {
 	// MaxAttempts is the number of code attempts per held login (0: 5).
 	MaxAttempts int
 	// HoldTTL is the lifetime of a held login, and so of the pending cookie
-	// (0: 5 minutes).
+	// (0: config.DefaultHoldTTL).
 	HoldTTL time.Duration
 	// RecoveryCodes is how many recovery codes enrollment issues (0: 10).
 	RecoveryCodes int
@@ -98,7 +99,8 @@ type Options struct {
 	// TOTPForbidden keeps authenticator apps out (text messages only).
 	TOTPForbidden bool
 	// ParseSessionTTL is how long a released Parse session token stays
-	// registered (0: one year, Parse's default session length).
+	// registered (0: config.DefaultParseSessionTTL, Parse's default
+	// session length).
 	ParseSessionTTL time.Duration
 	// Enrollment decides who may create a first enrollment, and reads
 	// invitations (nil: open, trust on first use). See enrollment.go.
@@ -167,7 +169,7 @@ func New(opts Options) (*Handler, error) {
 		opts.MaxAttempts = 5
 	}
 	if opts.HoldTTL <= 0 {
-		opts.HoldTTL = 5 * time.Minute
+		opts.HoldTTL = config.DefaultHoldTTL
 	}
 	if opts.RecoveryCodes <= 0 {
 		opts.RecoveryCodes = 10
@@ -182,7 +184,7 @@ func New(opts Options) (*Handler, error) {
 		opts.LoginURL = "/"
 	}
 	if opts.ParseSessionTTL <= 0 {
-		opts.ParseSessionTTL = 365 * 24 * time.Hour
+		opts.ParseSessionTTL = config.DefaultParseSessionTTL
 	}
 	h := &Handler{opt: opts, log: opts.Logger, pages: map[string]*template.Template{}}
 	h.SetBrand(opts.Brand)

@@ -52,7 +52,7 @@ func benchGuardAnswer(b *testing.B, answer string) (*Guard, string) {
 	b.Cleanup(app.Close)
 	u, _ := url.Parse(app.URL)
 	st := memory.New(nil)
-	g, err := New(Options{Upstream: u, Mount: "/parse", Prefix: "/.vestibule/", Next: http.NotFoundHandler(), Challenger: noChallenge{}, Store: st})
+	g, err := New(Options{Upstream: u, Mount: "/parse", Prefix: "/.vestibule/", Next: http.NotFoundHandler(), Challenger: noChallenge{}, Store: st, CacheTTL: 5 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}

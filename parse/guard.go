@@ -20,6 +20,7 @@ import (
 
 	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/clientip"
+	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/store"
 )
@@ -79,10 +80,10 @@ type Options struct {
 	// X-Vestibule-Enrollment: required) instead of holding it until the
 	// user enrolls a second factor.
 	SignupGrace bool
-	// SessionTTL is how long a released token stays registered (0: one
-	// year, Parse's default session length).
+	// SessionTTL is how long a released token stays registered (0:
+	// config.DefaultParseSessionTTL, Parse's default session length).
 	SessionTTL time.Duration
-	// HoldTTL is the lifetime of a held login (0: 5 minutes).
+	// HoldTTL is the lifetime of a held login (0: config.DefaultHoldTTL).
 	HoldTTL time.Duration
 	// AnonymousPass releases at once a login made with anonymous authData
 	// alone, of a user whose only authData is anonymous (parse.anonymous:
@@ -94,7 +95,7 @@ type Options struct {
 	// MaxBody bounds request bodies read (0: 20 MiB, Parse's default).
 	MaxBody int64
 	// CacheTTL is how long a registry answer is reused in this process
-	// (0: 5 seconds; negative: no cache).
+	// (0: no cache, every request asks the store; parse.token_cache).
 	CacheTTL time.Duration
 	// Regulator refuses logins from a banned client address.
 	Regulator proxy.Regulator
@@ -148,16 +149,13 @@ func New(opts Options) (*Guard, error) {
 		opts.Transport = proxy.NewTransport(proxy.TransportOptions{})
 	}
 	if opts.SessionTTL <= 0 {
-		opts.SessionTTL = 365 * 24 * time.Hour
+		opts.SessionTTL = config.DefaultParseSessionTTL
 	}
 	if opts.HoldTTL <= 0 {
-		opts.HoldTTL = 5 * time.Minute
+		opts.HoldTTL = config.DefaultHoldTTL
 	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 20 << 20
-	}
-	if opts.CacheTTL == 0 {
-		opts.CacheTTL = 5 * time.Second
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

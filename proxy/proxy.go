@@ -22,6 +22,7 @@ import (
 
 	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/clientip"
+	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/gate"
 	"github.com/vestibule-gw/vestibule/store"
 )
@@ -115,7 +116,7 @@ type Options struct {
 	UserHeader string
 	// MaxLoginBody bounds login request bodies (0: 64 KiB).
 	MaxLoginBody int64
-	// HoldTTL is how long a held login lives (0: 5 minutes).
+	// HoldTTL is how long a held login lives (0: config.DefaultHoldTTL).
 	HoldTTL time.Duration
 
 	// Cookies issues and clears gate cookies; its Codec decodes them. Required.
@@ -269,7 +270,7 @@ func New(opts Options) (*Proxy, error) {
 		p.maxBody = 64 << 10
 	}
 	if p.holdTTL <= 0 {
-		p.holdTTL = 5 * time.Minute
+		p.holdTTL = config.DefaultHoldTTL
 	}
 	transport := opts.Transport
 	if transport == nil {

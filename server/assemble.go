@@ -264,17 +264,13 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (_ *Server, err error)
 			pf, _ := config.ParsePrefix(f)
 			from = append(from, pf)
 		}
-		cache := pc.TokenCache
-		if cache == 0 {
-			cache = -1
-		}
 		guard, err := parse.New(parse.Options{
 			Upstream: upstream, Transport: transport, PreserveHost: cfg.Upstream.PreserveHost,
 			Mount: pc.Mount, GraphQL: pc.GraphQLPath, Prefix: cfg.Prefix, Next: px,
 			Challenger: ch, Store: ephemeral, ClientIP: ips, MasterKeyFrom: from,
 			AllowLoginAs: pc.AllowLoginAs, AllowVerifyPassword: pc.AllowVerifyPassword, SignupGrace: pc.Signup == "grace", AnonymousPass: pc.Anonymous == "pass",
 			SessionTTL: pc.SessionTTL, HoldTTL: cfg.Login.HoldTTL, PhoneField: pc.PhoneField, MaxBody: pc.MaxBodyBytes,
-			CacheTTL: cache, Regulator: reg, Now: d.Now, Random: d.Random, Logger: d.Logger, Status: s.metrics.Status,
+			CacheTTL: pc.TokenCache, Regulator: reg, Now: d.Now, Random: d.Random, Logger: d.Logger, Status: s.metrics.Status,
 		})
 		if err != nil {
 			return nil, err
