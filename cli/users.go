@@ -241,9 +241,7 @@ func runRecoveryCodes(ctx context.Context, w io.Writer, a *admin, user string) e
 		hashes[i] = factor.HashRecoveryCode(n)
 	}
 	if err := a.db.ReplaceRecoveryCodes(ctx, user, hashes); err != nil {
-		// The store's refusal was never reported (the command has always
-		// ended quietly and with success here).
-		return nil
+		return notEnrolled(user, err)
 	}
 	a.log.Warn("recovery codes replaced by an administrator", "event", "recovery_codes_replaced", "user", user)
 	a.notify(ctx, notify.Event{Event: "recovery_codes_replaced", User: user, By: "admin"})
