@@ -13,9 +13,9 @@ import (
 
 	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/cookieguard"
 	"github.com/vestibule-gw/vestibule/gate"
 	"github.com/vestibule-gw/vestibule/notify"
-	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/seal"
 	"github.com/vestibule-gw/vestibule/server"
 	"github.com/vestibule-gw/vestibule/store"
@@ -212,7 +212,7 @@ func newSealer(cfg *config.Config) (*seal.Sealer, error) {
 // enrollment the gateway made for the app's "Alice" (and, with casefold,
 // for "alice").
 func adminUserName(cfg *config.Config, name string) (string, error) {
-	u, err := proxy.NormalizerOf(cfg.Login.User.Normalize).Normalize(name)
+	u, err := cookieguard.NormalizerOf(cfg.Login.User.Normalize).Normalize(name)
 	if err != nil {
 		return "", fmt.Errorf("-user: %w", err)
 	}

@@ -15,10 +15,12 @@ import (
 	"github.com/vestibule-gw/vestibule/challenge"
 	"github.com/vestibule-gw/vestibule/clientip"
 	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/cookieguard"
+	"github.com/vestibule-gw/vestibule/forward"
 	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/held"
 	"github.com/vestibule-gw/vestibule/metrics"
-	"github.com/vestibule-gw/vestibule/parse"
-	"github.com/vestibule-gw/vestibule/proxy"
+	"github.com/vestibule-gw/vestibule/parseguard"
 	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/seal"
 	"github.com/vestibule-gw/vestibule/sms"
@@ -112,7 +114,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (_ *Server, err error)
 	}
 	transport := d.Transport
 	if transport == nil {
-		transport = proxy.NewTransport(proxy.TransportOptions{
+		transport = forward.NewTransport(forward.TransportOptions{
 			DialTimeout:           cfg.Upstream.DialTimeout,
 			ResponseHeaderTimeout: cfg.Upstream.ResponseTimeout,
 			MaxIdleConnsPerHost:   cfg.Upstream.MaxIdleConnsPerHost,
@@ -164,35 +166,48 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (_ *Server, err error)
 	if err != nil {
 		return nil, err
 	}
+	s.logins = &held.Logins{Store: ephemeral, Sessions: map[string]held.AppSession{}, TTL: cfg.Login.HoldTTL,
+		Now: d.Now, Random: d.Random, Logger: d.Logger}
+	if cfg.Login.LogoutAbandoned && len(cfg.Logout.Routes) > 0 {
+		s.logins.Sessions[""] = &cookieguard.Logout{Upstream: upstream, Transport: transport, Route: guardRoutes(cfg.Logout.Routes)[0]}
+	}
+	var tokens *held.Registry
+	if cfg.Parse.Enabled {
+		// A held Parse token is always ended at the app: nobody else can
+		// use it, and an unreleased session should not linger.
+		s.logins.Sessions[store.KindParse] = &parseguard.Logout{Transport: transport, Upstream: upstream, Mount: cfg.Parse.Mount}
+		tokens = held.NewRegistry(ephemeral, held.RegistryOptions{SessionTTL: cfg.Parse.SessionTTL, CacheTTL: cfg.Parse.TokenCache, Now: d.Now})
+	}
 	ch, err := challenge.New(challenge.Options{
-		Prefix:          cfg.Prefix,
-		AppName:         cfg.AppName,
-		LoginURL:        loginURL,
-		Origin:          origin,
-		Secure:          cfg.Secure(),
-		Durable:         durable,
-		Ephemeral:       ephemeral,
-		Sealer:          sealer,
-		Cookies:         issuer,
-		PendingKeys:     gateKeys,
-		MaxAttempts:     cfg.Login.MaxAttempts,
-		HoldTTL:         cfg.Login.HoldTTL,
-		Templates:       templates.FS,
-		Static:          static.FS,
-		Now:             d.Now,
-		Random:          d.Random,
-		Logger:          d.Logger,
-		ClientIP:        ips,
-		Regulator:       reg,
-		OnAbandon:       s.abandoned,
-		Device:          device,
-		DeviceMaxAge:    cfg.RememberDevice.MaxAge,
-		SMS:             smsOpts,
-		Brand:           brand,
-		TOTPForbidden:   cfg.Factors.TOTP == "forbidden",
-		ParseSessionTTL: cfg.Parse.SessionTTL,
-		Enrollment:      enrollPolicy,
-		Notifier:        enrollNotifier,
+		Prefix:        cfg.Prefix,
+		AppName:       cfg.AppName,
+		LoginURL:      loginURL,
+		Origin:        origin,
+		Secure:        cfg.Secure(),
+		Durable:       durable,
+		Ephemeral:     ephemeral,
+		Sealer:        sealer,
+		Cookies:       issuer,
+		PendingKeys:   gateKeys,
+		MaxAttempts:   cfg.Login.MaxAttempts,
+		HoldTTL:       cfg.Login.HoldTTL,
+		Templates:     templates.FS,
+		Static:        static.FS,
+		Now:           d.Now,
+		Random:        d.Random,
+		Logger:        d.Logger,
+		ClientIP:      ips,
+		Regulator:     reg,
+		OnAbandon:     s.logins.Abandon,
+		Logins:        s.logins,
+		ParseTokens:   tokens,
+		Device:        device,
+		DeviceMaxAge:  cfg.RememberDevice.MaxAge,
+		SMS:           smsOpts,
+		Brand:         brand,
+		TOTPForbidden: cfg.Factors.TOTP == "forbidden",
+		Enrollment:    enrollPolicy,
+		Notifier:      enrollNotifier,
 	})
 	if err != nil {
 		return nil, err
@@ -209,22 +224,21 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (_ *Server, err error)
 	if err != nil {
 		return nil, err
 	}
-	loginRoutes := routes(cfg.Login.Routes)
+	loginRoutes := guardRoutes(cfg.Login.Routes)
 	if cfg.Login.Basic || cfg.Parse.Enabled && len(cfg.SessionCookies) == 0 {
 		// Parse-only: no cookie logins to intercept outside the mount.
 		loginRoutes = nil
 	}
-	px, err := proxy.New(proxy.Options{
+	px, err := cookieguard.New(cookieguard.Options{
 		Upstream:         upstream,
 		PreserveHost:     cfg.Upstream.PreserveHost,
 		Transport:        transport,
 		Prefix:           cfg.Prefix,
-		Gate:             ch,
 		Challenger:       ch,
 		ErrorPage:        ch.ErrorPage,
 		SessionCookies:   cfg.SessionCookies,
 		LoginRoutes:      loginRoutes,
-		LogoutRoutes:     routes(cfg.Logout.Routes),
+		LogoutRoutes:     guardRoutes(cfg.Logout.Routes),
 		Bypass:           bypass,
 		Success:          matcher,
 		UserField:        cfg.Login.User.FormField,
@@ -233,16 +247,14 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (_ *Server, err error)
 		PreLoginCookies:  cfg.Login.PreLoginCookies,
 		CredentialParams: cfg.CredentialParams,
 		Basic:            cfg.Login.Basic,
-		Abandon:          s.abandoned,
+		Held:             s.logins,
 		BodyIdleTimeout:  cfg.Server.BodyIdleTimeout,
 		OwnCookies:       ch.CookieNames(),
 		UserHeader:       cfg.Login.User.Header,
 		MaxLoginBody:     cfg.Login.MaxBodyBytes,
-		HoldTTL:          cfg.Login.HoldTTL,
 		Cookies:          issuer,
 		Store:            ephemeral,
 		Now:              d.Now,
-		Random:           d.Random,
 		Logger:           d.Logger,
 		ClientIP:         ips,
 		Regulator:        reg,
@@ -256,7 +268,6 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (_ *Server, err error)
 		return nil, err
 	}
 	s.px, s.reg, s.ch = px, reg, ch
-	s.handler = s.metrics.Observe(cfg.Prefix, px)
 	if cfg.Parse.Enabled {
 		pc := cfg.Parse
 		var from []netip.Prefix
@@ -264,20 +275,20 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (_ *Server, err error)
 			pf, _ := config.ParsePrefix(f)
 			from = append(from, pf)
 		}
-		guard, err := parse.New(parse.Options{
+		guard, err := parseguard.New(parseguard.Options{
 			Upstream: upstream, Transport: transport, PreserveHost: cfg.Upstream.PreserveHost,
-			Mount: pc.Mount, GraphQL: pc.GraphQLPath, Prefix: cfg.Prefix, Next: px,
-			Challenger: ch, Store: ephemeral, ClientIP: ips, MasterKeyFrom: from,
+			Mount: pc.Mount, GraphQL: pc.GraphQLPath,
+			Challenger: ch, Held: s.logins, Tokens: tokens, ClientIP: ips, MasterKeyFrom: from,
 			AllowLoginAs: pc.AllowLoginAs, AllowVerifyPassword: pc.AllowVerifyPassword, SignupGrace: pc.Signup == "grace", AnonymousPass: pc.Anonymous == "pass",
-			SessionTTL: pc.SessionTTL, HoldTTL: cfg.Login.HoldTTL, PhoneField: pc.PhoneField, MaxBody: pc.MaxBodyBytes,
-			CacheTTL: pc.TokenCache, Regulator: reg, Now: d.Now, Random: d.Random, Logger: d.Logger, Status: s.metrics.Status,
+			PhoneField: pc.PhoneField, MaxBody: pc.MaxBodyBytes,
+			Regulator: reg, Now: d.Now, Logger: d.Logger, Status: s.metrics.Status,
 		})
 		if err != nil {
 			return nil, err
 		}
 		s.guard = guard
-		s.handler = s.metrics.Observe(cfg.Prefix, guard)
 	}
+	s.handler = s.metrics.Observe(cfg.Prefix, routes(cfg.Prefix, ch, px, s.guard))
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	s.revSyncedAt = d.Now()
 	go s.janitor()

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/vestibule-gw/vestibule/config"
-	"github.com/vestibule-gw/vestibule/proxy"
+	"github.com/vestibule-gw/vestibule/cookieguard"
 )
 
 // The config's rules as the proxy reads them (routes, bypass and step-up
@@ -15,47 +15,48 @@ import (
 // path rules, again on Reload.
 
 // pathRules builds the bypass and step-up rules of a config.
-func pathRules(cfg *config.Config) ([]proxy.BypassRule, []proxy.StepUpRule, error) {
+func pathRules(cfg *config.Config) ([]cookieguard.PathRule, []cookieguard.StepUpRule, error) {
 	bypass, err := bypassRules(cfg.Bypass)
 	if err != nil {
 		return nil, nil, err
 	}
-	var stepUp []proxy.StepUpRule
+	var stepUp []cookieguard.StepUpRule
 	for i, su := range cfg.StepUp {
 		rules, err := bypassRules([]config.Bypass{{Path: su.Path, Prefix: su.Prefix, Pattern: su.Pattern, Methods: su.Methods}})
 		if err != nil {
 			return nil, nil, fmt.Errorf("step_up[%d]: %w", i, err)
 		}
-		stepUp = append(stepUp, proxy.StepUpRule{Rule: rules[0], MaxAge: su.MaxAge})
+		stepUp = append(stepUp, cookieguard.StepUpRule{Rule: rules[0], MaxAge: su.MaxAge})
 	}
 	return bypass, stepUp, nil
 }
 
-func routes(rs []config.Route) []proxy.Route {
-	out := make([]proxy.Route, 0, len(rs))
+// guardRoutes converts configured login or logout routes for the cookie guard.
+func guardRoutes(rs []config.Route) []cookieguard.Route {
+	out := make([]cookieguard.Route, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, proxy.Route{Path: r.Path, Methods: r.Methods, Query: r.Query})
+		out = append(out, cookieguard.Route{Path: r.Path, Methods: r.Methods, Query: r.Query})
 	}
 	return out
 }
 
 // loginForm is how the proxy reads login requests.
-func loginForm(l config.Login) proxy.LoginForm {
-	f := proxy.LoginForm{UserField: l.User.FormField, Fields: []proxy.Field{}}
+func loginForm(l config.Login) cookieguard.LoginForm {
+	f := cookieguard.LoginForm{UserField: l.User.FormField, Fields: []cookieguard.Field{}}
 	for _, fd := range l.Fields {
 		name, value, _ := strings.Cut(fd, "=")
-		f.Fields = append(f.Fields, proxy.Field{Name: name, Value: value})
+		f.Fields = append(f.Fields, cookieguard.Field{Name: name, Value: value})
 	}
-	f.Normalize = proxy.NormalizerOf(l.User.Normalize)
+	f.Normalize = cookieguard.NormalizerOf(l.User.Normalize)
 	return f
 }
 
 // identityProbe is the configured identity probe (nil: none).
-func identityProbe(id config.Identity) (*proxy.IdentityProbe, error) {
+func identityProbe(id config.Identity) (*cookieguard.IdentityProbe, error) {
 	if id.Path == "" {
 		return nil, nil
 	}
-	ip := &proxy.IdentityProbe{Path: id.Path, JSONPointer: id.JSONPointer, Header: id.Header, Timeout: id.Timeout}
+	ip := &cookieguard.IdentityProbe{Path: id.Path, JSONPointer: id.JSONPointer, Header: id.Header, Timeout: id.Timeout}
 	if id.Regexp != "" {
 		re, err := regexp.Compile(id.Regexp)
 		if err != nil {
@@ -66,8 +67,8 @@ func identityProbe(id config.Identity) (*proxy.IdentityProbe, error) {
 	return ip, nil
 }
 
-func successMatcher(s config.Success) (proxy.Matcher, error) {
-	m := proxy.Matcher{Status: s.Status, SetsSessionCookie: s.SetsSessionCookie}
+func successMatcher(s config.Success) (cookieguard.Matcher, error) {
+	m := cookieguard.Matcher{Status: s.Status, SetsSessionCookie: s.SetsSessionCookie}
 	if len(s.Headers) > 0 {
 		m.Headers = map[string]*regexp.Regexp{}
 		for name, pat := range s.Headers {
@@ -81,10 +82,10 @@ func successMatcher(s config.Success) (proxy.Matcher, error) {
 	return m, nil
 }
 
-func bypassRules(bs []config.Bypass) ([]proxy.BypassRule, error) {
-	var out []proxy.BypassRule
+func bypassRules(bs []config.Bypass) ([]cookieguard.PathRule, error) {
+	var out []cookieguard.PathRule
 	for i, b := range bs {
-		r := proxy.BypassRule{Path: b.Path, Prefix: b.Prefix, Methods: b.Methods}
+		r := cookieguard.PathRule{Path: b.Path, Prefix: b.Prefix, Methods: b.Methods}
 		if b.Pattern != "" {
 			re, err := regexp.Compile(b.Pattern)
 			if err != nil {

@@ -17,9 +17,10 @@ import (
 
 	"github.com/vestibule-gw/vestibule/challenge"
 	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/cookieguard"
+	"github.com/vestibule-gw/vestibule/held"
 	"github.com/vestibule-gw/vestibule/metrics"
-	"github.com/vestibule-gw/vestibule/parse"
-	"github.com/vestibule-gw/vestibule/proxy"
+	"github.com/vestibule-gw/vestibule/parseguard"
 	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/store/memory"
@@ -58,8 +59,9 @@ type Server struct {
 	upstream  *url.URL
 	transport http.RoundTripper
 	metrics   *metrics.Metrics
-	px        *proxy.Proxy
-	guard     *parse.Guard // nil unless parse.enabled
+	px        *cookieguard.Proxy
+	guard     *parseguard.Guard // nil unless parse.enabled
+	logins    *held.Logins
 	ch        *challenge.Handler
 	reg       *regulate.Regulator
 	now       func() time.Time
