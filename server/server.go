@@ -3,14 +3,11 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,10 +20,7 @@ import (
 	"github.com/vestibule-gw/vestibule/parseguard"
 	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/store"
-	"github.com/vestibule-gw/vestibule/store/memory"
-	"github.com/vestibule-gw/vestibule/store/postgres"
-	"github.com/vestibule-gw/vestibule/store/redis"
-	"github.com/vestibule-gw/vestibule/store/sqlite"
+	"github.com/vestibule-gw/vestibule/store/open"
 )
 
 // Deps are the parts a Server can be given instead of building them from
@@ -71,75 +65,22 @@ type Server struct {
 	closeOnce sync.Once
 }
 
-// openStores opens the stores the config names (those not given in d):
-// each one opened is in s.owned, so Close (and New failing later) releases
-// it.
+// openStores opens the stores the config names (store/open), those not
+// given in d. The factory is in s.owned, so Close (and New failing later)
+// releases what it opened.
 func (s *Server) openStores(ctx context.Context, cfg *config.Config, d Deps) error {
-	s.durable = d.Durable
-	var lite *sqlite.DB // the SQLite file, when one is open
-	openLite := func() (*sqlite.DB, error) {
-		if lite != nil {
-			return lite, nil
-		}
-		db, err := sqlite.Open(ctx, cfg.Store.SQLite, d.Now)
-		if err != nil {
-			return nil, fmt.Errorf("store.sqlite: opening %q: %w", cfg.Store.SQLite, err)
-		}
-		lite = db
-		s.owned = append(s.owned, db)
-		return db, nil
-	}
+	stores := open.New(cfg.Store, open.Options{Now: d.Now, Logger: d.Logger})
+	s.owned = append(s.owned, stores)
+	s.durable, s.ephemeral = d.Durable, d.Ephemeral
+	var err error
 	if s.durable == nil {
-		if cfg.Store.Postgres != "" {
-			db, err := postgres.Open(ctx, cfg.Store.Postgres, d.Now)
-			if err != nil {
-				return fmt.Errorf("store.postgres: %w", err)
-			}
-			s.durable = db
-			s.owned = append(s.owned, db)
-		} else {
-			db, err := openLite()
-			if err != nil {
-				return err
-			}
-			s.durable = db
+		if s.durable, err = stores.Durable(ctx); err != nil {
+			return err
 		}
 	}
-	s.ephemeral = d.Ephemeral
 	if s.ephemeral == nil {
-		switch {
-		case cfg.Store.Redis != "":
-			o := redis.Options{URL: cfg.Store.Redis, Prefix: cfg.Store.RedisPrefix, Now: d.Now, Logger: d.Logger}
-			if cfg.Store.RedisCAFile != "" {
-				pem, err := os.ReadFile(cfg.Store.RedisCAFile)
-				if err != nil {
-					return fmt.Errorf("store.redis_ca_file: %w", err)
-				}
-				o.RootCAs = x509.NewCertPool()
-				if !o.RootCAs.AppendCertsFromPEM(pem) {
-					return fmt.Errorf("store.redis_ca_file: %s holds no PEM certificate", cfg.Store.RedisCAFile)
-				}
-			}
-			rs, err := redis.Open(ctx, o)
-			if err != nil {
-				return fmt.Errorf("store.redis: %w", err)
-			}
-			s.ephemeral = rs
-			s.owned = append(s.owned, rs)
-		case cfg.Store.Ephemeral == "sqlite":
-			db, err := openLite()
-			if err != nil {
-				return err
-			}
-			e, err := db.Ephemeral(ctx)
-			if err != nil {
-				return fmt.Errorf("store.sqlite: %w", err)
-			}
-			s.ephemeral = e
-		default:
-			mem := memory.New(d.Now)
-			s.ephemeral = mem
-			s.owned = append(s.owned, mem)
+		if s.ephemeral, err = stores.Ephemeral(ctx); err != nil {
+			return err
 		}
 	}
 	return nil
