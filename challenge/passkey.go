@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -86,12 +87,7 @@ type passkeyMethod struct {
 	// login's expiry, or the step-up budget's window).
 	until time.Time
 	now   func() time.Time
-	log   logger
-}
-
-// logger is the slice of slog.Logger the methods log with.
-type logger interface {
-	WarnContext(ctx context.Context, msg string, args ...any)
+	log   *slog.Logger
 }
 
 func (passkeyMethod) Factor() string { return factorWebAuthn }

@@ -7,13 +7,35 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
+	"github.com/vestibule-gw/vestibule/notify"
 	"github.com/vestibule-gw/vestibule/store"
 )
 
 // The second factors one at a time: `users show` lists a user's passkeys,
 // `users remove-factor NAME FACTOR` removes one factor (never the last,
 // unless -allow-none: then the user is reset and enrolls again).
+
+// usersRemoveFactor: vestibule users remove-factor NAME FACTOR. The user's
+// open sessions end too.
+func usersRemoveFactor(ctx context.Context, args []string, o invocation) error {
+	return cmdRemoveFactor.run(ctx, args, o, func(a *admin, f userArgs) error {
+		return runRemoveFactor(ctx, o.stdout, a, f, time.Now())
+	})
+}
+
+func runRemoveFactor(ctx context.Context, w io.Writer, a *admin, f userArgs, now time.Time) error {
+	what, err := removeFactor(ctx, a.db, f.user, f.factor, f.allowNone)
+	if err != nil {
+		return notEnrolled(f.user, err)
+	}
+	kind, _, _ := strings.Cut(strings.ToLower(f.factor), ":")
+	a.log.Warn("second factor removed by an administrator", "event", "factor_removed", "user", f.user, "factor", kind)
+	a.notify(ctx, notify.Event{Event: "factor_removed", User: f.user, By: "admin", Factor: kind})
+	fmt.Fprintf(w, "%s: removed %s\n", f.user, what)
+	return endUserSessions(ctx, w, a, f.user, now)
+}
 
 // passkeyID is how the commands name a passkey: its credential id,
 // base64url.

@@ -3,7 +3,6 @@ package config
 import (
 	"net"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -31,10 +30,6 @@ type WebAuthn struct {
 	// Timeout is how long the browser gets for a ceremony (10s to 30m).
 	Timeout time.Duration `yaml:"timeout"`
 }
-
-// DefaultWebAuthnTimeout is webauthn.timeout's default (the WebAuthn
-// recommendation).
-const DefaultWebAuthnTimeout = 5 * time.Minute
 
 // Passkey is the relying party of this config: the webauthn section with
 // its defaults (rp_name: app_name) and public_url.
@@ -65,20 +60,10 @@ func (c *Config) hasRPID() bool {
 	return err == nil && u.Hostname() != "" && net.ParseIP(u.Hostname()) == nil
 }
 
-// validateWebAuthn checks factors.webauthn and, when passkeys are on, the
-// webauthn section (through the passkey package's own checks, each key
-// named under webauthn.).
+// validateWebAuthn checks the webauthn section when passkeys are on,
+// through the passkey package's own checks, each key named under webauthn.
+// (factors.webauthn is the factors section's.)
 func (c *Config) validateWebAuthn(p *problems) {
-	if !slices.Contains(factorModes, c.Factors.WebAuthn) {
-		p.add("factors.webauthn", 0, "want allowed, required or forbidden, got %q", c.Factors.WebAuthn)
-		return
-	}
-	if c.Factors.WebAuthn == "required" && (c.Factors.TOTP == "required" || c.Factors.SMS == "required") {
-		p.add("factors", 0, "only one factor can be required")
-	}
-	if c.Factors.WebAuthn == "required" && !c.hasRPID() {
-		p.add("factors.webauthn", 0, "requiring passkeys needs a domain name: public_url is on an IP address, set webauthn.rp_id")
-	}
 	if !c.PasskeysOn() {
 		return
 	}
