@@ -80,18 +80,8 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := h.checker.Check(ctx, h.attempt(r, held, h.totp, r.PostForm.Get("code")))
-	switch res.Kind {
-	case Accepted:
-		h.verified(w, r, held)
-	case Replayed:
-		h.verifyAgain(w, r, st, held, http.StatusUnauthorized, h.tr(r, replayedCode))
-	case Wrong:
-		h.verifyAgain(w, r, st, held, http.StatusUnauthorized, h.attemptsLeft(r, genericFailure, res))
-	case NotEnrolled: // reset a moment ago
-		http.Redirect(w, r, h.opt.Prefix+"enroll", http.StatusSeeOther)
-	default:
-		h.checkFailed(w, r, res)
-	}
+	// Not enrolled: reset a moment ago.
+	h.verifyResult(w, r, st, held, res, genericFailure, replayedCode, "enroll")
 }
 
 func (h *Handler) getRecovery(w http.ResponseWriter, r *http.Request) {

@@ -70,6 +70,13 @@ func post(t *testing.T, h *Handler, held *store.Held, path string, form url.Valu
 	if err != nil {
 		t.Fatal(err)
 	}
+	return postCookie(t, h, pc, path, form)
+}
+
+// postCookie submits a form of a page with the pending cookie pc (as a
+// page left it) and its CSRF token.
+func postCookie(t *testing.T, h *Handler, pc *http.Cookie, path string, form url.Values) *httptest.ResponseRecorder {
+	t.Helper()
 	get := httptest.NewRequest(http.MethodGet, "/", nil)
 	get.AddCookie(pc)
 	st, ok := h.state(get)

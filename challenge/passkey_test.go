@@ -307,16 +307,7 @@ func TestPasskeyPages(t *testing.T) {
 	}
 
 	postWith := func(path string, c *http.Cookie, form url.Values) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(http.MethodGet, "/", nil)
-		req.AddCookie(c)
-		st, _ := h.state(req)
-		form.Set("csrf", st.CSRF)
-		r := httptest.NewRequest(http.MethodPost, "/.vestibule/"+path, strings.NewReader(form.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.AddCookie(c)
-		rw := httptest.NewRecorder()
-		h.ServeHTTP(rw, r)
-		return rw
+		return postCookie(t, h, c, path, form)
 	}
 	// No answer (no script): no attempt.
 	if w := postWith("passkey", withSession, url.Values{passkeyField: {""}}); w.Code != http.StatusSeeOther {
@@ -435,15 +426,7 @@ func TestPasskeyParsePage(t *testing.T) {
 			pc = c
 		}
 	}
-	req = httptest.NewRequest(http.MethodGet, "/", nil)
-	req.AddCookie(pc)
-	st, _ := h.state(req)
-	form := url.Values{"csrf": {st.CSRF}, passkeyField: {sign(id, 0)}}
-	post := httptest.NewRequest(http.MethodPost, "/.vestibule/passkey", strings.NewReader(form.Encode()))
-	post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	post.AddCookie(pc)
-	w = httptest.NewRecorder()
-	h.ServeHTTP(w, post)
+	w = postCookie(t, h, pc, "passkey", url.Values{passkeyField: {sign(id, 0)}})
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "Go back to the app") {
 		t.Fatalf("passkey on the Parse page: %d %s", w.Code, w.Body.String())
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/gorilla/securecookie"
 
-	"github.com/vestibule-gw/vestibule/cookieguard"
 	"github.com/vestibule-gw/vestibule/phone"
 	"github.com/vestibule-gw/vestibule/store"
 )
@@ -41,15 +40,21 @@ func (h *Handler) passkeyLogin(session []byte, until time.Time) Method {
 		now: h.opt.Now, log: h.log}
 }
 
+// passkeySignIn begins a passkey sign-in of user with all their passkeys:
+// its options and session; none when the user has no passkey.
+func (h *Handler) passkeySignIn(ctx context.Context, user string) (options, session []byte, err error) {
+	creds, err := h.opt.Durable.Passkeys(ctx, user)
+	if err != nil || len(creds) == 0 {
+		return nil, nil, err
+	}
+	return h.opt.Passkeys.BeginLogin(user, creds)
+}
+
 // beginPasskeyLogin begins a passkey sign-in for user and keeps its session
 // in the pending cookie st; "" when the user has no passkey.
 func (h *Handler) beginPasskeyLogin(w http.ResponseWriter, r *http.Request, st pendingState, user string) (string, error) {
-	creds, err := h.opt.Durable.Passkeys(r.Context(), user)
-	if err != nil || len(creds) == 0 {
-		return "", err
-	}
-	options, session, err := h.opt.Passkeys.BeginLogin(user, creds)
-	if err != nil {
+	options, session, err := h.passkeySignIn(r.Context(), user)
+	if err != nil || session == nil {
 		return "", err
 	}
 	st.Passkey = session
@@ -125,15 +130,23 @@ func (h *Handler) postPasskey(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := ctxTimeout(r)
 	defer cancel()
 	res := h.checker.Check(ctx, h.attempt(r, held, h.passkeyLogin(st.Passkey, held.Expires), response))
+	// Not enrolled: the passkey was removed a moment ago.
+	h.verifyResult(w, r, st, held, res, passkeyFailure, passkeyUsed, "verify")
+}
+
+// verifyResult answers a sign-in check on the code page: the release, or
+// the page again with failure (and the attempts left) or replayed, or
+// notEnrolled's page, or why not.
+func (h *Handler) verifyResult(w http.ResponseWriter, r *http.Request, st pendingState, held *store.Held, res Result, failure, replayed, notEnrolled string) {
 	switch res.Kind {
 	case Accepted:
 		h.verified(w, r, held)
 	case Wrong:
-		h.verifyAgain(w, r, st, held, http.StatusUnauthorized, h.attemptsLeft(r, passkeyFailure, res))
+		h.verifyAgain(w, r, st, held, http.StatusUnauthorized, h.attemptsLeft(r, failure, res))
 	case Replayed:
-		h.verifyAgain(w, r, st, held, http.StatusConflict, h.tr(r, passkeyUsed))
-	case NotEnrolled: // removed a moment ago
-		http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
+		h.verifyAgain(w, r, st, held, http.StatusUnauthorized, h.tr(r, replayed))
+	case NotEnrolled:
+		http.Redirect(w, r, h.opt.Prefix+notEnrolled, http.StatusSeeOther)
 	default:
 		h.checkFailed(w, r, res)
 	}
@@ -142,17 +155,20 @@ func (h *Handler) postPasskey(w http.ResponseWriter, r *http.Request) {
 // getEnrollPasskey offers a first passkey instead of an authenticator app.
 func (h *Handler) getEnrollPasskey(w http.ResponseWriter, r *http.Request) {
 	st, held, ok := h.load(w, r)
-	if !ok {
-		return
-	}
-	if !h.passkeysOn() {
-		http.Redirect(w, r, h.opt.Prefix+"enroll", http.StatusSeeOther)
-		return
-	}
-	if h.enrolled(w, r, held) || !h.mayEnroll(w, r, held) {
+	if !ok || !h.mayEnrollPasskey(w, r, held) {
 		return
 	}
 	h.enrollPasskeyPage(w, r, st, held, http.StatusOK, "")
+}
+
+// mayEnrollPasskey: passkeys are on, the user has no factor yet and the
+// policy allows a first one; otherwise it answers and returns false.
+func (h *Handler) mayEnrollPasskey(w http.ResponseWriter, r *http.Request, held *store.Held) bool {
+	if !h.passkeysOn() {
+		http.Redirect(w, r, h.opt.Prefix+"enroll", http.StatusSeeOther)
+		return false
+	}
+	return !h.enrolled(w, r, held) && h.mayEnroll(w, r, held)
 }
 
 func (h *Handler) enrollPasskeyPage(w http.ResponseWriter, r *http.Request, st pendingState, held *store.Held, status int, msg string) {
@@ -182,14 +198,7 @@ func (h *Handler) enrollPasskeyPage(w http.ResponseWriter, r *http.Request, st p
 // first code).
 func (h *Handler) postEnrollPasskey(w http.ResponseWriter, r *http.Request) {
 	st, held, ok := h.load(w, r)
-	if !ok || !h.checkForm(w, r, st) {
-		return
-	}
-	if !h.passkeysOn() {
-		http.Redirect(w, r, h.opt.Prefix+"enroll", http.StatusSeeOther)
-		return
-	}
-	if h.enrolled(w, r, held) || !h.mayEnroll(w, r, held) {
+	if !ok || !h.checkForm(w, r, st) || !h.mayEnrollPasskey(w, r, held) {
 		return
 	}
 	response := r.PostForm.Get(passkeyField)
@@ -251,12 +260,8 @@ func (h *Handler) stepUpCookie() string { return h.opt.PendingCookie + "_step_up
 // beginStepUpPasskey begins a passkey step-up for user and keeps the
 // session in the step-up cookie; "" when the user has no passkey.
 func (h *Handler) beginStepUpPasskey(w http.ResponseWriter, r *http.Request, user string) (string, error) {
-	creds, err := h.opt.Durable.Passkeys(r.Context(), user)
-	if err != nil || len(creds) == 0 {
-		return "", err
-	}
-	options, session, err := h.opt.Passkeys.BeginLogin(user, creds)
-	if err != nil {
+	options, session, err := h.passkeySignIn(r.Context(), user)
+	if err != nil || session == nil {
 		return "", err
 	}
 	encoded, err := securecookie.EncodeMulti(h.stepUpCookie(), session, h.pending.Codecs...)
@@ -271,15 +276,10 @@ func (h *Handler) beginStepUpPasskey(w http.ResponseWriter, r *http.Request, use
 // postStepUpPasskey checks a passkey for a signed-in session whose second
 // factor is too old, as postStepUp checks a code.
 func (h *Handler) postStepUpPasskey(w http.ResponseWriter, r *http.Request) {
-	cl, ok := cookieguard.VerifiedClaims(r)
+	cl, next, ok := h.stepUpForm(w, r)
 	if !ok {
-		h.ErrorPage(w, r, http.StatusForbidden)
 		return
 	}
-	if !h.checkToken(w, r, h.stepUpToken(cl)) {
-		return
-	}
-	next := h.safeLocation(r.PostForm.Get("next"))
 	response := r.PostForm.Get(passkeyField)
 	var session []byte
 	if c, err := r.Cookie(h.stepUpCookie()); err == nil {

@@ -66,20 +66,30 @@ func stepUpBudget(cl gate.Claims) string { return "step-up:" + hex.EncodeToStrin
 // postStepUp checks a fresh TOTP code and renews the gate cookie's
 // verification time, then returns to the page asked for.
 func (h *Handler) postStepUp(w http.ResponseWriter, r *http.Request) {
-	cl, ok := cookieguard.VerifiedClaims(r)
+	cl, next, ok := h.stepUpForm(w, r)
 	if !ok {
-		h.ErrorPage(w, r, http.StatusForbidden)
 		return
 	}
-	if !h.checkToken(w, r, h.stepUpToken(cl)) {
-		return
-	}
-	next := h.safeLocation(r.PostForm.Get("next"))
 	ctx, cancel := ctxTimeout(r)
 	defer cancel()
 	res := h.checker.Check(ctx, Attempt{User: cl.User, Budget: stepUpBudget(cl), Method: h.totp,
 		Code: r.PostForm.Get("code"), ClientIP: h.ip(r), UserAgent: r.UserAgent()})
 	h.stepUpResult(w, r, cl, next, res, genericFailure, replayedCode)
+}
+
+// stepUpForm checks a step-up form post (a signed-in session, its token)
+// and returns the session's claims and where to go back to; otherwise it
+// answers and returns false.
+func (h *Handler) stepUpForm(w http.ResponseWriter, r *http.Request) (gate.Claims, string, bool) {
+	cl, ok := cookieguard.VerifiedClaims(r)
+	if !ok {
+		h.ErrorPage(w, r, http.StatusForbidden)
+		return cl, "", false
+	}
+	if !h.checkToken(w, r, h.stepUpToken(cl)) {
+		return cl, "", false
+	}
+	return cl, h.safeLocation(r.PostForm.Get("next")), true
 }
 
 // stepUpResult answers a step-up check: a new gate cookie and back to next,

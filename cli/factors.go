@@ -63,7 +63,8 @@ func listPasskeys(ctx context.Context, w io.Writer, db store.Durable, user strin
 	return nil
 }
 
-// printable replaces control characters (a name is the user's text).
+// printable replaces control characters in text a user or a browser
+// chose (a passkey's name, a user agent) before it reaches a terminal.
 func printable(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {

@@ -381,13 +381,7 @@ func listDevices(ctx context.Context, w io.Writer, db store.Durable, e store.Enr
 		case maxAge > 0 && now.After(d.Created.Add(maxAge)):
 			state = "expired"
 		}
-		ua := strings.Map(func(r rune) rune {
-			if r < 0x20 || r == 0x7f {
-				return '?'
-			}
-			return r
-		}, d.UserAgent)
-		fmt.Fprintf(w, "  %-12s %-8s %-22s %-22s %-39s %s\n", d.ID, state, when(d.Created), when(d.LastSeen), d.LastIP, ua)
+		fmt.Fprintf(w, "  %-12s %-8s %-22s %-22s %-39s %s\n", d.ID, state, when(d.Created), when(d.LastSeen), d.LastIP, printable(d.UserAgent))
 	}
 	return nil
 }

@@ -38,8 +38,11 @@ var enrollmentCatalog = map[string]map[string]string{
 	},
 }
 
-func init() {
-	for lang, msgs := range enrollmentCatalog {
+func init() { merge(enrollmentCatalog) }
+
+// merge adds a part of the catalog kept in a file of its own.
+func merge(part map[string]map[string]string) {
+	for lang, msgs := range part {
 		for en, tr := range msgs {
 			catalog[lang][en] = tr
 		}

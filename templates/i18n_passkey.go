@@ -71,10 +71,4 @@ var passkeyCatalog = map[string]map[string]string{
 	},
 }
 
-func init() {
-	for lang, msgs := range passkeyCatalog {
-		for en, tr := range msgs {
-			catalog[lang][en] = tr
-		}
-	}
-}
+func init() { merge(passkeyCatalog) }
