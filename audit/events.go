@@ -23,3 +23,9 @@ const (
 // Counted lists the events the metrics count beyond vestibule_events_total.
 var Counted = []string{LoginHeld, LoginReleased, LoginAbandoned, UpstreamSessionRevoked, AttemptsExhausted,
 	ChallengeSent, CodeAccepted, RecoveryCodeUsed, CodeRejected, CodeReplayed, SMSFailed, SMSRefused}
+
+// PasskeySignCount: a passkey's signature counter did not grow (a cloned
+// authenticator, or an assertion replayed); refused like a wrong code
+// (code_rejected, factor webauthn) and logged with this event too, which
+// vestibule_events_total counts.
+const PasskeySignCount = "passkey_sign_count"

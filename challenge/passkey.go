@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/passkey"
 	"github.com/vestibule-gw/vestibule/store"
 )
@@ -144,13 +145,9 @@ func (m passkeyMethod) Verify(ctx context.Context, a Attempt) (Proof, error) {
 // signCount audits a signature counter that did not grow: a cloned
 // authenticator, or an assertion replayed.
 func (m passkeyMethod) signCount(ctx context.Context, a Attempt, err error) {
-	m.log.WarnContext(ctx, "passkey signature counter did not increase (cloned authenticator?)", "event", eventPasskeySignCount,
+	m.log.WarnContext(ctx, "passkey signature counter did not increase (cloned authenticator?)", "event", audit.PasskeySignCount,
 		"user", a.user(), "err", err.Error(), "remote_ip", a.ClientIP, "user_agent", a.UserAgent)
 }
-
-// eventPasskeySignCount is the audit event of a signature counter that
-// went back (counted in vestibule_events_total).
-const eventPasskeySignCount = "passkey_sign_count"
 
 // refusalDetail names a passkey refusal for the log: the refusal's own
 // text up to the library's detail.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/passkey"
 	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/store"
@@ -137,9 +138,9 @@ func TestPasskeyCheck(t *testing.T) {
 		{name: "bad signature", user: "carol", response: func(map[string][]byte) string { return "garbage" },
 			want: Wrong, wantLeft: testMaxAttempts - 1, event: "code_rejected", count: 4},
 		{name: "clone: counter set back", user: "carol", response: func(ids map[string][]byte) string { return sign(ids["carol"], 2) },
-			want: Wrong, wantLeft: testMaxAttempts - 1, event: eventPasskeySignCount, count: 4},
+			want: Wrong, wantLeft: testMaxAttempts - 1, event: audit.PasskeySignCount, count: 4},
 		{name: "clone: counter not grown", user: "carol", response: func(ids map[string][]byte) string { return sign(ids["carol"], 4) },
-			want: Wrong, wantLeft: testMaxAttempts - 1, event: eventPasskeySignCount, count: 4},
+			want: Wrong, wantLeft: testMaxAttempts - 1, event: audit.PasskeySignCount, count: 4},
 		{name: "another user's passkey", user: "carol", response: func(ids map[string][]byte) string { return sign(ids["dave"], 9) },
 			want: Wrong, wantLeft: testMaxAttempts - 1, event: "code_rejected", count: 4},
 		{name: "user without passkeys", user: "bob", response: func(ids map[string][]byte) string { return sign(ids["carol"], 9) },
@@ -163,7 +164,7 @@ func TestPasskeyCheck(t *testing.T) {
 			}
 			if tc.event != "" {
 				evs := e.events.named(tc.event)
-				if len(evs) != 1 || (tc.event != eventPasskeySignCount && evs[0]["factor"] != factorWebAuthn) {
+				if len(evs) != 1 || (tc.event != audit.PasskeySignCount && evs[0]["factor"] != factorWebAuthn) {
 					t.Errorf("audit %s: %v, want one naming factor webauthn", tc.event, evs)
 				}
 			}
@@ -252,7 +253,7 @@ func TestPasskeyRace(t *testing.T) {
 				t.Fatalf("round %d: %v, want one Accepted and one Wrong", i, got)
 			}
 		}
-		if evs := e.events.named(eventPasskeySignCount); len(evs) != 20 {
+		if evs := e.events.named(audit.PasskeySignCount); len(evs) != 20 {
 			t.Errorf("%d sign-count events, want 20", len(evs))
 		}
 	})
@@ -432,5 +433,37 @@ func TestPasskeyParsePage(t *testing.T) {
 	}
 	if got, err := e.eph.Held(ctx, held.ID); err != nil || got.Verified.IsZero() {
 		t.Errorf("the Parse login after the passkey: %+v (%v), want it held and verified for api/verify", got, err)
+	}
+}
+
+// TestPasskeySessionTooLarge: a user with more passkeys than a ceremony
+// session in the pending cookie can list still gets the code page, with
+// the authenticator code and without the passkey (logged), not an error.
+func TestPasskeySessionTooLarge(t *testing.T) {
+	e := newCheckEnv(t, regulate.Limit{}, regulate.Limit{})
+	h := newPages(t, e, e.dur)
+	rp, err := passkey.New(passkey.Config{PublicURL: "https://gw.example", RPName: "Test"}, bytes.Repeat([]byte{5}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.opt.Passkeys = rp
+	h.passkeys = &Registration{RP: rp, Store: e.dur, Marker: e.eph, Now: e.clock.Now}
+	for i := range 60 {
+		id := bytes.Repeat([]byte{byte(i)}, 64)
+		if err := e.dur.AddPasskey(context.Background(), store.Passkey{User: "alice", ID: id, PublicKey: []byte("k"), CreatedAt: e.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := e.hold("h", "alice")
+	pc, _ := h.pendingCookie(held.ID)
+	req := httptest.NewRequest(http.MethodGet, "/.vestibule/verify", nil)
+	req.AddCookie(pc)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusOK || strings.Contains(w.Body.String(), "data-passkey") || !strings.Contains(w.Body.String(), `name="code"`) {
+		t.Fatalf("code page of a user with 60 passkeys: %d, want the code form without a passkey: %s", w.Code, w.Body.String())
+	}
+	if len(e.events.named("passkey_session_too_large")) != 1 {
+		t.Error("the passkey left out was not logged")
 	}
 }

@@ -60,7 +60,11 @@ func (h *Handler) beginPasskeyLogin(w http.ResponseWriter, r *http.Request, st p
 	st.Passkey = session
 	c, err := h.pendingCookieOf(st)
 	if err != nil {
-		return "", err
+		// The session lists every passkey of the user: dozens of them
+		// outgrow a cookie. The page goes on without the passkey.
+		h.log.WarnContext(r.Context(), "passkey sign-in not offered: its session does not fit the pending cookie", "event", "passkey_session_too_large",
+			"user", user, "err", err)
+		return "", nil
 	}
 	http.SetCookie(w, c)
 	return string(options), nil
