@@ -85,7 +85,8 @@ store: {sqlite: %q}
 // where WebAuthn works) and presses it.
 func pressPasskey(t *testing.T, ctx context.Context, what string) {
 	t.Helper()
-	do(t, ctx, what, chromedp.WaitVisible(`button#use-passkey`), chromedp.Click(`button#use-passkey`))
+	do(t, ctx, what, chromedp.WaitVisible(`button#use-passkey`), chromedp.WaitEnabled(`button#use-passkey`),
+		chromedp.ScrollIntoView(`button#use-passkey`), chromedp.Click(`button#use-passkey`))
 }
 
 // TestPasskeyGatewayInBrowser: the gate pages with passkeys, in Chromium
