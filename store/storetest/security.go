@@ -72,6 +72,28 @@ func (open OpenDurable) security(t *testing.T) {
 		}
 	})
 
+	t.Run("passkeys: a first enrollment of a passkey (recovery codes, then the passkey)", func(t *testing.T) {
+		c, s := open.fresh(t)
+		ctx := t.Context()
+		e := store.Enrollment{User: "bob", RecoveryHashes: [][]byte{[]byte("r1"), []byte("r2")}, CreatedAt: c.Now()}
+		if err := s.EnrollNew(ctx, e); err != nil {
+			t.Fatalf("EnrollNew with neither secret nor phone: %v", err)
+		}
+		if err := s.EnrollNew(ctx, e); !errors.Is(err, store.ErrExists) {
+			t.Errorf("a second first enrollment: %v, want ErrExists", err)
+		}
+		if err := s.AddPasskey(ctx, passkey("bob", 7, c.Now())); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Enrollment(ctx, "bob")
+		if err != nil || got.Passkeys != 1 || len(got.RecoveryHashes) != 2 || len(got.TOTPSecret) != 0 || got.Phone != "" {
+			t.Errorf("Enrollment = %+v, %v; want one passkey and the two recovery codes", got, err)
+		}
+		if err := s.EnrollNew(ctx, store.Enrollment{CreatedAt: c.Now()}); err == nil {
+			t.Error("EnrollNew without a user succeeded")
+		}
+	})
+
 	t.Run("passkeys: credential ids are unique across users", func(t *testing.T) {
 		c, s := open.fresh(t)
 		ctx := t.Context()
