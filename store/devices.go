@@ -16,6 +16,9 @@ type Device struct {
 	// LastIP and UserAgent are the address and browser that last used it
 	// (or got it).
 	LastIP, UserAgent string
+	// Revoked is when the user or an administrator forgot this device
+	// (zero: not): its cookie no longer skips the second factor.
+	Revoked time.Time
 }
 
 // DeviceLog is what a durable store keeps of remembered devices, so that

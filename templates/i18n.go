@@ -255,3 +255,10 @@ var catalog = map[string]map[string]string{
 		"This form has expired or was not sent from this site. Go back, reload the page and try again.": "Este formulario ha caducado o no se envió desde este sitio. Vuelva atrás, recargue la página e inténtelo de nuevo.",
 	},
 }
+
+// Has reports whether msg has a translation into lang (tests check that
+// every message of a page has one).
+func Has(lang, msg string) bool {
+	_, ok := catalog[lang][msg]
+	return ok
+}
