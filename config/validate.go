@@ -110,6 +110,7 @@ func (c *Config) Validate() error {
 		checkMethods(&p, key+".methods", su.Methods)
 		within(&p, key+".max_age", su.MaxAge, 30*time.Second, 24*time.Hour)
 	}
+	within(&p, "account.reauth_max_age", c.Account.ReauthMaxAge, 30*time.Second, time.Hour)
 	if c.RememberDevice.Enabled {
 		if !cookieName(c.RememberDevice.CookieName) || c.RememberDevice.CookieName == c.Gate.CookieName || slices.Contains(c.SessionCookies, c.RememberDevice.CookieName) {
 			p.add("remember_device.cookie_name", 0, "want a cookie name of its own, got %q", c.RememberDevice.CookieName)
