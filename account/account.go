@@ -198,6 +198,9 @@ func (h *Handler) routes() {
 	mux.HandleFunc("GET "+p+"/phone", h.getPhone)
 	mux.HandleFunc("POST "+p+"/phone", h.change(h.postStartPhone))
 	mux.HandleFunc("POST "+p+"/phone/confirm", h.change(h.postConfirmPhone))
+	mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
+		h.message(w, r, http.StatusNotFound, "Something went wrong", "There is nothing here.")
+	})
 	h.mux = mux
 }
 

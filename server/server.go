@@ -26,6 +26,7 @@ import (
 	texttemplate "text/template"
 	"time"
 
+	"github.com/vestibule-gw/vestibule/account"
 	"github.com/vestibule-gw/vestibule/challenge"
 	"github.com/vestibule-gw/vestibule/clientip"
 	"github.com/vestibule-gw/vestibule/config"
@@ -79,6 +80,7 @@ type Server struct {
 	px        *proxy.Proxy
 	guard     *parse.Guard // nil unless parse.enabled
 	ch        *challenge.Handler
+	acct      *account.Handler
 	reg       *regulate.Regulator
 	now       func() time.Time
 	stop      chan struct{}
@@ -318,6 +320,27 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var acct *account.Handler
+	if acctStore, err := accountStore(durable); err != nil {
+		d.Logger.Warn("the security page is off", "event", "account_page_off", "err", err)
+	} else {
+		var texter account.Texter
+		if smsOpts != nil {
+			texter = ch
+		}
+		acct, err = account.New(account.Options{
+			Prefix: cfg.Prefix, AppName: cfg.AppName, LoginURL: loginURL, Origin: origin, Secure: cfg.Secure(), Keys: gateKeys,
+			Claims: proxy.VerifiedClaims, Store: acctStore, Sessions: ephemeral, Counters: ephemeral, Cookies: issuer, Sealer: sealer,
+			Notifier: enrollNotifier, Texter: texter, ReauthMaxAge: cfg.Account.ReauthMaxAge, SessionMaxAge: cfg.Gate.MaxAge,
+			TOTPForbidden: cfg.Factors.TOTP == "forbidden", DefaultRegion: cfg.SMS.DefaultRegion, CodeTTL: cfg.SMS.CodeTTL,
+			CodeAttempts: cfg.SMS.MaxAttempts, Templates: templates.FS, Now: d.Now, Random: d.Random, Logger: d.Logger,
+			ClientIP: ips.ClientIP,
+		})
+		if err != nil {
+			return nil, err
+		}
+		acct.SetBrand(brand.Accent != "", len(brand.Logo) > 0)
+	}
 	matcher, err := successMatcher(cfg.Login.Success)
 	if err != nil {
 		return nil, err
@@ -340,7 +363,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		PreserveHost:     cfg.Upstream.PreserveHost,
 		Transport:        transport,
 		Prefix:           cfg.Prefix,
-		Gate:             ch,
+		Gate:             gatePages(cfg.Prefix, ch, acct),
 		Challenger:       ch,
 		ErrorPage:        ch.ErrorPage,
 		SessionCookies:   cfg.SessionCookies,
@@ -376,7 +399,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.px, s.reg, s.ch = px, reg, ch
+	s.px, s.reg, s.ch, s.acct = px, reg, ch, acct
 	s.handler = s.metrics.Observe(cfg.Prefix, px)
 	if cfg.Parse.Enabled {
 		pc := cfg.Parse
@@ -575,6 +598,9 @@ func (s *Server) Reload(cfg *config.Config) ([]string, error) {
 	s.px.SetRules(bypass, stepUp)
 	s.reg.SetLimits(regulate.Limit(cfg.Regulation.User), regulate.Limit(cfg.Regulation.IP))
 	s.ch.SetBrand(brand)
+	if s.acct != nil {
+		s.acct.SetBrand(brand.Accent != "", len(brand.Logo) > 0)
+	}
 	s.metrics.SetConfig(cfg.Fingerprint())
 	var restart []string
 	old := *s.cfg // the startup config: restart-only keys compare with it
@@ -599,6 +625,7 @@ func (s *Server) Reload(cfg *config.Config) ([]string, error) {
 		"log":               old.Log == cfg.Log,
 		"app_name":          old.AppName == cfg.AppName,
 		"enrollment":        reflect.DeepEqual(old.Enrollment, cfg.Enrollment),
+		"account":           old.Account == cfg.Account,
 	} {
 		if !same {
 			restart = append(restart, key)
