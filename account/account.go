@@ -53,6 +53,11 @@ type Options struct {
 	// Texter sends the code that confirms a new phone number (nil: the
 	// phone can't be changed here, only removed).
 	Texter Texter
+	// Passkeys registers new passkeys (nil: passkeys can be renamed and
+	// removed here, not added). Refused reports whether a Finish error is
+	// the browser's (a wrong attempt) rather than the gateway's.
+	Passkeys Registrar
+	Refused  func(error) bool
 
 	// ReauthMaxAge is how old the session's second factor may be for a
 	// change; older, the change goes through the step-up page first.
@@ -121,6 +126,8 @@ func New(o Options) (*Handler, error) {
 		return nil, fmt.Errorf("account: reauth max age must be positive, got %s", o.ReauthMaxAge)
 	case o.SessionMaxAge <= 0:
 		return nil, fmt.Errorf("account: session max age must be positive, got %s", o.SessionMaxAge)
+	case o.Passkeys != nil && o.Refused == nil:
+		return nil, errors.New("account: passkeys without a way to tell refusals")
 	case o.Templates == nil:
 		return nil, errors.New("account: no templates")
 	}
@@ -156,7 +163,7 @@ func New(o Options) (*Handler, error) {
 	}
 	h := &Handler{opt: o, log: o.Logger, pages: map[string]*template.Template{}}
 	h.SetBrand(false, false)
-	for _, name := range []string{"account", "account_totp", "account_phone", "account_codes"} {
+	for _, name := range []string{"account", "account_totp", "account_phone", "account_codes", "account_passkey"} {
 		t, err := template.New("").Funcs(templates.Funcs()).Funcs(funcs).ParseFS(o.Templates, "layout.html", name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("account: parsing template %s: %w", name, err)
@@ -195,6 +202,8 @@ func (h *Handler) routes() {
 	// sent), then the code that confirms them.
 	mux.HandleFunc("POST "+p+"/totp", h.change(h.postStartTOTP))
 	mux.HandleFunc("POST "+p+"/totp/confirm", h.change(h.postConfirmTOTP))
+	mux.HandleFunc("POST "+p+"/passkey", h.change(h.postStartPasskey))
+	mux.HandleFunc("POST "+p+"/passkey/finish", h.change(h.postFinishPasskey))
 	mux.HandleFunc("GET "+p+"/phone", h.getPhone)
 	mux.HandleFunc("POST "+p+"/phone", h.change(h.postStartPhone))
 	mux.HandleFunc("POST "+p+"/phone/confirm", h.change(h.postConfirmPhone))
@@ -212,7 +221,8 @@ func (h *Handler) Path() string { return h.opt.Prefix + "account" }
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Cache-Control", "no-store")
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	// script-src: static/passkey.js, the passkey ceremony's only script.
+	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "same-origin")

@@ -90,7 +90,7 @@ func newTenv(t *testing.T, mutate ...func(*Options)) *tenv {
 			return cl, true
 		},
 		Store: e.st, Sessions: e.eph, Counters: e.eph, Cookies: e.issuer, Sealer: e.sealer,
-		Notifier: e.notes, Texter: e.texter,
+		Notifier: e.notes, Texter: e.texter, Passkeys: &fakeRegistrar{}, Refused: func(err error) bool { return errors.Is(err, errRefused) },
 		ReauthMaxAge: 5 * time.Minute, SessionMaxAge: 12 * time.Hour, DefaultRegion: "GB",
 		Templates: templates.FS, Now: e.clock,
 		Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
@@ -571,5 +571,47 @@ func TestBrowserName(t *testing.T) {
 		if got := browserName(ua); got != want {
 			t.Errorf("browserName(%q) = %q, want %q", ua, got, want)
 		}
+	}
+}
+
+// TestAddPasskey: the page hands the browser the ceremony's options and
+// the script's form; the answer to this session's ceremony is stored
+// under the name given, once; a refused answer stores nothing.
+func TestAddPasskey(t *testing.T) {
+	e := newTenv(t)
+	e.user("alice", "JBSWY3DPEHPK3PXP", "YubiKey")
+	b := e.session("alice", time.Minute)
+	p := b.post("/.vestibule/account/passkey", nil)
+	want(t, p, http.StatusOK, `data-passkey="create"`, `data-passkey-options="{"challenge":"c1","excluded":1}"`,
+		`src="/.vestibule/static/passkey.js"`, `name="passkey_response"`)
+	if csp := p.header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+		t.Errorf("CSP %q does not allow the passkey script", csp)
+	}
+	tok := reCSRF.FindStringSubmatch(p.body)[1]
+	r := b.do("POST", "/.vestibule/account/passkey/finish", url.Values{"csrf": {tok}, "name": {"Laptop"}, "passkey_response": {"session-alice-2:new"}})
+	want(t, r, http.StatusBadRequest, "The passkey was not added.")
+	if len(e.st.passkeys["alice"]) != 1 {
+		t.Fatal("a refused answer stored a passkey")
+	}
+	// The refused ceremony is over: start again.
+	b.post("/.vestibule/account/passkey", nil)
+	cookie := b.jar[pendingCookie]
+	r = b.do("POST", "/.vestibule/account/passkey/finish", url.Values{"csrf": {tok}, "name": {"Laptop"}, "passkey_response": {"session-alice-2:cred-2"}})
+	want(t, r, http.StatusSeeOther)
+	pks := e.st.passkeys["alice"]
+	if len(pks) != 2 || pks[1].Name != "Laptop" || string(pks[1].ID) != "cred-2" {
+		t.Fatalf("passkeys after adding: %+v", pks)
+	}
+	b.jar[pendingCookie] = cookie
+	want(t, b.do("POST", "/.vestibule/account/passkey/finish", url.Values{"csrf": {tok}, "name": {"Again"}, "passkey_response": {"session-alice-2:cred-3"}}), http.StatusGone)
+	if got := e.notes.names(); len(got) != 1 || got[0] != audit.PasskeyAdded {
+		t.Errorf("notified %v", got)
+	}
+	// Without a registrar the page offers no passkey to add.
+	e2 := newTenv(t, func(o *Options) { o.Passkeys, o.Refused = nil, nil })
+	e2.user("bob", "JBSWY3DPEHPK3PXP")
+	p2, _ := e2.session("bob", time.Minute).page()
+	if strings.Contains(p2.body, `id="passkey-add"`) {
+		t.Error("passkey add offered without a registrar")
 	}
 }

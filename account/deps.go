@@ -22,6 +22,9 @@ type Store interface {
 	// (ErrNotFound: the user has none with that id).
 	RenamePasskey(ctx context.Context, user string, id []byte, name string) error
 	DeletePasskey(ctx context.Context, user string, id []byte) error
+	// AddPasskey stores a new passkey (ErrExists: its credential id is
+	// already stored).
+	AddPasskey(ctx context.Context, p store.Passkey) error
 	// SetTOTP replaces the sealed authenticator secret (keeping the other
 	// factors and the recovery codes); RemoveTOTP removes it.
 	SetTOTP(ctx context.Context, user string, sealed []byte, at time.Time) error
@@ -79,6 +82,16 @@ type Notifier interface {
 // an HTTP status when nothing was sent.
 type Texter interface {
 	SendConfirmation(r *http.Request, user, to string) (code, refusal string, status int)
+}
+
+// Registrar runs the WebAuthn registration of a new passkey (passkey.RP
+// implements it). Begin returns the options for the browser and an opaque
+// session value the caller keeps until Finish; Finish checks the browser's
+// response (errors matching passkey.ErrRefused are the browser's fault)
+// and returns the record to store.
+type Registrar interface {
+	BeginRegistration(userName string, existing []store.Passkey) (options, session []byte, err error)
+	FinishRegistration(session []byte, userName string, response []byte) (store.Passkey, error)
 }
 
 // ClaimsFunc returns the gate claims of a request that carries a released

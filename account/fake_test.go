@@ -3,9 +3,11 @@ package account
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -208,4 +210,46 @@ func (t *fakeTexter) SendConfirmation(_ *http.Request, user, to string) (string,
 	code := fmt.Sprintf("%06d", len(t.sent)*7919%1000000+123456)
 	t.sent[to] = code
 	return code, "", 0
+}
+
+func (f *fakeStore) AddPasskey(_ context.Context, p store.Passkey) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
+	for _, ps := range f.passkeys {
+		for _, q := range ps {
+			if bytes.Equal(q.ID, p.ID) {
+				return store.ErrExists
+			}
+		}
+	}
+	f.passkeys[p.User] = append(f.passkeys[p.User], p)
+	return nil
+}
+
+// errRefused stands for passkey.ErrRefused.
+var errRefused = errors.New("refused")
+
+// fakeRegistrar "registers" a passkey whose response is the session value
+// echoed back with a credential id; anything else is refused.
+type fakeRegistrar struct {
+	mu    sync.Mutex
+	begun int
+}
+
+func (f *fakeRegistrar) BeginRegistration(user string, existing []store.Passkey) ([]byte, []byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.begun++
+	return []byte(fmt.Sprintf(`{"challenge":"c%d","excluded":%d}`, f.begun, len(existing))), []byte(fmt.Sprintf("session-%s-%d", user, f.begun)), nil
+}
+
+func (f *fakeRegistrar) FinishRegistration(session []byte, user string, response []byte) (store.Passkey, error) {
+	id, ok := strings.CutPrefix(string(response), string(session)+":")
+	if !ok || id == "" {
+		return store.Passkey{}, fmt.Errorf("challenge mismatch: %w", errRefused)
+	}
+	return store.Passkey{User: user, ID: []byte(id), PublicKey: []byte{1}}, nil
 }

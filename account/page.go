@@ -34,6 +34,10 @@ type pageData struct {
 	TOTPAllowed bool
 	Passkeys    []passkeyRow
 	Phone       string // masked
+	// PasskeyAdd: passkeys can be added here; Options is the ceremony's
+	// options JSON (the add page).
+	PasskeyAdd bool
+	Options    string
 	// PhoneChange: a new number can be confirmed by text message here.
 	PhoneChange  bool
 	RecoveryLeft int
@@ -73,6 +77,7 @@ var notes = map[string]string{
 	"totp-removed":    "The authenticator app was removed.",
 	"phone":           "Your new phone number is confirmed.",
 	"phone-removed":   "The phone number was removed.",
+	"passkey-added":   "The passkey was added.",
 	"passkey-renamed": "The passkey was renamed.",
 	"passkey-removed": "The passkey was removed.",
 	"device":          "The device was forgotten: it will be asked for a second factor again.",
@@ -106,7 +111,7 @@ func (h *Handler) getPage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) overview(r *http.Request, cl gate.Claims) (pageData, error) {
 	ctx := r.Context()
 	d := pageData{Title: "Security", User: cl.User, CSRF: h.formToken(cl), Fresh: h.fresh(cl),
-		TOTPAllowed: !h.opt.TOTPForbidden, PhoneChange: h.opt.Texter != nil}
+		TOTPAllowed: !h.opt.TOTPForbidden, PhoneChange: h.opt.Texter != nil, PasskeyAdd: h.opt.Passkeys != nil}
 	enr, err := h.opt.Store.Enrollment(ctx, cl.User)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return d, err
