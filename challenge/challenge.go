@@ -19,13 +19,14 @@ import (
 
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
-
 	"github.com/vestibule-gw/vestibule/clientip"
+	"github.com/vestibule-gw/vestibule/cookieguard"
 	"github.com/vestibule-gw/vestibule/enroll"
 	"github.com/vestibule-gw/vestibule/factor"
+	"github.com/vestibule-gw/vestibule/forward"
 	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/held"
 	"github.com/vestibule-gw/vestibule/notify"
-	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/templates"
@@ -97,9 +98,12 @@ type Options struct {
 	Brand Brand
 	// TOTPForbidden keeps authenticator apps out (text messages only).
 	TOTPForbidden bool
-	// ParseSessionTTL is how long a released Parse session token stays
-	// registered (0: one year, Parse's default session length).
-	ParseSessionTTL time.Duration
+	// Logins takes held logins for release (nil: package held's Logins
+	// over Ephemeral).
+	Logins Taker
+	// ParseTokens registers the session token of a released Parse login
+	// (Parse Server mode).
+	ParseTokens TokenRegistry
 	// Enrollment decides who may create a first enrollment, and reads
 	// invitations (nil: open, trust on first use). See enrollment.go.
 	Enrollment *enroll.Policy
@@ -134,7 +138,7 @@ type Handler struct {
 // SetBrand changes the pages' accent colour and logo while serving.
 func (h *Handler) SetBrand(b Brand) { h.brand.Store(&b) }
 
-var _ proxy.Challenger = (*Handler)(nil)
+var _ cookieguard.Challenger = (*Handler)(nil)
 
 // New checks opts, parses the templates and returns a Handler.
 func New(opts Options) (*Handler, error) {
@@ -181,8 +185,8 @@ func New(opts Options) (*Handler, error) {
 	if opts.LoginURL == "" {
 		opts.LoginURL = "/"
 	}
-	if opts.ParseSessionTTL <= 0 {
-		opts.ParseSessionTTL = 365 * 24 * time.Hour
+	if opts.Logins == nil {
+		opts.Logins = &held.Logins{Store: opts.Ephemeral, Now: opts.Now, Logger: opts.Logger}
 	}
 	h := &Handler{opt: opts, log: opts.Logger, pages: map[string]*template.Template{}}
 	h.SetBrand(opts.Brand)
@@ -296,10 +300,10 @@ const (
 	keyCSRF = "csrf"
 )
 
-// Begin implements proxy.Challenger: it makes the pending-challenge cookie
+// Begin implements cookieguard.Challenger: it makes the pending-challenge cookie
 // for the held login and answers with a redirect to the code page (or, for
 // API clients, a JSON challenge).
-func (h *Handler) Begin(r *http.Request, held *store.Held) (proxy.Reply, error) {
+func (h *Handler) Begin(r *http.Request, held *store.Held) (forward.Reply, error) {
 	if verified, ok := h.rememberedDevice(r, held.User); ok {
 		if reply, ok := h.releaseRemembered(r, held, verified); ok {
 			return reply, nil
@@ -307,7 +311,7 @@ func (h *Handler) Begin(r *http.Request, held *store.Held) (proxy.Reply, error) 
 	}
 	pc, err := h.pendingCookie(held.ID)
 	if err != nil {
-		return proxy.Reply{}, err
+		return forward.Reply{}, err
 	}
 	hd := http.Header{}
 	hd.Add("Set-Cookie", pc.String())
@@ -320,10 +324,10 @@ func (h *Handler) Begin(r *http.Request, held *store.Held) (proxy.Reply, error) 
 			"verify_url": next,
 		})
 		hd.Set("Content-Type", "application/json")
-		return proxy.Reply{Status: http.StatusUnauthorized, Header: hd, Body: body}, nil
+		return forward.Reply{Status: http.StatusUnauthorized, Header: hd, Body: body}, nil
 	}
 	hd.Set("Location", next)
-	return proxy.Reply{Status: http.StatusSeeOther, Header: hd}, nil
+	return forward.Reply{Status: http.StatusSeeOther, Header: hd}, nil
 }
 
 // pendingCookie makes the pending-challenge cookie for a held login, with
@@ -345,7 +349,7 @@ func (h *Handler) pendingCookie(heldID string) (*http.Cookie, error) {
 	return sessions.NewCookie(h.opt.PendingCookie, encoded, s.Options), nil
 }
 
-// Pending implements proxy.Challenger.
+// Pending implements cookieguard.Challenger.
 func (h *Handler) Pending(r *http.Request) bool {
 	_, ok := h.state(r)
 	return ok
@@ -516,7 +520,7 @@ var statusMessages = map[int]string{
 // ErrorPage renders the gateway's own error answer: an HTML page for
 // browsers, Parse-style JSON for API clients. It never shows details.
 func (h *Handler) ErrorPage(w http.ResponseWriter, r *http.Request, status int) {
-	msg := proxy.PageMessage(r)
+	msg := cookieguard.PageMessage(r)
 	if msg == "" {
 		msg = statusMessages[status]
 	}

@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/vestibule-gw/vestibule/forward"
 	"github.com/vestibule-gw/vestibule/gate"
-	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/store"
 )
 
@@ -61,20 +61,20 @@ func (h *Handler) rememberedDevice(r *http.Request, user string) (time.Time, boo
 }
 
 // releaseRemembered releases a held login at once for a remembered device.
-func (h *Handler) releaseRemembered(r *http.Request, held *store.Held, verified time.Time) (proxy.Reply, bool) {
+func (h *Handler) releaseRemembered(r *http.Request, held *store.Held, verified time.Time) (forward.Reply, bool) {
 	taken, done, err := h.take(r.Context(), held.ID)
 	if err != nil {
-		return proxy.Reply{}, false
+		return forward.Reply{}, false
 	}
 	// The answer is complete in memory: the proxy writes it next.
 	defer done()
 	hd := http.Header{}
 	if err := h.released(r, taken, verified, false, hd, "device"); err != nil {
 		h.log.ErrorContext(r.Context(), "releasing for a remembered device", "err", err)
-		return proxy.Reply{}, false
+		return forward.Reply{}, false
 	}
 	h.log.InfoContext(r.Context(), "second factor skipped for a remembered device", "event", "device_accepted", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
-	return proxy.Reply{Status: taken.Response.Status, Header: hd, Body: taken.Response.Body}, true
+	return forward.Reply{Status: taken.Response.Status, Header: hd, Body: taken.Response.Body}, true
 }
 
 // stepUpToken is the step-up form's CSRF token: a MAC of the gate

@@ -7,18 +7,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/vestibule-gw/vestibule/audit"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/gorilla/securecookie"
-
+	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/factor"
-	"github.com/vestibule-gw/vestibule/parse"
+	"github.com/vestibule-gw/vestibule/forward"
+	"github.com/vestibule-gw/vestibule/parseguard"
 	"github.com/vestibule-gw/vestibule/phone"
-	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/store"
 )
@@ -29,7 +28,7 @@ import (
 // completes it with POST <prefix>api/verify, so the session token never
 // travels through a URL or a page.
 
-var _ parse.Challenger = (*Handler)(nil)
+var _ parseguard.Challenger = (*Handler)(nil)
 
 // ticketName names the encrypted page ticket (a held login id in a URL).
 const ticketName = "vestibule-parse-ticket"
@@ -43,7 +42,7 @@ type apiError struct {
 	extra  map[string]any
 }
 
-func (e *apiError) reply() proxy.Reply {
+func (e *apiError) reply() forward.Reply {
 	body := map[string]any{"code": e.code, "error": e.msg}
 	if e.reason != "" {
 		body["reason"] = e.reason
@@ -52,7 +51,7 @@ func (e *apiError) reply() proxy.Reply {
 		body[k] = v
 	}
 	b, _ := json.Marshal(body)
-	return proxy.Reply{Status: e.status, Header: http.Header{"Content-Type": {"application/json; charset=utf-8"}, "Cache-Control": {"no-store"}}, Body: b}
+	return forward.Reply{Status: e.status, Header: http.Header{"Content-Type": {"application/json; charset=utf-8"}, "Cache-Control": {"no-store"}}, Body: b}
 }
 
 var (
@@ -62,7 +61,7 @@ var (
 	errEnrolled = &apiError{status: http.StatusConflict, code: -1, msg: "A second factor is already set up for this user.", reason: "already_enrolled"}
 )
 
-func writeReply(w http.ResponseWriter, rep proxy.Reply) {
+func writeReply(w http.ResponseWriter, rep forward.Reply) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	for k, v := range rep.Header {
 		w.Header()[k] = v
@@ -128,8 +127,8 @@ func (h *Handler) challengeBody(r *http.Request, held *store.Held) (map[string]a
 	return body, nil
 }
 
-// BeginParse implements parse.Challenger.
-func (h *Handler) BeginParse(r *http.Request, held *store.Held, mfa parse.MFA) (proxy.Reply, error) {
+// BeginParse implements parseguard.Challenger.
+func (h *Handler) BeginParse(r *http.Request, held *store.Held, mfa parseguard.MFA) (forward.Reply, error) {
 	if h.opt.Regulator != nil {
 		if err := h.opt.Regulator.Banned(r.Context(), held.User, h.ip(r)); err != nil {
 			if until, ok := regulate.IsBanned(err); ok {
@@ -142,7 +141,7 @@ func (h *Handler) BeginParse(r *http.Request, held *store.Held, mfa parse.MFA) (
 	}
 	body, err := h.challengeBody(r, held)
 	if err != nil {
-		return proxy.Reply{}, err
+		return forward.Reply{}, err
 	}
 	if !mfa.Sent {
 		e := &apiError{status: http.StatusBadRequest, code: -1, msg: "Missing additional authData mfa", reason: "second_factor_required", extra: body}
@@ -206,7 +205,7 @@ func (h *Handler) dropHeld(r *http.Request, held *store.Held, reason string) {
 // verified and the reply's Status is 0. A wrong code with attempts left
 // answers invalid_code with done=true: the held login stays. done=false:
 // the reply is final (expired, spent, banned, store down).
-func (h *Handler) checkParseCode(r *http.Request, held *store.Held, code string) (proxy.Reply, bool) {
+func (h *Handler) checkParseCode(r *http.Request, held *store.Held, code string) (forward.Reply, bool) {
 	ctx, cancel := ctxTimeout(r)
 	defer cancel()
 	n, reg, rep, ok := h.apiAttempt(ctx, r, held)
@@ -238,13 +237,13 @@ func (h *Handler) checkParseCode(r *http.Request, held *store.Held, code string)
 	}
 	h.log.InfoContext(r.Context(), "second factor accepted", "event", audit.CodeAccepted, "factor", factorName, "user", held.User,
 		"remote_ip", h.ip(r), "user_agent", r.UserAgent())
-	return proxy.Reply{}, true
+	return forward.Reply{}, true
 }
 
 // apiAttempt counts one code attempt before the code is looked at: against
 // the held login (its budget), and per user and client address (regulate).
 // ok=false: rep is the final answer (expired, spent, banned, store down).
-func (h *Handler) apiAttempt(ctx context.Context, r *http.Request, held *store.Held) (n int, reg *regulate.Attempt, rep proxy.Reply, ok bool) {
+func (h *Handler) apiAttempt(ctx context.Context, r *http.Request, held *store.Held) (n int, reg *regulate.Attempt, rep forward.Reply, ok bool) {
 	n, err := h.opt.Ephemeral.HeldAttempt(ctx, held.ID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -265,13 +264,13 @@ func (h *Handler) apiAttempt(ctx context.Context, r *http.Request, held *store.H
 			return n, nil, errStore.reply(), false
 		}
 	}
-	return n, reg, proxy.Reply{}, true
+	return n, reg, forward.Reply{}, true
 }
 
 // apiRejected answers a wrong code: it counts the failure per user and
 // address and, when that was the last attempt or it earned a ban, ends the
 // held login (done=false). Otherwise the login stays for another try.
-func (h *Handler) apiRejected(ctx context.Context, r *http.Request, held *store.Held, n int, reg *regulate.Attempt, factorName string) (rep proxy.Reply, done bool) {
+func (h *Handler) apiRejected(ctx context.Context, r *http.Request, held *store.Held, n int, reg *regulate.Attempt, factorName string) (rep forward.Reply, done bool) {
 	h.log.WarnContext(ctx, "second factor rejected", "event", audit.CodeRejected, "factor", factorName, "user", held.User,
 		"attempt", n, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
 	if reg != nil {
@@ -342,7 +341,7 @@ func (h *Handler) matchCode(ctx context.Context, r *http.Request, held *store.He
 
 // releaseParse registers the held login's session token as released and
 // hands over the held answer, exactly once (TakeHeld).
-func (h *Handler) releaseParse(r *http.Request, id string) proxy.Reply {
+func (h *Handler) releaseParse(r *http.Request, id string) forward.Reply {
 	ctx := r.Context()
 	held, err := h.opt.Ephemeral.Held(ctx, id)
 	if err != nil {
@@ -356,7 +355,7 @@ func (h *Handler) releaseParse(r *http.Request, id string) proxy.Reply {
 	}
 	// Registered before it is handed over: a crash in between leaves a
 	// registered token nobody holds, never a token handed over unregistered.
-	if err := parse.Register(ctx, h.opt.Ephemeral, held.Session[parse.TokenKey], held.User, h.opt.Now().Add(h.opt.ParseSessionTTL)); err != nil {
+	if err := h.opt.ParseTokens.Register(ctx, held.Session[parseguard.TokenKey], held.User); err != nil {
 		h.log.ErrorContext(ctx, "registering released token", "event", "store_error", "err", err)
 		return errStore.reply()
 	}
@@ -375,7 +374,7 @@ func (h *Handler) releaseParse(r *http.Request, id string) proxy.Reply {
 	}
 	hd.Set("Cache-Control", "no-store")
 	h.log.InfoContext(ctx, "login released", "event", audit.LoginReleased, "user", taken.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent(), "kind", "parse")
-	return proxy.Reply{Status: taken.Response.Status, Header: hd, Body: taken.Response.Body}
+	return forward.Reply{Status: taken.Response.Status, Header: hd, Body: taken.Response.Body}
 }
 
 // apiRequest is the body of a JSON protocol call.
@@ -513,7 +512,7 @@ func (h *Handler) apiEnrollTOTP(w http.ResponseWriter, r *http.Request) {
 // asked), else the user id.
 func accountName(held *store.Held) string {
 	if held.Kind == store.KindParse {
-		if n := held.Session[parse.UsernameKey]; n != "" {
+		if n := held.Session[parseguard.UsernameKey]; n != "" {
 			return n
 		}
 		var u struct {

@@ -3,10 +3,10 @@ package challenge
 import (
 	"encoding/hex"
 	"errors"
-	"github.com/vestibule-gw/vestibule/audit"
 	"net/http"
 
-	"github.com/vestibule-gw/vestibule/proxy"
+	"github.com/vestibule-gw/vestibule/audit"
+	"github.com/vestibule-gw/vestibule/cookieguard"
 	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/store"
 )
@@ -14,7 +14,7 @@ import (
 // getStepUp shows the code form for a signed-in user whose last second
 // factor is too old for the page they asked for.
 func (h *Handler) getStepUp(w http.ResponseWriter, r *http.Request) {
-	cl, ok := proxy.VerifiedClaims(r)
+	cl, ok := cookieguard.VerifiedClaims(r)
 	if !ok {
 		h.render(w, r, http.StatusUnauthorized, "message", pageData{Title: "Sign in first",
 			Message: "This page needs a signed-in session.", LoginURL: h.opt.LoginURL})
@@ -33,7 +33,7 @@ func (h *Handler) getStepUp(w http.ResponseWriter, r *http.Request) {
 // postStepUp checks a fresh TOTP code and renews the gate cookie's
 // verification time, then returns to the page asked for.
 func (h *Handler) postStepUp(w http.ResponseWriter, r *http.Request) {
-	cl, ok := proxy.VerifiedClaims(r)
+	cl, ok := cookieguard.VerifiedClaims(r)
 	if !ok {
 		h.ErrorPage(w, r, http.StatusForbidden)
 		return

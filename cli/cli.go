@@ -24,11 +24,11 @@ import (
 	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/challenge"
 	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/cookieguard"
 	"github.com/vestibule-gw/vestibule/demoapp"
 	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/notify"
 	"github.com/vestibule-gw/vestibule/phone"
-	"github.com/vestibule-gw/vestibule/proxy"
 	"github.com/vestibule-gw/vestibule/seal"
 	"github.com/vestibule-gw/vestibule/server"
 	"github.com/vestibule-gw/vestibule/store"
@@ -670,7 +670,7 @@ func adminUserName(cfg *config.Config, name, action string) (string, error) {
 	if action == "list" {
 		return "", nil
 	}
-	u, err := proxy.NormalizerOf(cfg.Login.User.Normalize).Normalize(name)
+	u, err := cookieguard.NormalizerOf(cfg.Login.User.Normalize).Normalize(name)
 	if err != nil {
 		return "", fmt.Errorf("-user: %w", err)
 	}

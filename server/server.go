@@ -6,10 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/vestibule-gw/vestibule/audit"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -18,7 +16,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -30,10 +27,12 @@ import (
 	"github.com/vestibule-gw/vestibule/challenge"
 	"github.com/vestibule-gw/vestibule/clientip"
 	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/cookieguard"
+	"github.com/vestibule-gw/vestibule/forward"
 	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/held"
 	"github.com/vestibule-gw/vestibule/metrics"
-	"github.com/vestibule-gw/vestibule/parse"
-	"github.com/vestibule-gw/vestibule/proxy"
+	"github.com/vestibule-gw/vestibule/parseguard"
 	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/seal"
 	"github.com/vestibule-gw/vestibule/sms"
@@ -77,8 +76,9 @@ type Server struct {
 	upstream  *url.URL
 	transport http.RoundTripper
 	metrics   *metrics.Metrics
-	px        *proxy.Proxy
-	guard     *parse.Guard // nil unless parse.enabled
+	px        *cookieguard.Proxy
+	guard     *parseguard.Guard // nil unless parse.enabled
+	logins    *held.Logins
 	ch        *challenge.Handler
 	acct      *account.Handler
 	reg       *regulate.Regulator
@@ -235,7 +235,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	}
 	transport := d.Transport
 	if transport == nil {
-		transport = proxy.NewTransport(proxy.TransportOptions{
+		transport = forward.NewTransport(forward.TransportOptions{
 			DialTimeout:           cfg.Upstream.DialTimeout,
 			ResponseHeaderTimeout: cfg.Upstream.ResponseTimeout,
 			MaxIdleConnsPerHost:   cfg.Upstream.MaxIdleConnsPerHost,
@@ -287,35 +287,52 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.logins = &held.Logins{Store: ephemeral, Sessions: map[string]held.AppSession{}, TTL: cfg.Login.HoldTTL,
+		Now: d.Now, Random: d.Random, Logger: d.Logger}
+	if cfg.Login.LogoutAbandoned && len(cfg.Logout.Routes) > 0 {
+		s.logins.Sessions[""] = &cookieguard.Logout{Upstream: upstream, Transport: transport, Route: guardRoutes(cfg.Logout.Routes)[0]}
+	}
+	var tokens *held.Registry
+	if cfg.Parse.Enabled {
+		// A held Parse token is always ended at the app: nobody else can
+		// use it, and an unreleased session should not linger.
+		s.logins.Sessions[store.KindParse] = &parseguard.Logout{Transport: transport, Upstream: upstream, Mount: cfg.Parse.Mount}
+		cache := cfg.Parse.TokenCache
+		if cache == 0 {
+			cache = -1
+		}
+		tokens = held.NewRegistry(ephemeral, held.RegistryOptions{SessionTTL: cfg.Parse.SessionTTL, CacheTTL: cache, Now: d.Now})
+	}
 	ch, err := challenge.New(challenge.Options{
-		Prefix:          cfg.Prefix,
-		AppName:         cfg.AppName,
-		LoginURL:        loginURL,
-		Origin:          origin,
-		Secure:          cfg.Secure(),
-		Durable:         durable,
-		Ephemeral:       ephemeral,
-		Sealer:          sealer,
-		Cookies:         issuer,
-		PendingKeys:     gateKeys,
-		MaxAttempts:     cfg.Login.MaxAttempts,
-		HoldTTL:         cfg.Login.HoldTTL,
-		Templates:       templates.FS,
-		Static:          static.FS,
-		Now:             d.Now,
-		Random:          d.Random,
-		Logger:          d.Logger,
-		ClientIP:        ips,
-		Regulator:       reg,
-		OnAbandon:       s.abandoned,
-		Device:          device,
-		DeviceMaxAge:    cfg.RememberDevice.MaxAge,
-		SMS:             smsOpts,
-		Brand:           brand,
-		TOTPForbidden:   cfg.Factors.TOTP == "forbidden",
-		ParseSessionTTL: cfg.Parse.SessionTTL,
-		Enrollment:      enrollPolicy,
-		Notifier:        enrollNotifier,
+		Prefix:        cfg.Prefix,
+		AppName:       cfg.AppName,
+		LoginURL:      loginURL,
+		Origin:        origin,
+		Secure:        cfg.Secure(),
+		Durable:       durable,
+		Ephemeral:     ephemeral,
+		Sealer:        sealer,
+		Cookies:       issuer,
+		PendingKeys:   gateKeys,
+		MaxAttempts:   cfg.Login.MaxAttempts,
+		HoldTTL:       cfg.Login.HoldTTL,
+		Templates:     templates.FS,
+		Static:        static.FS,
+		Now:           d.Now,
+		Random:        d.Random,
+		Logger:        d.Logger,
+		ClientIP:      ips,
+		Regulator:     reg,
+		OnAbandon:     s.logins.Abandon,
+		Logins:        s.logins,
+		ParseTokens:   tokens,
+		Device:        device,
+		DeviceMaxAge:  cfg.RememberDevice.MaxAge,
+		SMS:           smsOpts,
+		Brand:         brand,
+		TOTPForbidden: cfg.Factors.TOTP == "forbidden",
+		Enrollment:    enrollPolicy,
+		Notifier:      enrollNotifier,
 	})
 	if err != nil {
 		return nil, err
@@ -330,7 +347,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		}
 		acct, err = account.New(account.Options{
 			Prefix: cfg.Prefix, AppName: cfg.AppName, LoginURL: loginURL, Origin: origin, Secure: cfg.Secure(), Keys: gateKeys,
-			Claims: proxy.VerifiedClaims, Store: acctStore, Sessions: ephemeral, Counters: ephemeral, Cookies: issuer, Sealer: sealer,
+			Claims: cookieguard.VerifiedClaims, Store: acctStore, Sessions: ephemeral, Counters: ephemeral, Cookies: issuer, Sealer: sealer,
 			Notifier: enrollNotifier, Texter: texter, ReauthMaxAge: cfg.Account.ReauthMaxAge, SessionMaxAge: cfg.Gate.MaxAge,
 			TOTPForbidden: cfg.Factors.TOTP == "forbidden", DefaultRegion: cfg.SMS.DefaultRegion, CodeTTL: cfg.SMS.CodeTTL,
 			CodeAttempts: cfg.SMS.MaxAttempts, Templates: templates.FS, Now: d.Now, Random: d.Random, Logger: d.Logger,
@@ -353,22 +370,21 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	loginRoutes := routes(cfg.Login.Routes)
+	loginRoutes := guardRoutes(cfg.Login.Routes)
 	if cfg.Login.Basic || cfg.Parse.Enabled && len(cfg.SessionCookies) == 0 {
 		// Parse-only: no cookie logins to intercept outside the mount.
 		loginRoutes = nil
 	}
-	px, err := proxy.New(proxy.Options{
+	px, err := cookieguard.New(cookieguard.Options{
 		Upstream:         upstream,
 		PreserveHost:     cfg.Upstream.PreserveHost,
 		Transport:        transport,
 		Prefix:           cfg.Prefix,
-		Gate:             gatePages(cfg.Prefix, ch, acct),
 		Challenger:       ch,
 		ErrorPage:        ch.ErrorPage,
 		SessionCookies:   cfg.SessionCookies,
 		LoginRoutes:      loginRoutes,
-		LogoutRoutes:     routes(cfg.Logout.Routes),
+		LogoutRoutes:     guardRoutes(cfg.Logout.Routes),
 		Bypass:           bypass,
 		Success:          matcher,
 		UserField:        cfg.Login.User.FormField,
@@ -377,16 +393,14 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		PreLoginCookies:  cfg.Login.PreLoginCookies,
 		CredentialParams: cfg.CredentialParams,
 		Basic:            cfg.Login.Basic,
-		Abandon:          s.abandoned,
+		Held:             s.logins,
 		BodyIdleTimeout:  cfg.Server.BodyIdleTimeout,
 		OwnCookies:       ch.CookieNames(),
 		UserHeader:       cfg.Login.User.Header,
 		MaxLoginBody:     cfg.Login.MaxBodyBytes,
-		HoldTTL:          cfg.Login.HoldTTL,
 		Cookies:          issuer,
 		Store:            ephemeral,
 		Now:              d.Now,
-		Random:           d.Random,
 		Logger:           d.Logger,
 		ClientIP:         ips,
 		Regulator:        reg,
@@ -400,7 +414,6 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.px, s.reg, s.ch, s.acct = px, reg, ch, acct
-	s.handler = s.metrics.Observe(cfg.Prefix, px)
 	if cfg.Parse.Enabled {
 		pc := cfg.Parse
 		var from []netip.Prefix
@@ -408,24 +421,20 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 			pf, _ := config.ParsePrefix(f)
 			from = append(from, pf)
 		}
-		cache := pc.TokenCache
-		if cache == 0 {
-			cache = -1
-		}
-		guard, err := parse.New(parse.Options{
+		guard, err := parseguard.New(parseguard.Options{
 			Upstream: upstream, Transport: transport, PreserveHost: cfg.Upstream.PreserveHost,
-			Mount: pc.Mount, GraphQL: pc.GraphQLPath, Prefix: cfg.Prefix, Next: px,
-			Challenger: ch, Store: ephemeral, ClientIP: ips, MasterKeyFrom: from,
+			Mount: pc.Mount, GraphQL: pc.GraphQLPath,
+			Challenger: ch, Held: s.logins, Tokens: tokens, ClientIP: ips, MasterKeyFrom: from,
 			AllowLoginAs: pc.AllowLoginAs, AllowVerifyPassword: pc.AllowVerifyPassword, SignupGrace: pc.Signup == "grace", AnonymousPass: pc.Anonymous == "pass",
-			SessionTTL: pc.SessionTTL, HoldTTL: cfg.Login.HoldTTL, PhoneField: pc.PhoneField, MaxBody: pc.MaxBodyBytes,
-			CacheTTL: cache, Regulator: reg, Now: d.Now, Random: d.Random, Logger: d.Logger, Status: s.metrics.Status,
+			PhoneField: pc.PhoneField, MaxBody: pc.MaxBodyBytes,
+			Regulator: reg, Now: d.Now, Logger: d.Logger, Status: s.metrics.Status,
 		})
 		if err != nil {
 			return nil, err
 		}
 		s.guard = guard
-		s.handler = s.metrics.Observe(cfg.Prefix, guard)
 	}
+	s.handler = s.metrics.Observe(cfg.Prefix, routes(cfg.Prefix, gatePages(cfg.Prefix, ch, acct), px, s.guard))
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	s.revSyncedAt = d.Now()
 	go s.janitor()
@@ -566,18 +575,18 @@ func (s *Server) ServeAdmin(ctx context.Context, ln net.Listener) error {
 }
 
 // pathRules builds the bypass and step-up rules of a config.
-func pathRules(cfg *config.Config) ([]proxy.BypassRule, []proxy.StepUpRule, error) {
+func pathRules(cfg *config.Config) ([]cookieguard.PathRule, []cookieguard.StepUpRule, error) {
 	bypass, err := bypassRules(cfg.Bypass)
 	if err != nil {
 		return nil, nil, err
 	}
-	var stepUp []proxy.StepUpRule
+	var stepUp []cookieguard.StepUpRule
 	for i, su := range cfg.StepUp {
 		rules, err := bypassRules([]config.Bypass{{Path: su.Path, Prefix: su.Prefix, Pattern: su.Pattern, Methods: su.Methods}})
 		if err != nil {
 			return nil, nil, fmt.Errorf("step_up[%d]: %w", i, err)
 		}
-		stepUp = append(stepUp, proxy.StepUpRule{Rule: rules[0], MaxAge: su.MaxAge})
+		stepUp = append(stepUp, cookieguard.StepUpRule{Rule: rules[0], MaxAge: su.MaxAge})
 	}
 	return bypass, stepUp, nil
 }
@@ -680,91 +689,9 @@ func (s *Server) janitor() {
 	}
 }
 
-// Sweep removes expired held logins and, with login.logout_abandoned, logs
-// each out at the app. It returns how many it collected.
-func (s *Server) Sweep(ctx context.Context) int {
-	n := 0
-	for {
-		held, err := s.bounded.PopExpiredHeld(ctx, s.now(), 100)
-		if err != nil {
-			s.log.ErrorContext(ctx, "collecting expired held logins", "event", "store_error", "err", err)
-			return n
-		}
-		for _, h := range held {
-			reason := "expired"
-			if challenge.IsReleaseJournal(h.ID) {
-				// A release that never finished (the gateway stopped
-				// between taking the login and handing it over).
-				reason = "release_unconfirmed"
-				s.log.WarnContext(ctx, "a release did not finish; ending that app session", "event", "release_unconfirmed", "user", h.User)
-			}
-			s.abandoned(ctx, h, reason)
-		}
-		n += len(held)
-		if len(held) < 100 {
-			return n
-		}
-	}
-}
-
-// abandoned is told of a held login given up before release. With
-// login.logout_abandoned it calls the app's logout with the held session,
-// so no authenticated app session is left behind unseen.
-func (s *Server) abandoned(ctx context.Context, h *store.Held, reason string) {
-	if h.Kind == store.KindParse {
-		// A held Parse token is always ended at the app: nobody else can
-		// use it, and an unreleased session should not linger.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := parse.Logout(ctx, s.transport, s.upstream, s.cfg.Parse.Mount, h); err != nil {
-			s.log.WarnContext(ctx, "logging out an abandoned Parse login failed", "event", "upstream_logout_failed", "user", h.User, "reason", reason, "err", err)
-			return
-		}
-		s.log.InfoContext(ctx, "abandoned login logged out at the app", "event", audit.UpstreamSessionRevoked, "user", h.User, "reason", reason, "kind", "parse")
-		return
-	}
-	if !s.cfg.Login.LogoutAbandoned || len(s.cfg.Logout.Routes) == 0 || len(h.Session) == 0 {
-		s.log.InfoContext(ctx, "held login abandoned", "event", audit.LoginAbandoned, "user", h.User, "reason", reason)
-		return
-	}
-	route := s.cfg.Logout.Routes[0]
-	method := http.MethodGet
-	if len(route.Methods) > 0 {
-		method = route.Methods[0]
-	}
-	u := *s.upstream
-	u.Path = strings.TrimSuffix(u.Path, "/") + route.Path
-	if len(route.Query) > 0 {
-		q := url.Values{}
-		for k, v := range route.Query {
-			q.Set(k, v)
-		}
-		u.RawQuery = q.Encode()
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
-	if err != nil {
-		s.log.ErrorContext(ctx, "logging out an abandoned login", "event", "upstream_logout_failed", "user", h.User, "err", err)
-		return
-	}
-	for _, name := range slices.Sorted(maps.Keys(h.Session)) {
-		if strings.HasPrefix(name, ":") {
-			continue // HTTP Basic credentials: nothing to log out
-		}
-		req.AddCookie(&http.Cookie{Name: name, Value: h.Session[name]})
-	}
-	resp, err := s.transport.RoundTrip(req)
-	if err != nil {
-		s.log.WarnContext(ctx, "logging out an abandoned login at the app failed", "event", "upstream_logout_failed",
-			"user", h.User, "reason", reason, "err", err)
-		return
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	s.log.InfoContext(ctx, "abandoned login logged out at the app", "event", audit.UpstreamSessionRevoked,
-		"user", h.User, "reason", reason, "status", resp.StatusCode)
-}
+// Sweep removes expired held logins and ends their app sessions (see
+// held.Logins.Sweep). It returns how many it collected.
+func (s *Server) Sweep(ctx context.Context) int { return s.logins.Sweep(ctx) }
 
 // WaitBackground waits for the Parse sessions the guard is ending in the
 // background (tests; Close waits too).
@@ -797,31 +724,32 @@ func (s *Server) Close() error {
 	return errors.Join(errs...)
 }
 
-func routes(rs []config.Route) []proxy.Route {
-	out := make([]proxy.Route, 0, len(rs))
+// guardRoutes converts configured login or logout routes for the cookie guard.
+func guardRoutes(rs []config.Route) []cookieguard.Route {
+	out := make([]cookieguard.Route, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, proxy.Route{Path: r.Path, Methods: r.Methods, Query: r.Query})
+		out = append(out, cookieguard.Route{Path: r.Path, Methods: r.Methods, Query: r.Query})
 	}
 	return out
 }
 
 // loginForm is how the proxy reads login requests.
-func loginForm(l config.Login) proxy.LoginForm {
-	f := proxy.LoginForm{UserField: l.User.FormField, Fields: []proxy.Field{}}
+func loginForm(l config.Login) cookieguard.LoginForm {
+	f := cookieguard.LoginForm{UserField: l.User.FormField, Fields: []cookieguard.Field{}}
 	for _, fd := range l.Fields {
 		name, value, _ := strings.Cut(fd, "=")
-		f.Fields = append(f.Fields, proxy.Field{Name: name, Value: value})
+		f.Fields = append(f.Fields, cookieguard.Field{Name: name, Value: value})
 	}
-	f.Normalize = proxy.NormalizerOf(l.User.Normalize)
+	f.Normalize = cookieguard.NormalizerOf(l.User.Normalize)
 	return f
 }
 
 // identityProbe is the configured identity probe (nil: none).
-func identityProbe(id config.Identity) (*proxy.IdentityProbe, error) {
+func identityProbe(id config.Identity) (*cookieguard.IdentityProbe, error) {
 	if id.Path == "" {
 		return nil, nil
 	}
-	ip := &proxy.IdentityProbe{Path: id.Path, JSONPointer: id.JSONPointer, Header: id.Header, Timeout: id.Timeout}
+	ip := &cookieguard.IdentityProbe{Path: id.Path, JSONPointer: id.JSONPointer, Header: id.Header, Timeout: id.Timeout}
 	if id.Regexp != "" {
 		re, err := regexp.Compile(id.Regexp)
 		if err != nil {
@@ -832,8 +760,8 @@ func identityProbe(id config.Identity) (*proxy.IdentityProbe, error) {
 	return ip, nil
 }
 
-func successMatcher(s config.Success) (proxy.Matcher, error) {
-	m := proxy.Matcher{Status: s.Status, SetsSessionCookie: s.SetsSessionCookie}
+func successMatcher(s config.Success) (cookieguard.Matcher, error) {
+	m := cookieguard.Matcher{Status: s.Status, SetsSessionCookie: s.SetsSessionCookie}
 	if len(s.Headers) > 0 {
 		m.Headers = map[string]*regexp.Regexp{}
 		for name, pat := range s.Headers {
@@ -847,10 +775,10 @@ func successMatcher(s config.Success) (proxy.Matcher, error) {
 	return m, nil
 }
 
-func bypassRules(bs []config.Bypass) ([]proxy.BypassRule, error) {
-	var out []proxy.BypassRule
+func bypassRules(bs []config.Bypass) ([]cookieguard.PathRule, error) {
+	var out []cookieguard.PathRule
 	for i, b := range bs {
-		r := proxy.BypassRule{Path: b.Path, Prefix: b.Prefix, Methods: b.Methods}
+		r := cookieguard.PathRule{Path: b.Path, Prefix: b.Prefix, Methods: b.Methods}
 		if b.Pattern != "" {
 			re, err := regexp.Compile(b.Pattern)
 			if err != nil {

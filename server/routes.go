@@ -1,0 +1,46 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/vestibule-gw/vestibule/cookieguard"
+	"github.com/vestibule-gw/vestibule/parseguard"
+)
+
+// routes declares every public route, in the order they are tried:
+//
+//   - the gate pages: every path under prefix, served by gate with the
+//     request's gate claims (cookieguard.Proxy.Pages): the challenge pages
+//     and the security page (gatePages);
+//   - Parse Server mode (pg not nil): the mount and the GraphQL path, and
+//     paths with dot segments there, go to the Parse guard;
+//   - everything else goes to the app through the cookie guard, in Parse
+//     mode behind the Parse guard's screen (master keys, session tokens).
+//
+// Paths are matched as the guards read them (the mount and GraphQL path
+// case-insensitively, as Parse routes), so this is a function rather than a
+// ServeMux.
+func routes(prefix string, gate http.Handler, cg *cookieguard.Proxy, pg *parseguard.Guard) http.Handler {
+	pages := cg.Pages(gate)
+	if pg == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, prefix) {
+				pages.ServeHTTP(w, r)
+				return
+			}
+			cg.ServeHTTP(w, r)
+		})
+	}
+	app := pg.Screen(cg)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, prefix):
+			pages.ServeHTTP(w, r)
+		case pg.Owns(r.URL.Path):
+			pg.ServeHTTP(w, r)
+		default:
+			app.ServeHTTP(w, r)
+		}
+	})
+}
