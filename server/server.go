@@ -345,10 +345,18 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 		if smsOpts != nil {
 			texter = ch
 		}
+		rp, err := passkeys(cfg, gateKeys, d)
+		if err != nil {
+			return nil, err
+		}
+		var registrar account.Registrar
+		if rp != nil {
+			registrar = rp
+		}
 		acct, err = account.New(account.Options{
 			Prefix: cfg.Prefix, AppName: cfg.AppName, LoginURL: loginURL, Origin: origin, Secure: cfg.Secure(), Keys: gateKeys,
 			Claims: cookieguard.VerifiedClaims, Store: acctStore, Sessions: ephemeral, Counters: ephemeral, Cookies: issuer, Sealer: sealer,
-			Notifier: enrollNotifier, Texter: texter, ReauthMaxAge: cfg.Account.ReauthMaxAge, SessionMaxAge: cfg.Gate.MaxAge,
+			Notifier: enrollNotifier, Texter: texter, Passkeys: registrar, Refused: isPasskeyRefusal, ReauthMaxAge: cfg.Account.ReauthMaxAge, SessionMaxAge: cfg.Gate.MaxAge,
 			TOTPForbidden: cfg.Factors.TOTP == "forbidden", DefaultRegion: cfg.SMS.DefaultRegion, CodeTTL: cfg.SMS.CodeTTL,
 			CodeAttempts: cfg.SMS.MaxAttempts, Templates: templates.FS, Now: d.Now, Random: d.Random, Logger: d.Logger,
 			ClientIP: ips.ClientIP,
