@@ -133,6 +133,11 @@ type Handler struct {
 	stepUpKey []byte
 	// brand is the pages' look; SetBrand swaps it (config reload).
 	brand atomic.Pointer[Brand]
+	// checker decides every submitted code (check.go), with these
+	// methods (methods.go; sms is nil without text messages).
+	checker             *Checker
+	totp, recovery, sms Method
+	enrollTOTP          Method
 }
 
 // SetBrand changes the pages' accent colour and logo while serving.
@@ -193,6 +198,14 @@ func New(opts Options) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	h.checker = &Checker{Store: opts.Ephemeral, Regulator: opts.Regulator, MaxAttempts: opts.MaxAttempts,
+		BudgetWindow: opts.HoldTTL, Now: opts.Now, Log: h.log, OnAbandon: opts.OnAbandon}
+	h.totp = totpMethod{store: opts.Durable, sealer: opts.Sealer, totp: opts.TOTP, now: opts.Now}
+	h.recovery = recoveryMethod{store: opts.Durable, now: opts.Now}
+	h.enrollTOTP = enrollTOTPMethod{sealer: opts.Sealer, totp: opts.TOTP, now: opts.Now}
+	if opts.SMS != nil {
+		h.sms = smsMethod{store: opts.Ephemeral, hash: h.smsHash, maxAttempts: opts.SMS.MaxAttempts, now: opts.Now}
+	}
 	for _, name := range []string{"verify", "recovery", "enroll", "codes", "message", "stepup", "sms", "phone", "enrollment"} {
 		t, err := template.New("").Funcs(templates.Funcs()).ParseFS(opts.Templates, "layout.html", name+".html")
 		if err != nil {
@@ -235,7 +248,7 @@ func New(opts Options) (*Handler, error) {
 	mux.HandleFunc("POST "+p+"enroll-phone", h.postEnrollPhone)
 	mux.HandleFunc("GET "+p+"step-up", h.getStepUp)
 	mux.HandleFunc("POST "+p+"step-up", h.postStepUp)
-	mux.HandleFunc("GET "+p+"parse", h.getParsePage)
+	mux.HandleFunc("GET "+p+"parse", h.getTicketPage)
 	mux.HandleFunc("GET "+p+"invite", h.getInvite)
 	mux.HandleFunc("POST "+p+"api/verify", h.apiVerify)
 	mux.HandleFunc("POST "+p+"api/sms", h.apiSMS)

@@ -2,29 +2,31 @@ package challenge
 
 import (
 	"context"
-	"github.com/vestibule-gw/vestibule/audit"
-	"maps"
-	"net/url"
-	"slices"
-	"time"
-
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/vestibule-gw/vestibule/phone"
-	"github.com/vestibule-gw/vestibule/regulate"
 	"html/template"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
+	"time"
 
+	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/phone"
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/templates"
 )
 
 // genericFailure is all a user learns about a rejected code.
 const genericFailure = "That code is not valid."
+
+// replayedCode is what a user who sent a code twice learns: it was right,
+// but its time step is used up. Not a guess, so not counted.
+const replayedCode = "This code was already used. Wait for the next one from your app."
 
 func (h *Handler) getVerify(w http.ResponseWriter, r *http.Request) {
 	st, held, ok := h.load(w, r)
@@ -85,59 +87,20 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, h.opt.Prefix+"sms", http.StatusSeeOther)
 		return
 	}
-	secret, err := h.opt.Sealer.Open(enr.TOTPSecret, []byte(held.User))
-	if err != nil {
-		h.log.ErrorContext(r.Context(), "opening TOTP secret failed (wrong encryption key?)", "event", "secret_unreadable", "user", held.User)
-		h.ErrorPage(w, r, http.StatusServiceUnavailable)
-		return
+	res := h.checker.Check(ctx, h.attempt(r, held, h.totp, r.PostForm.Get("code")))
+	switch res.Kind {
+	case Accepted:
+		h.verified(w, r, held, res.Factor)
+	case Replayed:
+		h.render(w, r, http.StatusUnauthorized, "verify", pageData{Title: "Two-factor sign-in", CSRF: st.CSRF, User: held.User,
+			Error: h.tr(r, replayedCode)})
+	case Wrong:
+		h.wrongCode(w, r, held, st, "verify", "Two-factor sign-in", res)
+	case NotEnrolled: // reset a moment ago
+		http.Redirect(w, r, h.opt.Prefix+"enroll", http.StatusSeeOther)
+	default:
+		h.checkFailed(w, r, res)
 	}
-	// The code of a step already used is no guess: say so, count nothing.
-	if h.replayedTOTP(enr, string(secret), r.PostForm.Get("code")) {
-		h.replayed(w, r, held, st, nil)
-		return
-	}
-	n, reg, ok := h.attempt(w, r, held)
-	if !ok {
-		return
-	}
-	valid, replay, err := h.checkTOTP(ctx, r, held.User, string(secret), r.PostForm.Get("code"))
-	if err != nil {
-		h.storeFailed(w, r, "recording TOTP step", err)
-		return
-	}
-	if replay { // another request used this step a moment ago
-		h.replayed(w, r, held, st, reg)
-		return
-	}
-	if !valid {
-		h.rejected(w, r, held, n, reg, "verify", st, "totp")
-		return
-	}
-	h.log.InfoContext(r.Context(), "second factor accepted", "event", audit.CodeAccepted, "factor", "totp", "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
-	h.verifiedRelease(w, r, held, reg, "totp")
-}
-
-// useTOTP checks a TOTP code against the user's secret and consumes its
-// time step (a code, or an earlier one, never works twice).
-func (h *Handler) useTOTP(ctx context.Context, r *http.Request, user, secret, code string) (bool, error) {
-	valid, _, err := h.checkTOTP(ctx, r, user, secret, code)
-	return valid, err
-}
-
-// checkTOTP is useTOTP that also tells a replay (the code of a step
-// already used) from a wrong code.
-func (h *Handler) checkTOTP(ctx context.Context, r *http.Request, user, secret, code string) (valid, replayed bool, err error) {
-	now := h.opt.Now()
-	step, ok := h.opt.TOTP.Verify(secret, code, now)
-	if !ok {
-		return false, false, nil
-	}
-	err = h.opt.Durable.UseTOTPStep(ctx, user, step, now)
-	if errors.Is(err, store.ErrReplay) {
-		h.log.WarnContext(ctx, "TOTP code replayed", "event", audit.CodeReplayed, "user", user, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
-		return false, true, nil
-	}
-	return err == nil, false, err
 }
 
 func (h *Handler) getRecovery(w http.ResponseWriter, r *http.Request) {
@@ -155,29 +118,15 @@ func (h *Handler) postRecovery(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := ctxTimeout(r)
 	defer cancel()
-	n, reg, ok := h.attempt(w, r, held)
-	if !ok {
-		return
+	res := h.checker.Check(ctx, h.attempt(r, held, h.recovery, r.PostForm.Get("code")))
+	switch res.Kind {
+	case Accepted:
+		h.verified(w, r, held, res.Factor)
+	case Wrong:
+		h.wrongCode(w, r, held, st, "recovery", "Use a recovery code", res)
+	default:
+		h.checkFailed(w, r, res)
 	}
-	code, valid := factor.NormalizeRecoveryCode(r.PostForm.Get("code"))
-	remaining := 0
-	if valid {
-		var err error
-		remaining, err = h.opt.Durable.UseRecoveryCode(ctx, held.User, factor.HashRecoveryCode(code), h.opt.Now())
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			valid = false
-		case err != nil:
-			h.storeFailed(w, r, "using recovery code", err)
-			return
-		}
-	}
-	if !valid {
-		h.rejected(w, r, held, n, reg, "recovery", st, "recovery")
-		return
-	}
-	h.log.InfoContext(r.Context(), "recovery code used", "event", audit.RecoveryCodeUsed, "user", held.User, "remaining", remaining, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
-	h.verifiedRelease(w, r, held, reg, "recovery")
 }
 
 func (h *Handler) getEnroll(w http.ResponseWriter, r *http.Request) {
@@ -264,61 +213,30 @@ func (h *Handler) postEnroll(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := ctxTimeout(r)
 	defer cancel()
-	n, reg, ok := h.attempt(w, r, held)
-	if !ok {
-		return
-	}
-	secret, err := h.opt.Sealer.Open(held.EnrollSecret, []byte(held.User))
-	if err != nil {
-		h.log.ErrorContext(r.Context(), "opening enrollment secret", "event", "secret_unreadable", "user", held.User)
-		h.ErrorPage(w, r, http.StatusServiceUnavailable)
-		return
-	}
-	now := h.opt.Now()
-	step, valid := h.opt.TOTP.Verify(string(secret), r.PostForm.Get("code"), now)
-	if !valid {
-		h.rejected(w, r, held, n, reg, "enroll", st, "totp")
-		return
-	}
-	if reg != nil {
-		reg.Succeed(ctx)
-	}
-	codes, hashes, err := h.newRecoveryCodes()
-	if err != nil {
-		h.log.ErrorContext(r.Context(), "making recovery codes", "err", err)
-		h.ErrorPage(w, r, http.StatusServiceUnavailable)
-		return
-	}
-	refusal, err := h.enrollFirst(ctx, w, r, held, store.Enrollment{
-		User:           held.User,
-		TOTPSecret:     held.EnrollSecret,
-		LastStep:       step,
-		RecoveryHashes: hashes,
-		CreatedAt:      now,
-		LastUsed:       now,
-	}, h.inviteFromCookie(r))
-	if errors.Is(err, errRefused) {
-		h.refusedPage(w, r, refusal)
-		return
-	}
-	if errors.Is(err, store.ErrExists) {
-		// Another sign-in of this user enrolled first: use that factor.
-		http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
-		return
-	}
-	if err != nil {
-		h.storeFailed(w, r, "storing enrollment", err)
-		return
-	}
-	if err := h.opt.Ephemeral.MarkHeldVerified(ctx, held.ID, now); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			h.restart(w, r, "You are enrolled, but this sign-in has expired. Please sign in again.")
-			return
+	var codes []string
+	c := h.enrollConfirm(w, r)
+	a := h.attempt(r, held, h.enrollTOTP, r.PostForm.Get("code"))
+	a.Confirm = func(ctx context.Context, p Proof) error {
+		var hashes [][]byte
+		var err error
+		if codes, hashes, err = c.recoveryCodes(); err != nil {
+			return err
 		}
-		h.storeFailed(w, r, "marking login verified", err)
-		return
+		now := h.opt.Now()
+		return c.save(ctx, held, store.Enrollment{User: held.User, TOTPSecret: held.EnrollSecret, LastStep: p.Step,
+			RecoveryHashes: hashes, CreatedAt: now, LastUsed: now}, h.inviteFromCookie(r))
 	}
-	h.render(w, r, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: accountName(held), Codes: codes})
+	res := h.checker.Check(ctx, a)
+	switch {
+	case res.Kind == Accepted:
+		h.render(w, r, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: accountName(held), Codes: codes})
+	case res.Kind == Wrong:
+		// Show the same key again so the user can retry.
+		http.Redirect(w, r, h.opt.Prefix+"enroll?retry=1", http.StatusSeeOther)
+	case c.answered(res):
+	default:
+		h.checkFailed(w, r, res)
+	}
 }
 
 func (h *Handler) postRelease(w http.ResponseWriter, r *http.Request) {
@@ -331,7 +249,7 @@ func (h *Handler) postRelease(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if held.Kind == store.KindParse {
-		h.parseDone(w, r, held)
+		h.verifiedInBrowser(w, r, held)
 		return
 	}
 	// Verified by a first enrollment: its factor.
@@ -358,122 +276,122 @@ func (h *Handler) enrolled(w http.ResponseWriter, r *http.Request, held *store.H
 	}
 }
 
-// attempt counts one code attempt against the held login before the code is
-// looked at. It returns the attempt number, or false (page written) when the
-// login is gone or its budget is spent.
-func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, held *store.Held) (int, *regulate.Attempt, bool) {
-	n, err := h.opt.Ephemeral.HeldAttempt(r.Context(), held.ID)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			h.restart(w, r, "Your sign-in has expired. Please sign in again.")
-			return 0, nil, false
-		}
-		h.storeFailed(w, r, "counting attempt", err)
-		return 0, nil, false
-	}
-	if n > h.opt.MaxAttempts {
-		h.discard(w, r, held)
-		return n, nil, false
-	}
-	if h.opt.Regulator == nil {
-		return n, nil, true
-	}
-	reg, err := h.opt.Regulator.Begin(r.Context(), held.User, h.ip(r))
-	if err != nil {
-		if until, ok := regulate.IsBanned(err); ok {
-			h.banned(w, r, held, until)
-		} else {
-			h.storeFailed(w, r, "counting attempt", err)
-		}
-		return n, nil, false
-	}
-	return n, reg, true
-}
-
-// banned ends the held login of a banned user or address.
-func (h *Handler) banned(w http.ResponseWriter, r *http.Request, held *store.Held, until time.Time) {
-	if err := h.opt.Ephemeral.DeleteHeld(r.Context(), held.ID); err != nil {
-		h.log.ErrorContext(r.Context(), "discarding held login", "event", "store_error", "err", err)
-	}
-	h.abandon(r, held, "banned")
-	http.SetCookie(w, h.clearPending())
-	h.BannedPage(w, r, until)
-}
-
 func (h *Handler) abandon(r *http.Request, held *store.Held, reason string) {
 	if h.opt.OnAbandon != nil {
 		h.opt.OnAbandon(r.Context(), held, reason)
 	}
 }
 
-// rejected answers a wrong code: the page again with a generic message, or,
-// when that was the last attempt, the held login is discarded.
-func (h *Handler) rejected(w http.ResponseWriter, r *http.Request, held *store.Held, n int, reg *regulate.Attempt, page string, st pendingState, factorName string) {
-	h.log.WarnContext(r.Context(), "second factor rejected", "event", audit.CodeRejected, "factor", factorName, "user", held.User,
-		"attempt", n, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
-	if reg != nil {
-		if err := reg.Fail(r.Context()); err != nil {
-			if until, ok := regulate.IsBanned(err); ok {
-				h.banned(w, r, held, until)
-				return
-			}
-			h.log.ErrorContext(r.Context(), "recording failed attempt", "event", "store_error", "err", err)
-		}
-	}
-	if n >= h.opt.MaxAttempts {
-		h.discard(w, r, held)
-		return
-	}
-	d := pageData{CSRF: st.CSRF, User: accountName(held),
-		Error: h.tr(r, genericFailure) + " " + fmt.Sprintf(h.tr(r, "%d attempts left."), h.opt.MaxAttempts-n)}
-	switch page {
-	case "verify":
-		d.Title = "Two-factor sign-in"
-	case "recovery":
-		d.Title = "Use a recovery code"
-	case "enroll":
-		// Show the same key again so the user can retry.
-		http.Redirect(w, r, h.opt.Prefix+"enroll?retry=1", http.StatusSeeOther)
-		return
-	}
-	h.render(w, r, http.StatusUnauthorized, page, d)
+// attempt is a submitted code of this request for the held login.
+func (h *Handler) attempt(r *http.Request, held *store.Held, m Method, code string) Attempt {
+	return Attempt{Held: held, Method: m, Code: code, ClientIP: h.ip(r), UserAgent: r.UserAgent()}
 }
 
-func (h *Handler) discard(w http.ResponseWriter, r *http.Request, held *store.Held) {
-	if err := h.opt.Ephemeral.DeleteHeld(r.Context(), held.ID); err != nil {
-		h.log.ErrorContext(r.Context(), "discarding held login", "event", "store_error", "err", err)
-	}
-	h.log.WarnContext(r.Context(), "held login discarded after too many attempts", "event", audit.AttemptsExhausted, "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
-	h.abandon(r, held, "attempts_exhausted")
-	http.SetCookie(w, h.clearPending())
-	h.render(w, r, http.StatusTooManyRequests, "message", pageData{
-		Title:    "Too many attempts",
-		Message:  "Too many wrong codes. For your security this sign-in was cancelled. Please sign in again.",
-		LoginURL: h.opt.LoginURL,
-	})
-}
-
-// verifiedRelease marks the held login verified and releases it; by is the
-// factor that passed (for the sign-in record).
-func (h *Handler) verifiedRelease(w http.ResponseWriter, r *http.Request, held *store.Held, reg *regulate.Attempt, by string) {
-	if reg != nil {
-		if err := reg.Succeed(r.Context()); err != nil {
-			h.log.ErrorContext(r.Context(), "clearing failed attempts", "event", "store_error", "err", err)
-		}
-	}
-	if err := h.opt.Ephemeral.MarkHeldVerified(r.Context(), held.ID, h.opt.Now()); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			h.restart(w, r, "Your sign-in has expired. Please sign in again.")
-			return
-		}
-		h.storeFailed(w, r, "marking login verified", err)
-		return
-	}
+// verified ends the page flow of a held login the checker accepted: a
+// cookie login is released (by is the factor that passed, for the sign-in
+// record); a Parse login waits for the app (api/verify).
+func (h *Handler) verified(w http.ResponseWriter, r *http.Request, held *store.Held, by string) {
 	if held.Kind == store.KindParse {
-		h.parseDone(w, r, held)
+		h.verifiedInBrowser(w, r, held)
 		return
 	}
 	h.release(w, r, held.ID, by)
+}
+
+// wrongCode shows a code page again after a wrong code, with a generic
+// message and the attempts left.
+func (h *Handler) wrongCode(w http.ResponseWriter, r *http.Request, held *store.Held, st pendingState, page, title string, res Result) {
+	h.render(w, r, http.StatusUnauthorized, page, pageData{Title: title, CSRF: st.CSRF, User: accountName(held),
+		Error: h.tr(r, genericFailure) + " " + fmt.Sprintf(h.tr(r, "%d attempts left."), res.Left)})
+}
+
+// checkFailed answers, on a page, a check that ended the sign-in or could
+// not decide: the same for every code page.
+func (h *Handler) checkFailed(w http.ResponseWriter, r *http.Request, res Result) {
+	switch res.Kind {
+	case Exhausted:
+		http.SetCookie(w, h.clearPending())
+		h.render(w, r, http.StatusTooManyRequests, "message", pageData{
+			Title:    "Too many attempts",
+			Message:  "Too many wrong codes. For your security this sign-in was cancelled. Please sign in again.",
+			LoginURL: h.opt.LoginURL,
+		})
+	case Banned:
+		http.SetCookie(w, h.clearPending())
+		h.BannedPage(w, r, res.Until)
+	case Expired:
+		h.restart(w, r, "Your sign-in has expired. Please sign in again.")
+	case Wrong, Replayed, NotEnrolled:
+		// A page that does not expect these: the user starts again.
+		h.restart(w, r, "Please sign in again.")
+	default:
+		h.unavailable(w, r, res)
+	}
+}
+
+// unavailable answers a check that could not decide (503).
+func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, res Result) {
+	if errors.Is(res.Err, errSecretUnreadable) { // logged by the checker
+		h.ErrorPage(w, r, http.StatusServiceUnavailable)
+		return
+	}
+	h.storeFailed(w, r, "checking code", res.Err)
+}
+
+// enrollConfirmation is the Confirm of a first enrollment on a page: it
+// makes the recovery codes and stores the enrollment, and remembers how
+// to answer when that fails.
+type enrollConfirmation struct {
+	h      *Handler
+	w      http.ResponseWriter
+	r      *http.Request
+	stored bool   // the enrollment is stored
+	answer func() // the answer to a failed Confirm
+}
+
+func (h *Handler) enrollConfirm(w http.ResponseWriter, r *http.Request) *enrollConfirmation {
+	return &enrollConfirmation{h: h, w: w, r: r}
+}
+
+func (c *enrollConfirmation) recoveryCodes() ([]string, [][]byte, error) {
+	codes, hashes, err := c.h.newRecoveryCodes()
+	if err != nil {
+		c.h.log.ErrorContext(c.r.Context(), "making recovery codes", "err", err)
+		c.answer = func() { c.h.ErrorPage(c.w, c.r, http.StatusServiceUnavailable) }
+	}
+	return codes, hashes, err
+}
+
+// save stores the first enrollment through enrollFirst.
+func (c *enrollConfirmation) save(ctx context.Context, held *store.Held, e store.Enrollment, invite string) error {
+	h, w, r := c.h, c.w, c.r
+	refusal, err := h.enrollFirst(ctx, w, r, held, e, invite)
+	switch {
+	case err == nil:
+		c.stored = true
+	case errors.Is(err, errRefused):
+		c.answer = func() { h.refusedPage(w, r, refusal) }
+	case errors.Is(err, store.ErrExists):
+		// Another sign-in of this user enrolled first: use that factor.
+		c.answer = func() { http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther) }
+	default:
+		c.answer = func() { h.storeFailed(w, r, "storing enrollment", err) }
+	}
+	return err
+}
+
+// answered writes the answer of a check whose enrollment was not stored,
+// or stored on a sign-in that expired meanwhile; false for other results.
+func (c *enrollConfirmation) answered(res Result) bool {
+	switch {
+	case res.Kind == Unavailable && c.answer != nil:
+		c.answer()
+	case res.Kind == Expired && c.stored:
+		c.h.restart(c.w, c.r, "You are enrolled, but this sign-in has expired. Please sign in again.")
+	default:
+		return false
+	}
+	return true
 }
 
 // release hands the held login answer to the browser, exactly once, with a

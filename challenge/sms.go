@@ -7,16 +7,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/vestibule-gw/vestibule/audit"
 	"net/http"
 	"slices"
 	"strings"
 	"text/template"
 	"time"
 
+	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/phone"
-	"github.com/vestibule-gw/vestibule/regulate"
 	"github.com/vestibule-gw/vestibule/sms"
 	"github.com/vestibule-gw/vestibule/store"
 )
@@ -368,7 +367,8 @@ func (h *Handler) sendText(r *http.Request, user, to, purpose string, keep func(
 	return "", 0
 }
 
-// postSMS checks a text-message code.
+// postSMS checks a text-message code. The first code of a user with no
+// enrollment enrolls its number (finishPhoneEnrollment).
 func (h *Handler) postSMS(w http.ResponseWriter, r *http.Request) {
 	st, held, ok := h.load(w, r)
 	if !ok || !h.checkForm(w, r, st) {
@@ -378,48 +378,33 @@ func (h *Handler) postSMS(w http.ResponseWriter, r *http.Request) {
 		h.ErrorPage(w, r, http.StatusNotFound)
 		return
 	}
-	n, reg, ok := h.attempt(w, r, held)
-	if !ok {
-		return
+	ctx, cancel := ctxTimeout(r)
+	defer cancel()
+	var codes []string
+	c := h.enrollConfirm(w, r)
+	a := h.attempt(r, held, h.sms, r.PostForm.Get("code"))
+	if h.enrollingPhone(ctx, held) {
+		a.Confirm = func(ctx context.Context, _ Proof) error {
+			var err error
+			codes, err = h.finishPhoneEnrollment(ctx, c, held)
+			return err
+		}
 	}
-	code := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, r.PostForm.Get("code"))
-	res, err := h.opt.Ephemeral.UseHeldSMS(r.Context(), held.ID, h.smsHash(held.ID, code, held.SMSHash), h.opt.Now(), h.opt.SMS.MaxAttempts)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			h.restart(w, r, "Your sign-in has expired. Please sign in again.")
-			return
-		}
-		h.storeFailed(w, r, "checking text-message code", err)
-		return
-	}
-	if res != store.SMSAccepted {
-		h.log.WarnContext(r.Context(), "second factor rejected", "event", audit.CodeRejected, "factor", "sms", "user", held.User,
-			"attempt", n, "result", [...]string{"accepted", "wrong", "expired", "exhausted"}[res], "remote_ip", h.ip(r), "user_agent", r.UserAgent())
-		if reg != nil {
-			if err := reg.Fail(r.Context()); err != nil {
-				if until, ok := regulate.IsBanned(err); ok {
-					h.banned(w, r, held, until)
-					return
-				}
-			}
-		}
-		if n >= h.opt.MaxAttempts {
-			h.discard(w, r, held)
-			return
-		}
+	res := h.checker.Check(ctx, a)
+	switch {
+	case res.Kind == Accepted && a.Confirm != nil:
+		h.render(w, r, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: accountName(held), Codes: codes})
+	case res.Kind == Accepted:
+		h.verified(w, r, held, res.Factor)
+	case res.Kind == Wrong:
 		fresh, err := h.opt.Ephemeral.Held(r.Context(), held.ID)
 		if err == nil {
 			held = fresh
 		}
 		// Two budgets: tries with this code, and attempts on this sign-in.
 		msg := h.tr(r, genericFailure) + " " + fmt.Sprintf(h.tr(r, "%d attempts left with this code, %d for this sign-in."),
-			max(0, h.opt.SMS.MaxAttempts-held.SMSAttempts), h.opt.MaxAttempts-n)
-		switch res {
+			max(0, h.opt.SMS.MaxAttempts-held.SMSAttempts), res.Left)
+		switch res.Proof.SMS {
 		case store.SMSExpired:
 			msg = "That code has expired. Send a new one."
 		case store.SMSExhausted:
@@ -430,15 +415,10 @@ func (h *Handler) postSMS(w http.ResponseWriter, r *http.Request) {
 			to = held.Phone
 		}
 		h.smsPage(w, r, http.StatusUnauthorized, st, held, to, msg, "")
-		return
+	case c.answered(res):
+	default:
+		h.checkFailed(w, r, res)
 	}
-	h.log.InfoContext(r.Context(), "second factor accepted", "event", audit.CodeAccepted, "factor", "sms", "user", held.User,
-		"remote_ip", h.ip(r), "user_agent", r.UserAgent())
-	if h.enrollingPhone(r.Context(), held) {
-		h.finishPhoneEnrollment(w, r, st, held, reg)
-		return
-	}
-	h.verifiedRelease(w, r, held, reg, "sms")
 }
 
 // enrollingPhone reports whether the user has no enrollment yet: a first
@@ -450,47 +430,30 @@ func (h *Handler) enrollingPhone(ctx context.Context, held *store.Held) bool {
 	return errors.Is(err, store.ErrNotFound)
 }
 
-// finishPhoneEnrollment stores the confirmed number with fresh recovery
-// codes, marks the login verified and shows the codes once.
-func (h *Handler) finishPhoneEnrollment(w http.ResponseWriter, r *http.Request, st pendingState, held *store.Held, reg *regulate.Attempt) {
-	ctx := r.Context()
+// finishPhoneEnrollment is the Confirm of a first text-message code: it
+// stores the confirmed number with fresh recovery codes, and returns the
+// codes to show once.
+func (h *Handler) finishPhoneEnrollment(ctx context.Context, c *enrollConfirmation, held *store.Held) ([]string, error) {
+	w, r := c.w, c.r
 	fresh, err := h.opt.Ephemeral.Held(ctx, held.ID)
-	if err != nil || fresh.Phone == "" {
-		h.restart(w, r, "Your sign-in has expired. Please sign in again.")
-		return
+	if err == nil && fresh.Phone == "" {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		c.answer = func() { h.restart(w, r, "Your sign-in has expired. Please sign in again.") }
+		return nil, err
 	}
 	to, err := phone.Parse(fresh.Phone, h.opt.SMS.DefaultRegion)
 	if err != nil {
-		h.restart(w, r, "Please sign in again.")
-		return
+		c.answer = func() { h.restart(w, r, "Please sign in again.") }
+		return nil, err
 	}
-	codes, hashes, err := h.newRecoveryCodes()
+	codes, hashes, err := c.recoveryCodes()
 	if err != nil {
-		h.ErrorPage(w, r, http.StatusServiceUnavailable)
-		return
+		return nil, err
 	}
 	now := h.opt.Now()
-	if refusal, err := h.enrollFirst(ctx, w, r, held, store.Enrollment{User: held.User, Phone: to, RecoveryHashes: hashes, CreatedAt: now, LastUsed: now}, h.inviteFromCookie(r)); err != nil {
-		if errors.Is(err, errRefused) {
-			h.refusedPage(w, r, refusal)
-			return
-		}
-		if errors.Is(err, store.ErrExists) {
-			// Another sign-in of this user enrolled first: use that factor.
-			http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
-			return
-		}
-		h.storeFailed(w, r, "storing enrollment", err)
-		return
-	}
-	if reg != nil {
-		reg.Succeed(ctx)
-	}
-	if err := h.opt.Ephemeral.MarkHeldVerified(ctx, held.ID, now); err != nil {
-		h.restart(w, r, "You are enrolled, but this sign-in has expired. Please sign in again.")
-		return
-	}
-	h.render(w, r, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: accountName(held), Codes: codes})
+	return codes, c.save(ctx, held, store.Enrollment{User: held.User, Phone: to, RecoveryHashes: hashes, CreatedAt: now, LastUsed: now}, h.inviteFromCookie(r))
 }
 
 func (h *Handler) getEnrollPhone(w http.ResponseWriter, r *http.Request) {

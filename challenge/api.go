@@ -6,13 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/gorilla/securecookie"
+
 	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/forward"
@@ -60,6 +60,14 @@ var (
 	errStore    = &apiError{status: http.StatusServiceUnavailable, code: 1, msg: "Sign-in is temporarily unavailable. Please try again in a moment.", reason: "unavailable"}
 	errEnrolled = &apiError{status: http.StatusConflict, code: -1, msg: "A second factor is already set up for this user.", reason: "already_enrolled"}
 )
+
+// writeJSON answers a JSON protocol call with v (200).
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(v)
+}
 
 func writeReply(w http.ResponseWriter, rep forward.Reply) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
@@ -166,7 +174,7 @@ func (h *Handler) BeginParse(r *http.Request, held *store.Held, mfa parseguard.M
 		}
 		return (&apiError{status: http.StatusBadRequest, code: -1, msg: "Please enter the token", reason: "sms_sent", extra: body}).reply(), nil
 	}
-	rep, done := h.checkParseCode(r, held, mfa.Token)
+	rep, done := h.apiCheck(r, held, mfa.Token)
 	if !done {
 		return rep, nil
 	}
@@ -178,7 +186,7 @@ func (h *Handler) BeginParse(r *http.Request, held *store.Held, mfa parseguard.M
 			}
 			h.opt.Ephemeral.DeleteToken(r.Context(), smsAlias(held.User))
 		}
-		return h.releaseParse(r, held.ID), nil
+		return h.apiRelease(r, held.ID), nil
 	}
 	// A wrong code ends this login (the adapter's client signs in again).
 	h.dropHeld(r, held, "code_rejected")
@@ -199,149 +207,110 @@ func (h *Handler) dropHeld(r *http.Request, held *store.Held, reason string) {
 	h.abandon(r, held, reason)
 }
 
-// checkParseCode counts an attempt and checks a code of an enrolled user:
-// TOTP, a text-message code (this login's, or the one an earlier adapter
-// login asked for) or a recovery code. On success the held login is marked
+// apiCheck checks a code of an enrolled user (apiCodes: TOTP, a
+// text-message code, or a recovery code). On success the held login is
 // verified and the reply's Status is 0. A wrong code with attempts left
 // answers invalid_code with done=true: the held login stays. done=false:
 // the reply is final (expired, spent, banned, store down).
-func (h *Handler) checkParseCode(r *http.Request, held *store.Held, code string) (forward.Reply, bool) {
+func (h *Handler) apiCheck(r *http.Request, held *store.Held, code string) (rep forward.Reply, done bool) {
 	ctx, cancel := ctxTimeout(r)
 	defer cancel()
-	n, reg, rep, ok := h.apiAttempt(ctx, r, held)
-	if !ok {
-		return rep, false
+	res := h.checker.Check(ctx, h.attempt(r, held, apiCodes{h}, code))
+	switch res.Kind {
+	case Accepted:
+		return forward.Reply{}, true
+	case Wrong, Replayed:
+		return apiWrong(res), true
+	default:
+		return apiFailed(res).reply(), false
 	}
-	enr, err := h.opt.Durable.Enrollment(ctx, held.User)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return (&apiError{status: http.StatusBadRequest, code: -1, msg: "Set up a second factor first.", reason: "enrollment_required"}).reply(), false
-		}
-		return errStore.reply(), false
-	}
-	factorName, valid, err := h.matchCode(ctx, r, held, enr, code)
-	if err != nil {
-		return errStore.reply(), false
-	}
-	if !valid {
-		return h.apiRejected(ctx, r, held, n, reg, "parse")
-	}
-	if reg != nil {
-		reg.Succeed(ctx)
-	}
-	if err := h.opt.Ephemeral.MarkHeldVerified(ctx, held.ID, h.opt.Now()); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return errExpired.reply(), false
-		}
-		return errStore.reply(), false
-	}
-	h.log.InfoContext(r.Context(), "second factor accepted", "event", audit.CodeAccepted, "factor", factorName, "user", held.User,
-		"remote_ip", h.ip(r), "user_agent", r.UserAgent())
-	return forward.Reply{}, true
 }
 
-// apiAttempt counts one code attempt before the code is looked at: against
-// the held login (its budget), and per user and client address (regulate).
-// ok=false: rep is the final answer (expired, spent, banned, store down).
-func (h *Handler) apiAttempt(ctx context.Context, r *http.Request, held *store.Held) (n int, reg *regulate.Attempt, rep forward.Reply, ok bool) {
-	n, err := h.opt.Ephemeral.HeldAttempt(ctx, held.ID)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return n, nil, errExpired.reply(), false
-		}
-		return n, nil, errStore.reply(), false
-	}
-	if n > h.opt.MaxAttempts {
-		h.dropHeld(r, held, "attempts_exhausted")
-		return n, nil, errTooMany.reply(), false
-	}
-	if h.opt.Regulator != nil {
-		if reg, err = h.opt.Regulator.Begin(ctx, held.User, h.ip(r)); err != nil {
-			if _, banned := regulate.IsBanned(err); banned {
-				h.dropHeld(r, held, "banned")
-				return n, nil, errTooMany.reply(), false
-			}
-			return n, nil, errStore.reply(), false
-		}
-	}
-	return n, reg, forward.Reply{}, true
-}
-
-// apiRejected answers a wrong code: it counts the failure per user and
-// address and, when that was the last attempt or it earned a ban, ends the
-// held login (done=false). Otherwise the login stays for another try.
-func (h *Handler) apiRejected(ctx context.Context, r *http.Request, held *store.Held, n int, reg *regulate.Attempt, factorName string) (rep forward.Reply, done bool) {
-	h.log.WarnContext(ctx, "second factor rejected", "event", audit.CodeRejected, "factor", factorName, "user", held.User,
-		"attempt", n, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
-	if reg != nil {
-		if err := reg.Fail(ctx); err != nil {
-			if _, banned := regulate.IsBanned(err); banned {
-				h.dropHeld(r, held, "banned")
-				return errTooMany.reply(), false
-			}
-			h.log.ErrorContext(ctx, "recording failed attempt", "event", "store_error", "err", err)
-		}
-	}
-	if n >= h.opt.MaxAttempts {
-		h.dropHeld(r, held, "attempts_exhausted")
-		return errTooMany.reply(), false
-	}
+// apiWrong answers a wrong code with the attempts left.
+func apiWrong(res Result) forward.Reply {
 	return (&apiError{status: http.StatusBadRequest, code: -1, msg: "Invalid MFA token", reason: "invalid_code",
-		extra: map[string]any{"attemptsLeft": h.opt.MaxAttempts - n}}).reply(), true
+		extra: map[string]any{"attemptsLeft": res.Left}}).reply()
 }
 
-// matchCode checks code against the user's factors, consuming what it
-// uses (TOTP step, text-message code, recovery code).
-func (h *Handler) matchCode(ctx context.Context, r *http.Request, held *store.Held, enr store.Enrollment, code string) (string, bool, error) {
-	code = strings.TrimSpace(code)
-	digits := code != "" && strings.Trim(code, "0123456789 ") == ""
-	if digits {
-		code = strings.ReplaceAll(code, " ", "")
-		if len(enr.TOTPSecret) > 0 && h.totpOn() {
-			secret, err := h.opt.Sealer.Open(enr.TOTPSecret, []byte(held.User))
-			if err != nil {
-				return "", false, fmt.Errorf("opening TOTP secret: %w", err)
-			}
-			if ok, err := h.useTOTP(ctx, r, held.User, string(secret), code); ok || err != nil {
-				return "totp", ok, err
-			}
-		}
-		if h.smsOn() {
-			ids := []string{held.ID}
-			if prev, err := h.opt.Ephemeral.Token(ctx, smsAlias(held.User), h.opt.Now()); err == nil && prev != held.ID {
-				ids = append(ids, prev)
-			}
-			for _, id := range ids {
-				hd, err := h.opt.Ephemeral.Held(ctx, id)
-				if err != nil || len(hd.SMSHash) == 0 {
-					continue
-				}
-				res, err := h.opt.Ephemeral.UseHeldSMS(ctx, id, h.smsHash(id, code, hd.SMSHash), h.opt.Now(), h.opt.SMS.MaxAttempts)
-				if err == nil && res == store.SMSAccepted {
-					return "sms", true, nil
-				}
-			}
-		}
-		return "", false, nil
+// apiFailed is the answer to a check that ended the sign-in or could not
+// decide.
+func apiFailed(res Result) *apiError {
+	switch res.Kind {
+	case Exhausted, Banned:
+		return errTooMany
+	case Expired:
+		return errExpired
+	case NotEnrolled:
+		return &apiError{status: http.StatusBadRequest, code: -1, msg: "Set up a second factor first.", reason: "enrollment_required"}
+	default:
+		return errStore
 	}
-	norm, ok := factor.NormalizeRecoveryCode(code)
-	if !ok {
-		return "", false, nil
-	}
-	remaining, err := h.opt.Durable.UseRecoveryCode(ctx, held.User, factor.HashRecoveryCode(norm), h.opt.Now())
+}
+
+// apiCodes is the Method of the JSON protocol and the mfa adapter: the code
+// says which factor it is. Digits are a TOTP code (when the user has an
+// authenticator), else a text-message code (this login's, or the one an
+// earlier adapter login asked for); anything else is a recovery code. A
+// TOTP code of a used step is logged as a replay and then counts as wrong.
+type apiCodes struct{ h *Handler }
+
+// Factor names a rejected code of the JSON protocol in the audit log.
+func (apiCodes) Factor() string { return "parse" }
+
+// Precheck: a user with no enrollment has nothing to check.
+func (m apiCodes) Precheck(ctx context.Context, a Attempt) (Proof, error) {
+	_, err := m.h.opt.Durable.Enrollment(ctx, a.Held.User)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", false, nil
+		return Proof{}, errNotEnrolled
 	}
-	if err != nil {
-		return "", false, err
-	}
-	h.log.InfoContext(ctx, "recovery code used", "event", audit.RecoveryCodeUsed, "user", held.User, "remaining", remaining, "remote_ip", h.ip(r))
-	return "recovery", true, nil
+	return Proof{}, err
 }
 
-// releaseParse registers the held login's session token as released and
+func (m apiCodes) Verify(ctx context.Context, a Attempt) (Proof, error) {
+	h, held := m.h, a.Held
+	code := strings.TrimSpace(a.Code)
+	digits := code != "" && strings.Trim(code, "0123456789 ") == ""
+	a.Code = code
+	if !digits {
+		p, err := h.recovery.Verify(ctx, a)
+		p.Factor = factorRecovery
+		return p, err
+	}
+	a.Code = strings.ReplaceAll(code, " ", "")
+	if h.totpOn() {
+		switch p, err := h.totp.Verify(ctx, a); {
+		case errors.Is(err, errNotEnrolled): // text messages only
+		case err != nil:
+			return Proof{}, err
+		case p.Valid:
+			p.Factor = factorTOTP
+			return p, nil
+		case p.Replayed:
+			h.log.WarnContext(ctx, "TOTP code replayed", "event", audit.CodeReplayed, "user", held.User, "remote_ip", a.ClientIP, "user_agent", a.UserAgent)
+		}
+	}
+	if h.smsOn() {
+		ids := []string{held.ID}
+		if prev, err := h.opt.Ephemeral.Token(ctx, smsAlias(held.User), h.opt.Now()); err == nil && prev != held.ID {
+			ids = append(ids, prev)
+		}
+		for _, id := range ids {
+			hd, err := h.opt.Ephemeral.Held(ctx, id)
+			if err != nil || len(hd.SMSHash) == 0 {
+				continue
+			}
+			if p, err := h.sms.Verify(ctx, Attempt{Held: hd, Code: a.Code}); err == nil && p.Valid {
+				p.Factor = factorSMS
+				return p, nil
+			}
+		}
+	}
+	return Proof{}, nil
+}
+
+// apiRelease registers the held login's session token as released and
 // hands over the held answer, exactly once (TakeHeld).
-func (h *Handler) releaseParse(r *http.Request, id string) forward.Reply {
+func (h *Handler) apiRelease(r *http.Request, id string) forward.Reply {
 	ctx := r.Context()
 	held, err := h.opt.Ephemeral.Held(ctx, id)
 	if err != nil {
@@ -419,12 +388,12 @@ func (h *Handler) apiVerify(w http.ResponseWriter, r *http.Request) {
 			writeReply(w, (&apiError{status: http.StatusBadRequest, code: -1, msg: "Enter a code first.", reason: "code_required"}).reply())
 			return
 		}
-		if rep, _ := h.checkParseCode(r, held, q.Code); rep.Status != 0 {
+		if rep, _ := h.apiCheck(r, held, q.Code); rep.Status != 0 {
 			writeReply(w, rep)
 			return
 		}
 	}
-	writeReply(w, h.releaseParse(r, held.ID))
+	writeReply(w, h.apiRelease(r, held.ID))
 }
 
 // apiSMS: POST <prefix>api/sms {challenge} sends a code to the user's phone.
@@ -454,10 +423,7 @@ func (h *Handler) apiSend(w http.ResponseWriter, r *http.Request, held *store.He
 		writeReply(w, (&apiError{status: status, code: -1, msg: h.tr(r, msg), reason: "sms_not_sent"}).reply())
 		return
 	}
-	w.Header().Set("Access-Control-Allow-Origin", "*")
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(map[string]any{"sent": true, "phone": phone.Mask(to), "expiresIn": int(h.opt.SMS.CodeTTL.Seconds())})
+	writeJSON(w, map[string]any{"sent": true, "phone": phone.Mask(to), "expiresIn": int(h.opt.SMS.CodeTTL.Seconds())})
 }
 
 // apiEnrollTOTP: POST <prefix>api/enroll/totp {challenge} starts an
@@ -501,10 +467,7 @@ func (h *Handler) apiEnrollTOTP(w http.ResponseWriter, r *http.Request) {
 		writeReply(w, errStore.reply())
 		return
 	}
-	w.Header().Set("Access-Control-Allow-Origin", "*")
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(map[string]any{"secret": secret, "otpauthUrl": uri, "qrPng": "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)})
+	writeJSON(w, map[string]any{"secret": secret, "otpauthUrl": uri, "qrPng": "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)})
 }
 
 // accountName names the user on the pages and in an authenticator app:
@@ -564,66 +527,75 @@ func (h *Handler) apiEnrollConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := ctxTimeout(r)
 	defer cancel()
-	n, reg, rep, ok := h.apiAttempt(ctx, r, held)
-	if !ok {
-		writeReply(w, rep)
+	var codes []string
+	var refused *apiError // the answer to an enrollment not stored
+	a := h.attempt(r, held, apiEnrollCodes{h}, q.Code)
+	a.Confirm = func(ctx context.Context, p Proof) error {
+		now := h.opt.Now()
+		e := store.Enrollment{User: held.User, CreatedAt: now, LastUsed: now, Phone: p.Phone}
+		if p.Factor == factorTOTP {
+			e.TOTPSecret, e.LastStep = held.EnrollSecret, p.Step
+		}
+		var err error
+		if codes, e.RecoveryHashes, err = h.newRecoveryCodes(); err != nil {
+			refused = errStore
+			return err
+		}
+		refusal, err := h.enrollFirst(ctx, w, r, held, e, q.Invite)
+		switch {
+		case errors.Is(err, errRefused):
+			refused = h.apiRefusal(r, refusal)
+		case errors.Is(err, store.ErrExists):
+			refused = errEnrolled
+		case err != nil:
+			refused = errStore
+		}
+		return err
+	}
+	res := h.checker.Check(ctx, a)
+	switch {
+	case res.Kind == Accepted:
+	case res.Kind == Wrong:
+		writeReply(w, apiWrong(res))
+		return
+	case res.Kind == Unavailable && refused != nil:
+		writeReply(w, refused.reply())
+		return
+	default:
+		writeReply(w, apiFailed(res).reply())
 		return
 	}
-	now := h.opt.Now()
-	code := strings.ReplaceAll(strings.TrimSpace(q.Code), " ", "")
-	e := store.Enrollment{User: held.User, CreatedAt: now, LastUsed: now}
-	valid, factorName := false, ""
+	writeJSON(w, map[string]any{"verified": true, "factor": res.Factor, "recoveryCodes": codes})
+}
+
+// apiEnrollCodes is the Method of api/enroll/confirm: the first code of
+// the authenticator being set up (the secret sealed into the held login),
+// else the text-message code sent to the number being enrolled.
+type apiEnrollCodes struct{ h *Handler }
+
+// Factor names a rejected enrollment code in the audit log.
+func (apiEnrollCodes) Factor() string { return "enroll" }
+
+func (m apiEnrollCodes) Verify(ctx context.Context, a Attempt) (Proof, error) {
+	h, held := m.h, a.Held
+	a.Code = strings.ReplaceAll(strings.TrimSpace(a.Code), " ", "")
 	if len(held.EnrollSecret) > 0 {
-		if secret, err := h.opt.Sealer.Open(held.EnrollSecret, []byte(held.User)); err == nil {
-			if step, ok := h.opt.TOTP.Verify(string(secret), code, now); ok {
-				valid, factorName, e.TOTPSecret, e.LastStep = true, "totp", held.EnrollSecret, step
-			}
+		// A secret that does not open confirms nothing: wrong.
+		if p, err := h.enrollTOTP.Verify(ctx, a); err == nil && p.Valid {
+			p.Factor = factorTOTP
+			return p, nil
 		}
 	}
-	if !valid && len(held.SMSHash) > 0 && h.smsOn() {
-		res, err := h.opt.Ephemeral.UseHeldSMS(ctx, held.ID, h.smsHash(held.ID, code, held.SMSHash), now, h.opt.SMS.MaxAttempts)
-		if err == nil && res == store.SMSAccepted {
+	if len(held.SMSHash) > 0 && h.smsOn() {
+		if p, err := h.sms.Verify(ctx, a); err == nil && p.Valid {
 			if fresh, err := h.opt.Ephemeral.Held(ctx, held.ID); err == nil {
 				if to, err := phone.Parse(fresh.Phone, h.opt.SMS.DefaultRegion); err == nil {
-					valid, factorName, e.Phone = true, "sms", to
+					return Proof{Valid: true, Factor: factorSMS, Phone: to}, nil
 				}
 			}
 		}
 	}
-	if !valid {
-		rep, _ := h.apiRejected(ctx, r, held, n, reg, "enroll")
-		writeReply(w, rep)
-		return
-	}
-	codes, hashes, err := h.newRecoveryCodes()
-	if err != nil {
-		writeReply(w, errStore.reply())
-		return
-	}
-	e.RecoveryHashes = hashes
-	if refusal, err := h.enrollFirst(ctx, w, r, held, e, q.Invite); err != nil {
-		if errors.Is(err, errRefused) {
-			writeReply(w, h.apiRefusal(r, refusal).reply())
-			return
-		}
-		if errors.Is(err, store.ErrExists) {
-			writeReply(w, errEnrolled.reply())
-			return
-		}
-		writeReply(w, errStore.reply())
-		return
-	}
-	if reg != nil {
-		reg.Succeed(ctx)
-	}
-	if err := h.opt.Ephemeral.MarkHeldVerified(ctx, held.ID, now); err != nil {
-		writeReply(w, errExpired.reply())
-		return
-	}
-	w.Header().Set("Access-Control-Allow-Origin", "*")
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(map[string]any{"verified": true, "factor": factorName, "recoveryCodes": codes})
+	return Proof{}, nil
 }
 
 // apiUnenrolled answers 409 for a user who already has a second factor: a
@@ -652,11 +624,11 @@ func (h *Handler) apiPreflight(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// getParsePage: GET <prefix>parse?t=TICKET, the browser page of a held
+// getTicketPage: GET <prefix>parse?t=TICKET, the browser page of a held
 // Parse login. The ticket (encrypted, short-lived) becomes the pending
 // cookie and the browser goes on to the usual code or enrollment page,
 // without the ticket in its address bar.
-func (h *Handler) getParsePage(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) getTicketPage(w http.ResponseWriter, r *http.Request) {
 	var id string
 	if err := securecookie.DecodeMulti(ticketName, r.URL.Query().Get("t"), &id, h.pending.Codecs...); err != nil || id == "" {
 		h.restart(w, r, "This link has expired. Please sign in again in the app.")
@@ -676,9 +648,9 @@ func (h *Handler) getParsePage(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
 }
 
-// parseDone ends the page flow of a verified Parse login: the app, not the
+// verifiedInBrowser ends the page flow of a verified Parse login: the app, not the
 // browser, takes the session (POST api/verify).
-func (h *Handler) parseDone(w http.ResponseWriter, r *http.Request, held *store.Held) {
+func (h *Handler) verifiedInBrowser(w http.ResponseWriter, r *http.Request, held *store.Held) {
 	http.SetCookie(w, h.clearPending())
 	h.log.InfoContext(r.Context(), "Parse login verified in the browser; waiting for the app to complete it", "event", "parse_page_verified", "user", held.User, "remote_ip", h.ip(r))
 	h.render(w, r, http.StatusOK, "message", pageData{Title: "You're verified", Message: "You're verified. Go back to the app to finish signing in."})
