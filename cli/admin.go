@@ -15,8 +15,7 @@ import (
 	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/gate"
 	"github.com/vestibule-gw/vestibule/store"
-	"github.com/vestibule-gw/vestibule/store/redis"
-	"github.com/vestibule-gw/vestibule/store/sqlite"
+	"github.com/vestibule-gw/vestibule/store/open"
 )
 
 // adminNames are the administrator commands as typed (for -h and errors).
@@ -65,33 +64,30 @@ type adminEphemeral interface {
 
 // errMemoryEphemeral: with store.ephemeral: memory, bans and revocations
 // live inside the gateway process and no command can reach them.
-var errMemoryEphemeral = errors.New("bans and revocations are kept in the gateway's memory (store.ephemeral: memory), out of reach of this command; " +
-	"use store.ephemeral: sqlite (the default) or store.redis")
+var errMemoryEphemeral = open.ErrInProcess
 
 // openEphemeral opens the ephemeral store the gateway shares (Redis, or the
-// SQLite file). close releases it.
+// SQLite file), through the gateway's own store selection (store/open).
+// close releases it.
 func openEphemeral(ctx context.Context, cfg *config.Config) (adminEphemeral, func(), error) {
-	switch {
-	case cfg.Store.Redis != "":
-		rs, err := redis.Open(ctx, redis.Options{URL: cfg.Store.Redis, Prefix: cfg.Store.RedisPrefix})
-		if err != nil {
-			return nil, nil, fmt.Errorf("opening store.redis: %w", err)
-		}
-		return rs, func() { rs.Close() }, nil
-	case cfg.Store.Ephemeral == "sqlite":
-		lite, err := sqlite.Open(ctx, cfg.Store.SQLite, nil)
-		if err != nil {
-			return nil, nil, fmt.Errorf("opening store.sqlite: %w", err)
-		}
-		e, err := lite.Ephemeral(ctx)
-		if err != nil {
-			lite.Close()
-			return nil, nil, err
-		}
-		return e, func() { lite.Close() }, nil
-	default:
-		return nil, nil, errMemoryEphemeral
+	stores := open.New(cfg.Store, open.Options{})
+	e, err := stores.Shared(ctx)
+	if err != nil {
+		stores.Close()
+		return nil, nil, err
 	}
+	return e, func() { stores.Close() }, nil
+}
+
+// openDurable opens the configured durable store (PostgreSQL or SQLite),
+// through the gateway's own store selection (store/open); closing it
+// releases it.
+func openDurable(ctx context.Context, cfg *config.Config) (store.Durable, error) {
+	db, err := open.New(cfg.Store, open.Options{}).Durable(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("opening the durable store: %w", err)
+	}
+	return db, nil
 }
 
 // endSessions ends every open gate session of user, on every replica: a

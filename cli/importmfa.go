@@ -20,8 +20,6 @@ import (
 	"github.com/vestibule-gw/vestibule/phone"
 	"github.com/vestibule-gw/vestibule/seal"
 	"github.com/vestibule-gw/vestibule/store"
-	"github.com/vestibule-gw/vestibule/store/postgres"
-	"github.com/vestibule-gw/vestibule/store/sqlite"
 )
 
 // parseImportMFA: vestibule parse import-mfa. Users enrolled in Parse
@@ -75,14 +73,9 @@ func parseImportMFA(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return fmt.Errorf("secrets.encryption_keys: %w", err)
 	}
-	var db store.Durable
-	if cfg.Store.Postgres != "" {
-		db, err = postgres.Open(ctx, cfg.Store.Postgres, nil)
-	} else {
-		db, err = sqlite.Open(ctx, cfg.Store.SQLite, nil)
-	}
+	db, err := openDurable(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("opening the durable store: %w", err)
+		return err
 	}
 	defer db.Close()
 	u, err := url.Parse(cfg.Upstream.URL)

@@ -16,8 +16,6 @@ import (
 	"github.com/vestibule-gw/vestibule/notify"
 	"github.com/vestibule-gw/vestibule/server"
 	"github.com/vestibule-gw/vestibule/store"
-	"github.com/vestibule-gw/vestibule/store/postgres"
-	"github.com/vestibule-gw/vestibule/store/sqlite"
 )
 
 // invite prints a one-time enrollment link for one user: `vestibule users
@@ -126,19 +124,4 @@ func notifyAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger, ev n
 		return
 	}
 	n.Send(ctx, ev)
-}
-
-// openDurable opens the configured durable store (PostgreSQL or SQLite).
-func openDurable(ctx context.Context, cfg *config.Config) (store.Durable, error) {
-	var db store.Durable
-	var err error
-	if cfg.Store.Postgres != "" {
-		db, err = postgres.Open(ctx, cfg.Store.Postgres, nil)
-	} else {
-		db, err = sqlite.Open(ctx, cfg.Store.SQLite, nil)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("opening the durable store: %w", err)
-	}
-	return db, nil
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -38,11 +37,8 @@ import (
 	"github.com/vestibule-gw/vestibule/sms"
 	"github.com/vestibule-gw/vestibule/static"
 	"github.com/vestibule-gw/vestibule/store"
-	"github.com/vestibule-gw/vestibule/store/memory"
-	"github.com/vestibule-gw/vestibule/store/postgres"
-	"github.com/vestibule-gw/vestibule/store/redis"
+	"github.com/vestibule-gw/vestibule/store/open"
 	"github.com/vestibule-gw/vestibule/store/sealed"
-	"github.com/vestibule-gw/vestibule/store/sqlite"
 	"github.com/vestibule-gw/vestibule/templates"
 )
 
@@ -124,76 +120,20 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	}
 	issuer := &gate.Issuer{Codec: codec, MaxAge: cfg.Gate.MaxAge, Secure: cfg.Secure(), Now: d.Now}
 
-	s.durable = d.Durable
-	var lite *sqlite.DB // the SQLite file, when one is open
-	openLite := func() (*sqlite.DB, error) {
-		if lite != nil {
-			return lite, nil
-		}
-		db, err := sqlite.Open(ctx, cfg.Store.SQLite, d.Now)
-		if err != nil {
-			return nil, fmt.Errorf("store.sqlite: opening %q: %w", cfg.Store.SQLite, err)
-		}
-		lite = db
-		s.owned = append(s.owned, db)
-		return db, nil
-	}
+	// The stores the config names (store/open), unless given.
+	stores := open.New(cfg.Store, open.Options{Now: d.Now, Logger: d.Logger})
+	s.owned = append(s.owned, stores)
+	s.durable, s.ephemeral = d.Durable, d.Ephemeral
 	if s.durable == nil {
-		if cfg.Store.Postgres != "" {
-			db, err := postgres.Open(ctx, cfg.Store.Postgres, d.Now)
-			if err != nil {
-				return nil, fmt.Errorf("store.postgres: %w", err)
-			}
-			s.durable = db
-			s.owned = append(s.owned, db)
-		} else {
-			db, err := openLite()
-			if err != nil {
-				return nil, err
-			}
-			s.durable = db
+		if s.durable, err = stores.Durable(ctx); err != nil {
+			s.Close()
+			return nil, err
 		}
 	}
-	s.ephemeral = d.Ephemeral
 	if s.ephemeral == nil {
-		switch {
-		case cfg.Store.Redis != "":
-			o := redis.Options{URL: cfg.Store.Redis, Prefix: cfg.Store.RedisPrefix, Now: d.Now, Logger: d.Logger}
-			if cfg.Store.RedisCAFile != "" {
-				pem, err := os.ReadFile(cfg.Store.RedisCAFile)
-				if err != nil {
-					s.Close()
-					return nil, fmt.Errorf("store.redis_ca_file: %w", err)
-				}
-				o.RootCAs = x509.NewCertPool()
-				if !o.RootCAs.AppendCertsFromPEM(pem) {
-					s.Close()
-					return nil, fmt.Errorf("store.redis_ca_file: %s holds no PEM certificate", cfg.Store.RedisCAFile)
-				}
-			}
-			rs, err := redis.Open(ctx, o)
-			if err != nil {
-				s.Close()
-				return nil, fmt.Errorf("store.redis: %w", err)
-			}
-			s.ephemeral = rs
-			s.owned = append(s.owned, rs)
-		case cfg.Store.Ephemeral == "sqlite":
-			db, err := openLite()
-			if err != nil {
-				s.Close()
-				return nil, err
-			}
-			e, err := db.Ephemeral(ctx)
-			if err != nil {
-				s.Close()
-				return nil, fmt.Errorf("store.sqlite: %w", err)
-			}
-			s.ephemeral = e
-		default:
-			mem := memory.New(d.Now)
-			s.ephemeral = mem
-			s.owned = append(s.owned, mem)
+		if s.ephemeral, err = stores.Ephemeral(ctx); err != nil {
+			s.Close()
+			return nil, err
 		}
 	}
 

@@ -3,12 +3,11 @@ package server
 import (
 	"context"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/vestibule-gw/vestibule/gate"
 	"github.com/vestibule-gw/vestibule/store"
+	"github.com/vestibule-gw/vestibule/store/revoked"
 )
 
 // boundedEphemeral is the ephemeral store as the request paths see it.
@@ -31,154 +30,116 @@ type boundedEphemeral struct {
 	now     func() time.Time
 	log     *slog.Logger
 
-	npending atomic.Int32 // len(pending): the hot path skips the lock at 0
-	mu       sync.Mutex
-	pending  map[[32]byte]pendingRevocation
+	// pending are the revocations the store did not take yet.
+	pending *revoked.View
 }
-
-type pendingRevocation struct{ at, until time.Time }
 
 func newBoundedEphemeral(e store.Ephemeral, timeout time.Duration, now func() time.Time, log *slog.Logger) *boundedEphemeral {
 	if timeout <= 0 {
 		timeout = time.Second
 	}
-	return &boundedEphemeral{Ephemeral: e, timeout: timeout, now: now, log: log, pending: map[[32]byte]pendingRevocation{}}
+	return &boundedEphemeral{Ephemeral: e, timeout: timeout, now: now, log: log, pending: revoked.New(now)}
 }
 
-func (b *boundedEphemeral) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, b.timeout)
+// within calls f with ctx bounded by timeout.
+func within[T any](ctx context.Context, timeout time.Duration, f func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return f(ctx)
+}
+
+// done is within for calls that return only an error.
+func done(ctx context.Context, timeout time.Duration, f func(context.Context) error) error {
+	_, err := within(ctx, timeout, func(ctx context.Context) (struct{}, error) { return struct{}{}, f(ctx) })
+	return err
 }
 
 func (b *boundedEphemeral) CreateHeld(ctx context.Context, h *store.Held) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Ephemeral.CreateHeld(ctx, h)
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Ephemeral.CreateHeld(ctx, h) })
 }
 
 func (b *boundedEphemeral) Held(ctx context.Context, id string) (*store.Held, error) {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Ephemeral.Held(ctx, id)
+	return within(ctx, b.timeout, func(ctx context.Context) (*store.Held, error) { return b.Ephemeral.Held(ctx, id) })
 }
 
 func (b *boundedEphemeral) HeldAttempt(ctx context.Context, id string) (int, error) {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Ephemeral.HeldAttempt(ctx, id)
+	return within(ctx, b.timeout, func(ctx context.Context) (int, error) { return b.Ephemeral.HeldAttempt(ctx, id) })
 }
 
 func (b *boundedEphemeral) SetHeldEnrollment(ctx context.Context, id string, sealed []byte) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Ephemeral.SetHeldEnrollment(ctx, id, sealed)
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Ephemeral.SetHeldEnrollment(ctx, id, sealed) })
 }
 
 func (b *boundedEphemeral) MarkHeldVerified(ctx context.Context, id string, at time.Time) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Ephemeral.MarkHeldVerified(ctx, id, at)
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Ephemeral.MarkHeldVerified(ctx, id, at) })
 }
 
 func (b *boundedEphemeral) SetHeldSMS(ctx context.Context, id, phone string, hash []byte, sentAt, expires time.Time) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Ephemeral.SetHeldSMS(ctx, id, phone, hash, sentAt, expires)
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Ephemeral.SetHeldSMS(ctx, id, phone, hash, sentAt, expires) })
 }
 
 func (b *boundedEphemeral) UseHeldSMS(ctx context.Context, id string, hash []byte, at time.Time, maxAttempts int) (store.SMSResult, error) {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Ephemeral.UseHeldSMS(ctx, id, hash, at, maxAttempts)
+	return within(ctx, b.timeout, func(ctx context.Context) (store.SMSResult, error) {
+		return b.Ephemeral.UseHeldSMS(ctx, id, hash, at, maxAttempts)
+	})
 }
 
 func (b *boundedEphemeral) TakeHeld(ctx context.Context, id string) (*store.Held, error) {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Ephemeral.TakeHeld(ctx, id)
+	return within(ctx, b.timeout, func(ctx context.Context) (*store.Held, error) { return b.Ephemeral.TakeHeld(ctx, id) })
 }
 
 func (b *boundedEphemeral) PopExpiredHeld(ctx context.Context, at time.Time, max int) ([]*store.Held, error) {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Ephemeral.PopExpiredHeld(ctx, at, max)
+	return within(ctx, b.timeout, func(ctx context.Context) ([]*store.Held, error) { return b.Ephemeral.PopExpiredHeld(ctx, at, max) })
 }
 
 func (b *boundedEphemeral) DeleteHeld(ctx context.Context, id string) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Ephemeral.DeleteHeld(ctx, id)
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Ephemeral.DeleteHeld(ctx, id) })
 }
 
 func (b *boundedEphemeral) Hit(ctx context.Context, key string, at time.Time, window time.Duration) (int, error) {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Ephemeral.Hit(ctx, key, at, window)
+	return within(ctx, b.timeout, func(ctx context.Context) (int, error) { return b.Ephemeral.Hit(ctx, key, at, window) })
 }
 
 func (b *boundedEphemeral) Unhit(ctx context.Context, key string, at time.Time) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Ephemeral.Unhit(ctx, key, at)
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Ephemeral.Unhit(ctx, key, at) })
 }
 
 func (b *boundedEphemeral) ResetHits(ctx context.Context, key string) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Ephemeral.ResetHits(ctx, key)
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Ephemeral.ResetHits(ctx, key) })
 }
 
 func (b *boundedEphemeral) Ban(ctx context.Context, key string, until time.Time) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Ephemeral.Ban(ctx, key, until)
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Ephemeral.Ban(ctx, key, until) })
 }
 
 func (b *boundedEphemeral) BannedUntil(ctx context.Context, key string, at time.Time) (time.Time, bool, error) {
-	ctx, cancel := b.bound(ctx)
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
 	return b.Ephemeral.BannedUntil(ctx, key, at)
 }
 
 func (b *boundedEphemeral) PutToken(ctx context.Context, hash [32]byte, user string, until time.Time) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Ephemeral.PutToken(ctx, hash, user, until)
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Ephemeral.PutToken(ctx, hash, user, until) })
 }
 
 func (b *boundedEphemeral) Token(ctx context.Context, hash [32]byte, at time.Time) (string, error) {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Ephemeral.Token(ctx, hash, at)
+	return within(ctx, b.timeout, func(ctx context.Context) (string, error) { return b.Ephemeral.Token(ctx, hash, at) })
 }
 
 func (b *boundedEphemeral) DeleteToken(ctx context.Context, hash [32]byte) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Ephemeral.DeleteToken(ctx, hash)
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Ephemeral.DeleteToken(ctx, hash) })
 }
 
 // Revoke records a revocation. When the store does not take it, it is kept
 // here (in force on this replica at once) and retried by RetryRevocations;
 // Revoke then reports success, as the revocation does hold.
 func (b *boundedEphemeral) Revoke(ctx context.Context, key [32]byte, at, until time.Time) error {
-	bctx, cancel := b.bound(ctx)
-	err := b.Ephemeral.Revoke(bctx, key, at, until)
-	cancel()
+	err := done(ctx, b.timeout, func(ctx context.Context) error { return b.Ephemeral.Revoke(ctx, key, at, until) })
 	if err == nil {
 		return nil
 	}
-	b.mu.Lock()
-	p, had := b.pending[key]
-	if !had || at.After(p.at) {
-		p.at = at
-	}
-	if !had || until.After(p.until) {
-		p.until = until
-	}
-	b.pending[key] = p
-	b.npending.Store(int32(len(b.pending)))
-	n := len(b.pending)
-	b.mu.Unlock()
+	b.pending.Add(key, at, until)
+	n := b.pending.Len()
 	b.log.WarnContext(ctx, "the store did not take a revocation: in force on this replica, retried until the store takes it",
 		"event", "revocation_pending", "pending", n, "err", err)
 	return nil
@@ -188,14 +149,8 @@ func (b *boundedEphemeral) Revoke(ctx context.Context, key [32]byte, at, until t
 // still waiting for the store: no round trip.
 func (b *boundedEphemeral) RevokedAt(key [32]byte) (time.Time, bool) {
 	at, ok := b.Ephemeral.RevokedAt(key)
-	if b.npending.Load() == 0 {
-		return at, ok
-	}
-	b.mu.Lock()
-	p, had := b.pending[key]
-	b.mu.Unlock()
-	if had && b.now().Before(p.until) && (!ok || p.at.After(at)) {
-		return p.at, true
+	if p, had := b.pending.RevokedAt(key); had && (!ok || p.After(at)) {
+		return p, true
 	}
 	return at, ok
 }
@@ -203,39 +158,24 @@ func (b *boundedEphemeral) RevokedAt(key [32]byte) (time.Time, bool) {
 // RetryRevocations offers the pending revocations to the store again and
 // returns how many are still pending. Lapsed ones are dropped.
 func (b *boundedEphemeral) RetryRevocations(ctx context.Context) int {
-	if b.npending.Load() == 0 {
+	if b.pending.Len() == 0 {
 		return 0
 	}
-	b.mu.Lock()
-	todo := make(map[[32]byte]pendingRevocation, len(b.pending))
-	for k, p := range b.pending {
-		todo[k] = p
-	}
-	b.mu.Unlock()
 	now := b.now()
-	done := 0
-	for k, p := range todo {
-		if now.Before(p.until) {
-			bctx, cancel := b.bound(ctx)
-			err := b.Ephemeral.Revoke(bctx, k, p.at, p.until)
-			cancel()
+	stored := 0
+	for k, p := range b.pending.All() {
+		if now.Before(p.Until) {
+			err := done(ctx, b.timeout, func(ctx context.Context) error { return b.Ephemeral.Revoke(ctx, k, p.At, p.Until) })
 			if err != nil {
 				break // still out; try again later
 			}
 		}
-		b.mu.Lock()
-		if cur, ok := b.pending[k]; ok && !cur.at.After(p.at) && !cur.until.After(p.until) {
-			delete(b.pending, k)
-		}
-		b.npending.Store(int32(len(b.pending)))
-		b.mu.Unlock()
-		done++
+		b.pending.Forget(k, p) // unless revoked again meanwhile
+		stored++
 	}
-	b.mu.Lock()
-	left := len(b.pending)
-	b.mu.Unlock()
-	if done > 0 {
-		b.log.InfoContext(ctx, "pending revocations handed to the store", "event", "revocation_stored", "stored", done, "pending", left)
+	left := b.pending.Len()
+	if stored > 0 {
+		b.log.InfoContext(ctx, "pending revocations handed to the store", "event", "revocation_stored", "stored", stored, "pending", left)
 	}
 	return left
 }
@@ -252,20 +192,12 @@ type boundedDurable struct {
 	enrolled func(ctx context.Context, user string)
 }
 
-func (b *boundedDurable) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, b.timeout)
-}
-
 func (b *boundedDurable) Enrollment(ctx context.Context, user string) (store.Enrollment, error) {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Durable.Enrollment(ctx, user)
+	return within(ctx, b.timeout, func(ctx context.Context) (store.Enrollment, error) { return b.Durable.Enrollment(ctx, user) })
 }
 
 func (b *boundedDurable) Enroll(ctx context.Context, e store.Enrollment) error {
-	bctx, cancel := b.bound(ctx)
-	err := b.Durable.Enroll(bctx, e)
-	cancel()
+	err := done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.Enroll(ctx, e) })
 	if err == nil && b.enrolled != nil {
 		b.enrolled(ctx, e.User)
 	}
@@ -273,9 +205,7 @@ func (b *boundedDurable) Enroll(ctx context.Context, e store.Enrollment) error {
 }
 
 func (b *boundedDurable) EnrollNew(ctx context.Context, e store.Enrollment) error {
-	bctx, cancel := b.bound(ctx)
-	err := b.Durable.EnrollNew(bctx, e)
-	cancel()
+	err := done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.EnrollNew(ctx, e) })
 	if err == nil && b.enrolled != nil {
 		b.enrolled(ctx, e.User)
 	}
@@ -283,33 +213,69 @@ func (b *boundedDurable) EnrollNew(ctx context.Context, e store.Enrollment) erro
 }
 
 func (b *boundedDurable) UseTOTPStep(ctx context.Context, user string, step int64, at time.Time) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Durable.UseTOTPStep(ctx, user, step, at)
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.UseTOTPStep(ctx, user, step, at) })
 }
 
 func (b *boundedDurable) UseRecoveryCode(ctx context.Context, user string, hash []byte, at time.Time) (int, error) {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Durable.UseRecoveryCode(ctx, user, hash, at)
+	return within(ctx, b.timeout, func(ctx context.Context) (int, error) { return b.Durable.UseRecoveryCode(ctx, user, hash, at) })
 }
 
 func (b *boundedDurable) SetPhone(ctx context.Context, user, phone string, at time.Time) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Durable.SetPhone(ctx, user, phone, at)
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.SetPhone(ctx, user, phone, at) })
 }
 
 func (b *boundedDurable) RevokeDevices(ctx context.Context, user string, at time.Time) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Durable.RevokeDevices(ctx, user, at)
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.RevokeDevices(ctx, user, at) })
 }
 
 func (b *boundedDurable) ReplaceRecoveryCodes(ctx context.Context, user string, hashes [][]byte) error {
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return b.Durable.ReplaceRecoveryCodes(ctx, user, hashes)
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.ReplaceRecoveryCodes(ctx, user, hashes) })
+}
+
+func (b *boundedDurable) SetTOTP(ctx context.Context, user string, sealedSecret []byte, at time.Time) error {
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.SetTOTP(ctx, user, sealedSecret, at) })
+}
+
+func (b *boundedDurable) RemoveTOTP(ctx context.Context, user string) error {
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.RemoveTOTP(ctx, user) })
+}
+
+func (b *boundedDurable) RemovePhone(ctx context.Context, user string) error {
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.RemovePhone(ctx, user) })
+}
+
+func (b *boundedDurable) AddPasskey(ctx context.Context, p store.Passkey) error {
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.AddPasskey(ctx, p) })
+}
+
+func (b *boundedDurable) Passkeys(ctx context.Context, user string) ([]store.Passkey, error) {
+	return within(ctx, b.timeout, func(ctx context.Context) ([]store.Passkey, error) { return b.Durable.Passkeys(ctx, user) })
+}
+
+func (b *boundedDurable) PasskeyByID(ctx context.Context, id []byte) (store.Passkey, error) {
+	return within(ctx, b.timeout, func(ctx context.Context) (store.Passkey, error) { return b.Durable.PasskeyByID(ctx, id) })
+}
+
+func (b *boundedDurable) UsePasskey(ctx context.Context, user string, id []byte, signCount uint32, backupState bool, at time.Time) error {
+	return done(ctx, b.timeout, func(ctx context.Context) error {
+		return b.Durable.UsePasskey(ctx, user, id, signCount, backupState, at)
+	})
+}
+
+func (b *boundedDurable) RenamePasskey(ctx context.Context, user string, id []byte, name string) error {
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.RenamePasskey(ctx, user, id, name) })
+}
+
+func (b *boundedDurable) DeletePasskey(ctx context.Context, user string, id []byte) error {
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.DeletePasskey(ctx, user, id) })
+}
+
+func (b *boundedDurable) AddSignIn(ctx context.Context, in store.SignIn) error {
+	return done(ctx, b.timeout, func(ctx context.Context) error { return b.Durable.AddSignIn(ctx, in) })
+}
+
+func (b *boundedDurable) SignIns(ctx context.Context, user string, limit int) ([]store.SignIn, error) {
+	return within(ctx, b.timeout, func(ctx context.Context) ([]store.SignIn, error) { return b.Durable.SignIns(ctx, user, limit) })
 }
 
 var (
@@ -366,9 +332,7 @@ func (b *boundedDurable) SeeDevice(ctx context.Context, d store.Device) error {
 	if !ok {
 		return nil
 	}
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return dl.SeeDevice(ctx, d)
+	return done(ctx, b.timeout, func(ctx context.Context) error { return dl.SeeDevice(ctx, d) })
 }
 
 func (b *boundedDurable) Devices(ctx context.Context, user string) ([]store.Device, error) {
@@ -376,9 +340,7 @@ func (b *boundedDurable) Devices(ctx context.Context, user string) ([]store.Devi
 	if !ok {
 		return nil, nil
 	}
-	ctx, cancel := b.bound(ctx)
-	defer cancel()
-	return dl.Devices(ctx, user)
+	return within(ctx, b.timeout, func(ctx context.Context) ([]store.Device, error) { return dl.Devices(ctx, user) })
 }
 
 // endSessions ends every gate session of user issued until now, on every

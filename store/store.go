@@ -41,11 +41,36 @@ type Durable interface {
 	// ReplaceRecoveryCodes replaces the user's recovery-code hashes with a
 	// new set (the old ones stop working); ErrNotFound if not enrolled.
 	ReplaceRecoveryCodes(ctx context.Context, user string, hashes [][]byte) error
-	// Reset removes the user's enrollment (factor reset); ErrNotFound if none.
+	// Reset removes the user's enrollment (factor reset) with everything
+	// kept of it: recovery codes, passkeys and recent sign-ins; ErrNotFound
+	// if none.
 	Reset(ctx context.Context, user string) error
+
+	// Factors changes one factor of an enrollment; see there.
+	Factors
+	// Passkeys are the user's WebAuthn credentials; see there.
+	Passkeys
+	// SignIns are the user's recent sign-ins; see there.
+	SignIns
+
 	// Ping reports whether the backend is reachable.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Factors changes one factor of an enrollment and leaves the others
+// (recovery codes, phone, passkeys) as they are: the security page.
+type Factors interface {
+	// SetTOTP replaces the user's sealed TOTP secret alone: TOTPSetAt
+	// becomes at and LastStep 0. It creates an enrollment with only this
+	// secret when the user has none (as SetPhone does).
+	SetTOTP(ctx context.Context, user string, sealedSecret []byte, at time.Time) error
+	// RemoveTOTP removes the user's TOTP secret (and its last step and
+	// TOTPSetAt); ErrNotFound when the user has none.
+	RemoveTOTP(ctx context.Context, user string) error
+	// RemovePhone removes the user's phone number; ErrNotFound when the
+	// user has none.
+	RemovePhone(ctx context.Context, user string) error
 }
 
 // Enrollment is one user's second-factor state.
@@ -66,6 +91,14 @@ type Enrollment struct {
 	LastUsed time.Time
 	// DevicesRevoked voids remembered-device cookies issued before it.
 	DevicesRevoked time.Time
+	// TOTPSetAt is when the current TOTP secret was set (zero: no secret).
+	// Enroll and EnrollNew take it from the enrollment, or CreatedAt when
+	// it is zero and there is a secret.
+	TOTPSetAt time.Time
+	// Passkeys is how many passkeys the user has (read only: AddPasskey
+	// and DeletePasskey change it). A user with passkeys and nothing else
+	// is enrolled.
+	Passkeys int
 }
 
 // Ephemeral holds short-lived state: held logins and revocations of released

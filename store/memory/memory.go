@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vestibule-gw/vestibule/store"
+	"github.com/vestibule-gw/vestibule/store/revoked"
 )
 
 // sweepEvery is how many writes pass between sweeps of expired entries.
@@ -25,9 +26,8 @@ type Store struct {
 	held   map[string]*store.Held
 	writes int
 
-	rmu     sync.RWMutex
-	revoked map[[32]byte]revocation
-	rwrites int
+	// rev is the revocations: this store's only copy of them.
+	rev *revoked.View
 
 	cmu     sync.Mutex
 	hits    map[string]window
@@ -48,8 +48,6 @@ type window struct {
 	end time.Time
 }
 
-type revocation struct{ at, until time.Time }
-
 var _ store.Ephemeral = (*Store)(nil)
 
 // New returns an empty store on the clock now (nil: time.Now).
@@ -57,7 +55,7 @@ func New(now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{now: now, held: map[string]*store.Held{}, revoked: map[[32]byte]revocation{},
+	return &Store{now: now, held: map[string]*store.Held{}, rev: revoked.New(now),
 		hits: map[string]window{}, bans: map[string]time.Time{}, tokens: map[[32]byte]token{}}
 }
 
@@ -256,48 +254,21 @@ func (s *Store) DeleteHeld(_ context.Context, id string) error {
 	return nil
 }
 
+// Revoke records a revocation in the view (see revoked.View.Add).
 func (s *Store) Revoke(_ context.Context, key [32]byte, at, until time.Time) error {
-	s.rmu.Lock()
-	defer s.rmu.Unlock()
-	if old, ok := s.revoked[key]; ok && old.at.After(at) {
-		at = old.at
-	}
-	if old, ok := s.revoked[key]; ok && old.until.After(until) {
-		until = old.until
-	}
-	s.revoked[key] = revocation{at: at, until: until}
-	s.rwrites++
-	if s.rwrites%sweepEvery == 0 {
-		now := s.now()
-		for k, r := range s.revoked {
-			if !now.Before(r.until) {
-				delete(s.revoked, k)
-			}
-		}
-	}
+	s.rev.Add(key, at, until)
 	return nil
 }
 
 // RevokedAt is on the hot path: a read lock and a map lookup.
-func (s *Store) RevokedAt(key [32]byte) (time.Time, bool) {
-	s.rmu.RLock()
-	r, ok := s.revoked[key]
-	s.rmu.RUnlock()
-	if !ok || !s.now().Before(r.until) {
-		return time.Time{}, false
-	}
-	return r.at, true
-}
+func (s *Store) RevokedAt(key [32]byte) (time.Time, bool) { return s.rev.RevokedAt(key) }
 
 // Len reports how many held logins and revocations are kept (tests, metrics).
-func (s *Store) Len() (held, revoked int) {
+func (s *Store) Len() (held, revocations int) {
 	s.mu.Lock()
 	held = len(s.held)
 	s.mu.Unlock()
-	s.rmu.RLock()
-	revoked = len(s.revoked)
-	s.rmu.RUnlock()
-	return held, revoked
+	return held, s.rev.Len()
 }
 
 // Dump writes everything the store holds (held logins with every field,

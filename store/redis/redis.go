@@ -27,6 +27,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/vestibule-gw/vestibule/store"
+	"github.com/vestibule-gw/vestibule/store/revoked"
 )
 
 // keepExpired is how long an expired held login stays for PopExpiredHeld.
@@ -51,15 +52,14 @@ type Store struct {
 	now    func() time.Time
 	log    *slog.Logger
 
-	rmu     sync.RWMutex
-	revoked map[[32]byte]revocation
+	// rev is the in-process copy of the revocations, fed by Revoke, the
+	// other replicas' messages and reloads.
+	rev *revoked.View
 
 	ps     *goredis.PubSub
 	cancel context.CancelFunc
 	done   chan struct{}
 }
-
-type revocation struct{ at, until time.Time }
 
 var _ store.Ephemeral = (*Store)(nil)
 
@@ -87,7 +87,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &Store{c: goredis.NewClient(opts), prefix: o.Prefix, now: o.Now, log: o.Logger, revoked: map[[32]byte]revocation{}}
+	s := &Store{c: goredis.NewClient(opts), prefix: o.Prefix, now: o.Now, log: o.Logger, rev: revoked.New(o.Now)}
 	if err := s.Ping(ctx); err != nil {
 		s.c.Close()
 		return nil, err
@@ -507,30 +507,11 @@ func (s *Store) apply(hexKey, v string) {
 	if !ok1 || !ok2 {
 		return
 	}
-	var k [32]byte
-	copy(k[:], b)
-	s.rmu.Lock()
-	old, had := s.revoked[k]
-	if !had || at.After(old.at) {
-		old.at = at
-	}
-	if !had || until.After(old.until) {
-		old.until = until
-	}
-	s.revoked[k] = old
-	s.rmu.Unlock()
+	s.rev.Add([32]byte(b), at, until)
 }
 
 // RevokedAt answers from the in-process view: no round trip.
-func (s *Store) RevokedAt(key [32]byte) (time.Time, bool) {
-	s.rmu.RLock()
-	r, ok := s.revoked[key]
-	s.rmu.RUnlock()
-	if !ok || !s.now().Before(r.until) {
-		return time.Time{}, false
-	}
-	return r.at, true
-}
+func (s *Store) RevokedAt(key [32]byte) (time.Time, bool) { return s.rev.RevokedAt(key) }
 
 // reload reads every live revocation from Redis.
 func (s *Store) reload(ctx context.Context) error {
@@ -548,15 +529,7 @@ func (s *Store) reload(ctx context.Context) error {
 	if err := iter.Err(); err != nil {
 		return unavailable("loading revocations", err)
 	}
-	// Drop lapsed entries.
-	now := s.now()
-	s.rmu.Lock()
-	for k, r := range s.revoked {
-		if !now.Before(r.until) {
-			delete(s.revoked, k)
-		}
-	}
-	s.rmu.Unlock()
+	s.rev.Prune()
 	return nil
 }
 

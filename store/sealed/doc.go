@@ -5,6 +5,9 @@
 // sealed before they reach SQLite, memory or Redis, and wraps a
 // store.Durable so enrolled phone numbers are sealed in SQLite or
 // PostgreSQL, beside a masked copy the admin commands can show without keys.
+// What is not secret passes through as it is: passkeys (a public key and
+// counters), recent sign-ins (address, browser), factor dates; TOTP secrets
+// reach the store already sealed by the caller (SetTOTP too).
 //
 // Sealing uses the seal package (AES-256-GCM with key ids), so the rotation
 // of secrets.encryption_keys works as for TOTP secrets: the first key seals,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vestibule-gw/vestibule/store"
+	"github.com/vestibule-gw/vestibule/store/sqlstore"
 )
 
 // Unhit takes back one event of key's current window, in one statement.
@@ -43,45 +44,29 @@ func (e *Ephemeral) Bans(ctx context.Context, prefix string, at time.Time) ([]st
 }
 
 // ReloadRevocations merges the live revocations made at or after since
-// into the in-process view: another process (an administrator's command)
-// may have added some. The gateway calls it every few seconds, off the hot
-// path.
+// (zero: all) into the in-process view: another process (an
+// administrator's command) may have added some. The gateway calls it every
+// few seconds, off the hot path.
 func (e *Ephemeral) ReloadRevocations(ctx context.Context, since time.Time) error {
 	rows, err := e.db.QueryContext(ctx, `SELECT bind, at, until_at FROM revocations WHERE until_at > ? AND at >= ?`,
-		e.now().UnixNano(), since.UnixNano())
+		e.now().UnixNano(), sqlstore.Nanos(since))
 	if err != nil {
 		return unavailable("loading revocations", err)
 	}
 	defer rows.Close()
-	type row struct {
-		k     [32]byte
-		at, u int64
-	}
-	var got []row
 	for rows.Next() {
 		var b []byte
-		var r row
-		if err := rows.Scan(&b, &r.at, &r.u); err != nil {
+		var at, until int64
+		if err := rows.Scan(&b, &at, &until); err != nil {
 			return unavailable("loading revocations", err)
 		}
-		copy(r.k[:], b)
-		got = append(got, r)
+		if len(b) == 32 {
+			e.rev.Add([32]byte(b), time.Unix(0, at).UTC(), time.Unix(0, until).UTC())
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return unavailable("loading revocations", err)
 	}
-	e.rmu.Lock()
-	for _, r := range got {
-		at, until := time.Unix(0, r.at).UTC(), time.Unix(0, r.u).UTC()
-		old, had := e.revoked[r.k]
-		if had && old.at.After(at) {
-			at = old.at
-		}
-		if had && old.until.After(until) {
-			until = old.until
-		}
-		e.revoked[r.k] = revocation{at, until}
-	}
-	e.rmu.Unlock()
+	e.rev.Prune()
 	return nil
 }

@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/vestibule-gw/vestibule/store"
+	"github.com/vestibule-gw/vestibule/store/revoked"
+	"github.com/vestibule-gw/vestibule/store/sqlstore"
 )
 
 // Ephemeral is the ephemeral store in the same SQLite file: held logins,
@@ -19,34 +20,20 @@ type Ephemeral struct {
 	db  *sql.DB
 	now func() time.Time
 
-	rmu     sync.RWMutex
-	revoked map[[32]byte]revocation
+	// rev mirrors the live revocations for the hot path.
+	rev *revoked.View
 }
-
-type revocation struct{ at, until time.Time }
 
 var _ store.Ephemeral = (*Ephemeral)(nil)
 
 // Ephemeral returns the ephemeral store sharing this database. It loads the
 // live revocations; Close on it does nothing (close the DB).
 func (s *DB) Ephemeral(ctx context.Context) (*Ephemeral, error) {
-	e := &Ephemeral{db: s.db, now: s.now, revoked: map[[32]byte]revocation{}}
-	rows, err := s.db.QueryContext(ctx, `SELECT bind, at, until_at FROM revocations WHERE until_at > ?`, s.now().UnixNano())
-	if err != nil {
-		return nil, unavailable("loading revocations", err)
+	e := &Ephemeral{db: s.db, now: s.now, rev: revoked.New(s.now)}
+	if err := e.ReloadRevocations(ctx, time.Time{}); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var b []byte
-		var at, until int64
-		if err := rows.Scan(&b, &at, &until); err != nil {
-			return nil, unavailable("loading revocations", err)
-		}
-		var k [32]byte
-		copy(k[:], b)
-		e.revoked[k] = revocation{time.Unix(0, at), time.Unix(0, until)}
-	}
-	return e, rows.Err()
+	return e, nil
 }
 
 // heldData is the unchanging part of a held login.
@@ -75,7 +62,7 @@ func scanHeld(sc interface{ Scan(...any) error }) (*store.Held, error) {
 	}
 	h := &store.Held{ID: d.ID, User: d.User, Kind: d.Kind, Next: d.Next, RemoteIP: d.RemoteIP, UserAgent: d.UserAgent,
 		Session: d.Session, Created: d.Created, Expires: d.Expires, Attempts: n, Phone: phone, SMSAttempts: smsn,
-		Verified: fromNanos(ver), SMSSent: fromNanos(smssent), SMSExpires: fromNanos(smsexp)}
+		Verified: sqlstore.Time(ver), SMSSent: sqlstore.Time(smssent), SMSExpires: sqlstore.Time(smsexp)}
 	h.Response.Status, h.Response.Header, h.Response.Body = d.Status, d.Header, d.Body
 	if h.Response.Header == nil {
 		h.Response.Header = http.Header{}
@@ -100,7 +87,7 @@ func (e *Ephemeral) CreateHeld(ctx context.Context, h *store.Held) error {
 		return err
 	}
 	_, err = e.db.ExecContext(ctx, `INSERT OR REPLACE INTO held (id, exp, `+heldCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		h.ID, h.Expires.UnixNano(), data, h.Attempts, h.EnrollSecret, nanos(h.Verified), h.Phone, h.SMSHash, nanos(h.SMSSent), nanos(h.SMSExpires), h.SMSAttempts)
+		h.ID, h.Expires.UnixNano(), data, h.Attempts, h.EnrollSecret, sqlstore.Nanos(h.Verified), h.Phone, h.SMSHash, sqlstore.Nanos(h.SMSSent), sqlstore.Nanos(h.SMSExpires), h.SMSAttempts)
 	if err != nil {
 		return unavailable("holding login", err)
 	}
@@ -152,14 +139,14 @@ func (e *Ephemeral) SetHeldEnrollment(ctx context.Context, id string, sealed []b
 
 // MarkHeldVerified records that the second factor passed.
 func (e *Ephemeral) MarkHeldVerified(ctx context.Context, id string, at time.Time) error {
-	return e.update(ctx, "marking verified", `UPDATE held SET ver = ? WHERE id = ? AND exp > ?`, nanos(at), id, e.nowNanos())
+	return e.update(ctx, "marking verified", `UPDATE held SET ver = ? WHERE id = ? AND exp > ?`, sqlstore.Nanos(at), id, e.nowNanos())
 }
 
 // SetHeldSMS stores a new text-message code's hash.
 func (e *Ephemeral) SetHeldSMS(ctx context.Context, id, phone string, hash []byte, sentAt, expires time.Time) error {
 	return e.update(ctx, "storing text-message code",
 		`UPDATE held SET phone = ?, smsh = ?, smssent = ?, smsexp = ?, smsn = 0 WHERE id = ? AND exp > ?`,
-		phone, hash, nanos(sentAt), nanos(expires), id, e.nowNanos())
+		phone, hash, sqlstore.Nanos(sentAt), sqlstore.Nanos(expires), id, e.nowNanos())
 }
 
 // UseHeldSMS counts, checks and consumes a code in one UPDATE.
@@ -329,30 +316,12 @@ func (e *Ephemeral) Revoke(ctx context.Context, key [32]byte, at, until time.Tim
 	if err != nil {
 		return unavailable("revoking", err)
 	}
-	e.rmu.Lock()
-	e.revoked[key] = revocation{time.Unix(0, a).UTC(), time.Unix(0, u).UTC()}
-	if len(e.revoked)%256 == 0 {
-		now := e.now()
-		for k, r := range e.revoked {
-			if !now.Before(r.until) {
-				delete(e.revoked, k)
-			}
-		}
-	}
-	e.rmu.Unlock()
+	e.rev.Add(key, time.Unix(0, a).UTC(), time.Unix(0, u).UTC())
 	return nil
 }
 
 // RevokedAt answers from memory: no database on the hot path.
-func (e *Ephemeral) RevokedAt(key [32]byte) (time.Time, bool) {
-	e.rmu.RLock()
-	r, ok := e.revoked[key]
-	e.rmu.RUnlock()
-	if !ok || !e.now().Before(r.until) {
-		return time.Time{}, false
-	}
-	return r.at, true
-}
+func (e *Ephemeral) RevokedAt(key [32]byte) (time.Time, bool) { return e.rev.RevokedAt(key) }
 
 // Ping checks the database.
 func (e *Ephemeral) Ping(ctx context.Context) error {

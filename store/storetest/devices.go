@@ -10,11 +10,10 @@ import (
 )
 
 // deviceLog checks the remembered-device log of a durable store.
-func deviceLog(t *testing.T, open func(t *testing.T, now func() time.Time) store.Durable) {
+func deviceLog(t *testing.T, open OpenDurable) {
 	ctx := context.Background()
 	t.Run("remembered devices: first seen kept, last use wins", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		dl, ok := s.(store.DeviceLog)
 		if !ok {
 			t.Fatalf("%T keeps no device log", s)

@@ -38,7 +38,7 @@ const concurrency = 50
 
 // Durable runs the conformance suite for a durable store. open returns a
 // fresh, empty store using now as its clock.
-func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.Durable) {
+func Durable(t *testing.T, open OpenDurable) {
 	ctx := context.Background()
 	hashes := func(n int) [][]byte {
 		var hs [][]byte
@@ -56,10 +56,10 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 	}
 
 	deviceLog(t, open)
+	open.security(t)
 
 	t.Run("enrollment round trip", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		_, s := open.fresh(t)
 		if _, err := s.Enrollment(ctx, "alice"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("unknown user: %v, want ErrNotFound", err)
 		}
@@ -86,8 +86,7 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 	})
 
 	t.Run("enroll replaces", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		enroll(t, s, "alice", 10)
 		if err := s.UseTOTPStep(ctx, "alice", 100, c.Now()); err != nil {
 			t.Fatal(err)
@@ -109,8 +108,7 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 	})
 
 	t.Run("TOTP steps only move forward", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		if err := s.UseTOTPStep(ctx, "nobody", 5, c.Now()); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("unenrolled user: %v, want ErrNotFound", err)
 		}
@@ -134,8 +132,7 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 	})
 
 	t.Run("recovery codes work once", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		enroll(t, s, "alice", 3)
 		enroll(t, s, "bob", 3)
 		h := hashes(3)
@@ -168,8 +165,7 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 	})
 
 	t.Run("phone", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		// SMS-only user: created by SetPhone.
 		if err := s.SetPhone(ctx, "carol", "+33612345678", c.Now()); err != nil {
 			t.Fatal(err)
@@ -198,8 +194,7 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 	})
 
 	t.Run("list and replace recovery codes", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		if l, err := s.Enrollments(ctx); err != nil || len(l) != 0 {
 			t.Fatalf("empty store lists %d, %v", len(l), err)
 		}
@@ -225,8 +220,7 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 	})
 
 	t.Run("revoke devices", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		if err := s.RevokeDevices(ctx, "alice", c.Now()); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("unenrolled: %v", err)
 		}
@@ -243,8 +237,7 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 	})
 
 	t.Run("reset", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		if err := s.Reset(ctx, "alice"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("reset of unknown user: %v", err)
 		}
@@ -261,8 +254,7 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 	})
 
 	t.Run("enrollments are copies", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		secret, hs := []byte("sealed-alice"), hashes(2)
 		if err := s.Enroll(ctx, store.Enrollment{User: "alice", TOTPSecret: secret, RecoveryHashes: hs, CreatedAt: c.Now()}); err != nil {
 			t.Fatal(err)
@@ -288,8 +280,7 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 	})
 
 	t.Run("steps and codes are per user; recovery codes count as use", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		enroll(t, s, "alice", 2)
 		enroll(t, s, "bob", 2)
 		if err := s.UseTOTPStep(ctx, "alice", 100, c.Now()); err != nil {
@@ -321,8 +312,7 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 	})
 
 	t.Run("reset then enroll again", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		enroll(t, s, "alice", 2)
 		if err := s.UseTOTPStep(ctx, "alice", 100, c.Now()); err != nil {
 			t.Fatal(err)
@@ -349,8 +339,7 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 	})
 
 	t.Run("first enrollment: exactly one wins", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		_, s := open.fresh(t)
 		results := race(func(i int) error {
 			return s.EnrollNew(ctx, store.Enrollment{User: "alice", TOTPSecret: []byte(fmt.Sprint("sealed-", i)), RecoveryHashes: hashes(2)})
 		})
@@ -365,16 +354,14 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 	})
 
 	t.Run("concurrent TOTP step: exactly one wins", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		enroll(t, s, "alice", 1)
 		results := race(func(int) error { return s.UseTOTPStep(ctx, "alice", 42, c.Now()) })
 		expectOneWinner(t, results, store.ErrReplay)
 	})
 
 	t.Run("concurrent recovery code: exactly one wins", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		enroll(t, s, "alice", 5)
 		results := race(func(int) error {
 			_, err := s.UseRecoveryCode(ctx, "alice", hashes(5)[2], c.Now())
@@ -384,8 +371,7 @@ func Durable(t *testing.T, open func(t *testing.T, now func() time.Time) store.D
 	})
 
 	t.Run("concurrent distinct recovery codes: each remaining count once", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		enroll(t, s, "alice", concurrency)
 		hs := hashes(concurrency)
 		var mu sync.Mutex
@@ -469,7 +455,7 @@ func expectOneWinner(t *testing.T, errs []error, loser error) {
 
 // Ephemeral runs the conformance suite for an ephemeral store. open returns
 // a fresh, empty store using now as its clock.
-func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store.Ephemeral) {
+func Ephemeral(t *testing.T, open OpenEphemeral) {
 	ctx := context.Background()
 	newHeld := func(c *Clock, id string) *store.Held {
 		return &store.Held{
@@ -482,8 +468,7 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 	}
 
 	t.Run("held round trip and copies", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		if _, err := s.Held(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("unknown: %v", err)
 		}
@@ -535,8 +520,7 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 	})
 
 	t.Run("held logins expire", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		if err := s.CreateHeld(ctx, newHeld(c, "h1")); err != nil {
 			t.Fatal(err)
 		}
@@ -563,8 +547,7 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 	})
 
 	t.Run("attempts, enrollment, verification", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		s.CreateHeld(ctx, newHeld(c, "h1"))
 		for want := 1; want <= 3; want++ {
 			n, err := s.HeldAttempt(ctx, "h1")
@@ -594,8 +577,7 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 	})
 
 	t.Run("take and delete", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		s.CreateHeld(ctx, newHeld(c, "h1"))
 		s.CreateHeld(ctx, newHeld(c, "h2"))
 		s.HeldAttempt(ctx, "h1")
@@ -634,8 +616,7 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 	})
 
 	t.Run("revocations", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		k1, k2 := [32]byte{1}, [32]byte{2}
 		if _, ok := s.RevokedAt(k1); ok {
 			t.Fatal("fresh store reports a revocation")
@@ -670,16 +651,14 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 	})
 
 	t.Run("concurrent take: exactly one wins", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		s.CreateHeld(ctx, newHeld(c, "h1"))
 		results := race(func(int) error { _, err := s.TakeHeld(ctx, "h1"); return err })
 		expectOneWinner(t, results, store.ErrNotFound)
 	})
 
 	t.Run("concurrent attempts are all counted", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		s.CreateHeld(ctx, newHeld(c, "h1"))
 		var mu sync.Mutex
 		var counts []int
@@ -708,8 +687,7 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 	})
 
 	t.Run("pop expired held logins", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		for i := range 5 {
 			s.CreateHeld(ctx, newHeld(c, fmt.Sprint("old", i)))
 		}
@@ -740,8 +718,7 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 	})
 
 	t.Run("text-message codes", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		s.CreateHeld(ctx, newHeld(c, "h1"))
 		code := bytes.Repeat([]byte{1}, 32)
 		wrong := bytes.Repeat([]byte{2}, 32)
@@ -802,8 +779,7 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 	})
 
 	t.Run("released tokens", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		a, b := sha256.Sum256([]byte("r:token-a")), sha256.Sum256([]byte("r:token-b"))
 		if _, err := s.Token(ctx, a, c.Now()); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("unknown token: %v", err)
@@ -842,8 +818,7 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 	})
 
 	t.Run("held kind round trip", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		h := newHeld(c, "hp")
 		h.Kind = store.KindParse
 		if err := s.CreateHeld(ctx, h); err != nil {
@@ -858,8 +833,7 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 	})
 
 	t.Run("counters", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		for want := 1; want <= 3; want++ {
 			if n, err := s.Hit(ctx, "user:alice", c.Now(), time.Minute); err != nil || n != want {
 				t.Fatalf("hit %d: %d, %v", want, n, err)
@@ -908,8 +882,7 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 	})
 
 	t.Run("concurrent hits are all counted", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		var mu sync.Mutex
 		var counts []int
 		race(func(int) error {
@@ -928,8 +901,7 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 	})
 
 	t.Run("reserve", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		until := c.Now().Add(30 * time.Second)
 		if got, ok, err := s.Reserve(ctx, "sms-cooldown:alice", c.Now(), until); err != nil || !ok || !got.Equal(until) {
 			t.Fatalf("first reserve: %v %v %v", got, ok, err)
@@ -957,8 +929,7 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 	})
 
 	t.Run("concurrent reserve: exactly one wins", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		errs := race(func(int) error {
 			ok, err := reserveOK(s, "sms-cooldown:alice", c.Now(), c.Now().Add(time.Minute))
 			if err == nil && !ok {
@@ -971,8 +942,7 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 	counterExtras(t, open)
 
 	t.Run("many held logins", func(t *testing.T) {
-		c := NewClock()
-		s := open(t, c.Now)
+		c, s := open.fresh(t)
 		for i := range 1000 {
 			if err := s.CreateHeld(ctx, newHeld(c, fmt.Sprint("h", i))); err != nil {
 				t.Fatal(err)
@@ -991,4 +961,95 @@ func Ephemeral(t *testing.T, open func(t *testing.T, now func() time.Time) store
 func reserveOK(s store.Counters, key string, at, until time.Time) (bool, error) {
 	_, ok, err := s.Reserve(context.Background(), key, at, until)
 	return ok, err
+}
+
+// OpenDurable returns a fresh, empty durable store on the clock now.
+type OpenDurable func(t *testing.T, now func() time.Time) store.Durable
+
+// OpenEphemeral returns a fresh, empty ephemeral store on the clock now.
+type OpenEphemeral func(t *testing.T, now func() time.Time) store.Ephemeral
+
+// fresh opens an empty store on a new clock.
+func (open OpenDurable) fresh(t *testing.T) (*Clock, store.Durable) {
+	c := NewClock()
+	return c, open(t, c.Now)
+}
+
+func (open OpenEphemeral) fresh(t *testing.T) (*Clock, store.Ephemeral) {
+	c := NewClock()
+	return c, open(t, c.Now)
+}
+
+// counterExtras checks taking back a count and listing bans.
+func counterExtras(t *testing.T, open OpenEphemeral) {
+	ctx := context.Background()
+
+	t.Run("unhit takes back one count of the current window", func(t *testing.T) {
+		c, s := open.fresh(t)
+		if err := s.Unhit(ctx, "ip:192.0.2.1", c.Now()); err != nil {
+			t.Fatalf("unhit of an unknown key: %v", err)
+		}
+		s.Hit(ctx, "ip:192.0.2.1", c.Now(), time.Minute)
+		s.Hit(ctx, "ip:192.0.2.1", c.Now(), time.Minute)
+		s.Hit(ctx, "ip:192.0.2.2", c.Now(), time.Minute)
+		if err := s.Unhit(ctx, "ip:192.0.2.1", c.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := s.Hit(ctx, "ip:192.0.2.1", c.Now(), time.Minute); n != 2 {
+			t.Errorf("hit, hit, unhit, hit = %d, want 2", n)
+		}
+		// Another key keeps its count.
+		if n, _ := s.Hit(ctx, "ip:192.0.2.2", c.Now(), time.Minute); n != 2 {
+			t.Errorf("another key after the unhit: %d, want 2", n)
+		}
+		// Never below zero.
+		for range 5 {
+			s.Unhit(ctx, "ip:192.0.2.1", c.Now())
+		}
+		if n, _ := s.Hit(ctx, "ip:192.0.2.1", c.Now(), time.Minute); n != 1 {
+			t.Errorf("after more unhits than hits: %d, want 1", n)
+		}
+		// A window that ended is not touched, and the next hit starts anew.
+		c.Advance(2 * time.Minute)
+		s.Unhit(ctx, "ip:192.0.2.1", c.Now())
+		if n, _ := s.Hit(ctx, "ip:192.0.2.1", c.Now(), time.Minute); n != 1 {
+			t.Errorf("first hit of a new window: %d, want 1", n)
+		}
+	})
+
+	t.Run("bans listed by prefix while in force", func(t *testing.T) {
+		c, s := open.fresh(t)
+		if l, err := s.Bans(ctx, "ip:", c.Now()); err != nil || len(l) != 0 {
+			t.Fatalf("no bans: %v %v", l, err)
+		}
+		long, short := c.Now().Add(time.Hour), c.Now().Add(time.Minute)
+		s.Ban(ctx, "ip:2001:db8::1", long)
+		s.Ban(ctx, "ip:192.0.2.1", short)
+		s.Ban(ctx, "user:alice", long)
+		s.Ban(ctx, "user:a*[b]", long) // glob characters are not patterns
+		l, err := s.Bans(ctx, "ip:", c.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []store.Ban{{Key: "ip:192.0.2.1", Until: short}, {Key: "ip:2001:db8::1", Until: long}}
+		if len(l) != len(want) {
+			t.Fatalf("ip bans = %v, want %v", l, want)
+		}
+		for i := range want {
+			if l[i].Key != want[i].Key || !l[i].Until.Equal(want[i].Until) {
+				t.Errorf("ban %d = %v, want %v", i, l[i], want[i])
+			}
+		}
+		if l, _ := s.Bans(ctx, "user:a*", c.Now()); len(l) != 1 || l[0].Key != "user:a*[b]" {
+			t.Errorf("prefix with glob characters: %v", l)
+		}
+		c.Advance(2 * time.Minute)
+		if l, _ := s.Bans(ctx, "ip:", c.Now()); len(l) != 1 || l[0].Key != "ip:2001:db8::1" {
+			t.Errorf("after the short ban ended: %v", l)
+		}
+		s.Unban(ctx, "ip:2001:db8::1")
+		if l, _ := s.Bans(ctx, "ip:", c.Now()); len(l) != 0 {
+			t.Errorf("after unban: %v", l)
+		}
+	})
 }

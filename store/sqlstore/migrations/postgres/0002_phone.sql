@@ -1,0 +1,1 @@
+ALTER TABLE vestibule_enrollments ADD COLUMN phone TEXT NOT NULL DEFAULT '';

@@ -1,0 +1,1 @@
+ALTER TABLE enrollments ADD COLUMN devices_revoked INTEGER NOT NULL DEFAULT 0;

@@ -1,0 +1,1 @@
+ALTER TABLE enrollments ADD COLUMN phone TEXT NOT NULL DEFAULT '';

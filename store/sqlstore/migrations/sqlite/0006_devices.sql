@@ -1,0 +1,4 @@
+CREATE TABLE devices (
+	user TEXT NOT NULL, id TEXT NOT NULL, created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+	last_ip TEXT NOT NULL, user_agent TEXT NOT NULL, PRIMARY KEY (user, id)
+) WITHOUT ROWID;
