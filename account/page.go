@@ -116,7 +116,7 @@ func (h *Handler) overview(r *http.Request, cl gate.Claims) (pageData, error) {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return d, err
 	}
-	d.TOTP, d.TOTPAdded = len(enr.TOTPSecret) > 0, enr.CreatedAt
+	d.TOTP, d.TOTPAdded = len(enr.TOTPSecret) > 0, enr.TOTPSetAt
 	d.Phone, d.RecoveryLeft = phone.Mask(enr.Phone), len(enr.RecoveryHashes)
 	pks, err := h.opt.Store.Passkeys(ctx, cl.User)
 	if err != nil {

@@ -1,7 +1,6 @@
 package challenge
 
 import (
-	"context"
 	"encoding/hex"
 	"net/http"
 
@@ -29,17 +28,11 @@ func (h *Handler) seeDevice(r *http.Request, user string, bind [32]byte) {
 }
 
 // signedIn records a completed sign-in (when, from where, with which
-// factor) for the user's security page, when the durable store keeps them.
-// Best effort: the release does not wait on it failing.
+// factor) for the user's security page. Best effort: the release does not
+// wait on it failing.
 func (h *Handler) signedIn(r *http.Request, user, by string) {
-	rec, ok := h.opt.Durable.(interface {
-		AddSignIn(ctx context.Context, s store.SignIn) error
-	})
-	if !ok {
-		return
-	}
 	s := store.SignIn{User: user, At: h.opt.Now(), IP: h.ip(r), UserAgent: r.UserAgent(), Factor: by}
-	if err := rec.AddSignIn(r.Context(), s); err != nil {
+	if err := h.opt.Durable.AddSignIn(r.Context(), s); err != nil {
 		h.log.WarnContext(r.Context(), "recording a sign-in", "event", "store_error", "user", user, "err", err)
 	}
 }

@@ -153,7 +153,8 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	// gets store.timeout, and revocations survive an ephemeral-store outage
 	// (see stores.go). Admin accessors and the janitor's sweep use them too.
 	s.bounded = newBoundedEphemeral(s.ephemeral, cfg.Store.Timeout, d.Now, d.Logger)
-	durable := store.Durable(&boundedDurable{Durable: s.durable, timeout: s.bounded.timeout, enrolled: s.endSessions})
+	bounded := &boundedDurable{Durable: s.durable, timeout: s.bounded.timeout, enrolled: s.endSessions}
+	durable := store.Durable(bounded)
 	ephemeral := store.Ephemeral(s.bounded)
 
 	ips, err := clientip.New(cfg.Server.TrustedProxies)
@@ -277,34 +278,10 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	var acct *account.Handler
-	if acctStore, err := accountStore(durable); err != nil {
-		d.Logger.Warn("the security page is off", "event", "account_page_off", "err", err)
-	} else {
-		var texter account.Texter
-		if smsOpts != nil {
-			texter = ch
-		}
-		rp, err := passkeys(cfg, gateKeys, d)
-		if err != nil {
-			return nil, err
-		}
-		var registrar account.Registrar
-		if rp != nil {
-			registrar = rp
-		}
-		acct, err = account.New(account.Options{
-			Prefix: cfg.Prefix, AppName: cfg.AppName, LoginURL: loginURL, Origin: origin, Secure: cfg.Secure(), Keys: gateKeys,
-			Claims: cookieguard.VerifiedClaims, Store: acctStore, Sessions: ephemeral, Counters: ephemeral, Cookies: issuer, Sealer: sealer,
-			Notifier: enrollNotifier, Texter: texter, Passkeys: registrar, Refused: isPasskeyRefusal, ReauthMaxAge: cfg.Account.ReauthMaxAge, SessionMaxAge: cfg.Gate.MaxAge,
-			TOTPForbidden: cfg.Factors.TOTP == "forbidden", DefaultRegion: cfg.SMS.DefaultRegion, CodeTTL: cfg.SMS.CodeTTL,
-			CodeAttempts: cfg.SMS.MaxAttempts, Templates: templates.FS, Now: d.Now, Random: d.Random, Logger: d.Logger,
-			ClientIP: ips.ClientIP,
-		})
-		if err != nil {
-			return nil, err
-		}
-		acct.SetBrand(brand.Accent != "", len(brand.Logo) > 0)
+	acct, err := accountPage(cfg, d, accountParts{durable: bounded, ephemeral: ephemeral, issuer: issuer, sealer: sealer,
+		ch: ch, sms: smsOpts != nil, notifier: enrollNotifier, ips: ips, gateKeys: gateKeys, loginURL: loginURL, origin: origin, brand: brand})
+	if err != nil {
+		return nil, err
 	}
 	matcher, err := successMatcher(cfg.Login.Success)
 	if err != nil {
@@ -555,9 +532,7 @@ func (s *Server) Reload(cfg *config.Config) ([]string, error) {
 	s.px.SetRules(bypass, stepUp)
 	s.reg.SetLimits(regulate.Limit(cfg.Regulation.User), regulate.Limit(cfg.Regulation.IP))
 	s.ch.SetBrand(brand)
-	if s.acct != nil {
-		s.acct.SetBrand(brand.Accent != "", len(brand.Logo) > 0)
-	}
+	s.acct.SetBrand(brand.Accent != "", len(brand.Logo) > 0)
 	s.metrics.SetConfig(cfg.Fingerprint())
 	var restart []string
 	old := *s.cfg // the startup config: restart-only keys compare with it
