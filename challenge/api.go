@@ -257,17 +257,17 @@ type apiCodes struct{ h *Handler }
 // Factor names a rejected code of the JSON protocol in the audit log.
 func (apiCodes) Factor() string { return "parse" }
 
-// Precheck: a user with no enrollment has nothing to check.
-func (m apiCodes) Precheck(ctx context.Context, a Attempt) (Proof, error) {
-	_, err := m.h.opt.Durable.Enrollment(ctx, a.Held.User)
-	if errors.Is(err, store.ErrNotFound) {
-		return Proof{}, errNotEnrolled
-	}
-	return Proof{}, err
-}
-
+// Verify: a user with no enrollment has nothing to check (errNotEnrolled,
+// after the attempt was counted: a client sending codes for such a login
+// earns a ban like any other guesser).
 func (m apiCodes) Verify(ctx context.Context, a Attempt) (Proof, error) {
 	h, held := m.h, a.Held
+	if _, err := h.opt.Durable.Enrollment(ctx, held.User); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Proof{}, errNotEnrolled
+		}
+		return Proof{}, err
+	}
 	code := strings.TrimSpace(a.Code)
 	digits := code != "" && strings.Trim(code, "0123456789 ") == ""
 	a.Code = code

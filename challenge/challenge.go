@@ -20,6 +20,7 @@ import (
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 	"github.com/vestibule-gw/vestibule/clientip"
+	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/cookieguard"
 	"github.com/vestibule-gw/vestibule/enroll"
 	"github.com/vestibule-gw/vestibule/factor"
@@ -67,7 +68,7 @@ type Options struct {
 	// MaxAttempts is the number of code attempts per held login (0: 5).
 	MaxAttempts int
 	// HoldTTL is the lifetime of a held login, and so of the pending cookie
-	// (0: 5 minutes).
+	// (0: config.DefaultHoldTTL).
 	HoldTTL time.Duration
 	// RecoveryCodes is how many recovery codes enrollment issues (0: 10).
 	RecoveryCodes int
@@ -176,7 +177,7 @@ func New(opts Options) (*Handler, error) {
 		opts.MaxAttempts = 5
 	}
 	if opts.HoldTTL <= 0 {
-		opts.HoldTTL = 5 * time.Minute
+		opts.HoldTTL = config.DefaultHoldTTL
 	}
 	if opts.RecoveryCodes <= 0 {
 		opts.RecoveryCodes = 10

@@ -248,6 +248,17 @@ func (c *Checker) Check(ctx context.Context, a Attempt) Result {
 	if p.Factor != "" {
 		res.Factor = p.Factor
 	}
+	if err != nil && errors.Is(err, errNotEnrolled) && reg != nil {
+		// Counted (the method could only tell after the count): a code for
+		// a user with nothing to check is a failure, as a wrong one is.
+		if ferr := reg.Fail(ctx); ferr != nil {
+			if until, ok := regulate.IsBanned(ferr); ok {
+				return c.banned(ctx, a, res, until)
+			}
+			c.Log.ErrorContext(ctx, "recording failed attempt", "event", "store_error", "err", ferr)
+		}
+		return c.failed(ctx, a, res, "checking code", err)
+	}
 	if err != nil {
 		// Neither right nor wrong: the reservation is given back.
 		if reg != nil {

@@ -654,3 +654,39 @@ func TestKindString(t *testing.T) {
 		}
 	}
 }
+
+// enrolledOnlyInVerify finds the user not enrolled only once asked to
+// verify (as the JSON protocol's method does, after the count).
+type enrolledOnlyInVerify struct{}
+
+func (enrolledOnlyInVerify) Factor() string { return "parse" }
+func (enrolledOnlyInVerify) Verify(context.Context, Attempt) (Proof, error) {
+	return Proof{}, errNotEnrolled
+}
+
+// TestCheckNotEnrolledAfterCount: codes sent for a user with nothing to
+// check, found only after the count, are failures for the regulator, so
+// a client that keeps sending them earns a ban like any guesser.
+func TestCheckNotEnrolledAfterCount(t *testing.T) {
+	ctx := context.Background()
+	e := newCheckEnv(t, testLimit, regulate.Limit{})
+	h := e.hold("h", "bob")
+	var kinds []Kind
+	for range testLimit.MaxFailures {
+		kinds = append(kinds, e.checker.Check(ctx, e.attempt(h, enrolledOnlyInVerify{}, "000000")).Kind)
+	}
+	for i, k := range kinds[:testLimit.MaxFailures-1] {
+		if k != NotEnrolled {
+			t.Fatalf("attempt %d: %v (all: %v)", i+1, k, kinds)
+		}
+	}
+	if last := kinds[testLimit.MaxFailures-1]; last != Banned {
+		t.Fatalf("failure %d: %v (all: %v)", testLimit.MaxFailures, last, kinds)
+	}
+	if e.abandonReason("h") != "banned" {
+		t.Fatalf("held login ended %q, want banned", e.abandonReason("h"))
+	}
+	if _, banned, _ := e.eph.BannedUntil(ctx, "user:bob", e.clock.Now()); !banned {
+		t.Fatal("bob is not banned")
+	}
+}

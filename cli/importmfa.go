@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -28,9 +27,9 @@ import (
 // (authData.mfa.mobile) is read with the master key and enrolled in the
 // gateway (the secret sealed like every other); then, unless -keep-in-parse,
 // authData.mfa is removed at Parse so Parse stops asking for it.
-func parseImportMFA(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) error {
+func parseImportMFA(ctx context.Context, args []string, o invocation) error {
 	fs := flag.NewFlagSet("parse import-mfa", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(o.stderr)
 	path := fs.String("config", "config.yaml", "config file")
 	appID := fs.String("app-id", "", "Parse application id (default: $PARSE_APP_ID)")
 	keyFile := fs.String("master-key-file", "", "file holding Parse's master key (default: $PARSE_MASTER_KEY)")
@@ -39,52 +38,40 @@ func parseImportMFA(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.LoadWith(*path, env)
-	if err != nil {
-		return err
-	}
-	if !cfg.Parse.Enabled {
-		return errors.New("parse.enabled is false in the config: nothing to import into")
-	}
-	if *appID == "" {
-		*appID, _ = env("PARSE_APP_ID")
-	}
-	master, _ := env("PARSE_MASTER_KEY")
-	if *keyFile != "" {
-		b, err := os.ReadFile(*keyFile)
-		if err != nil {
-			return fmt.Errorf("-master-key-file: %w", err)
+	master, _ := o.env("PARSE_MASTER_KEY")
+	check := func(cfg *config.Config) error {
+		if !cfg.Parse.Enabled {
+			return errors.New("parse.enabled is false in the config: nothing to import into")
 		}
-		master = strings.TrimSpace(string(b))
+		if *appID == "" {
+			*appID, _ = o.env("PARSE_APP_ID")
+		}
+		if *keyFile != "" {
+			b, err := os.ReadFile(*keyFile)
+			if err != nil {
+				return fmt.Errorf("-master-key-file: %w", err)
+			}
+			master = strings.TrimSpace(string(b))
+		}
+		if *appID == "" || master == "" {
+			return errors.New("the Parse app id and master key are needed: -app-id or $PARSE_APP_ID, and -master-key-file or $PARSE_MASTER_KEY")
+		}
+		return nil
 	}
-	if *appID == "" || master == "" {
-		return errors.New("the Parse app id and master key are needed: -app-id or $PARSE_APP_ID, and -master-key-file or $PARSE_MASTER_KEY")
-	}
-	log, closeLog, err := newLogger(cfg, stderr)
+	// The secrets are sealed as the gateway seals them: the encryption keys.
+	a, err := start(ctx, *path, o, needs{keys: true, durable: true, check: check})
 	if err != nil {
 		return err
 	}
-	defer closeLog()
-	keys, err := cfg.EncryptionKeys()
-	if err != nil {
-		return err
-	}
-	sealer, err := seal.New(keys, rand.Reader)
-	if err != nil {
-		return fmt.Errorf("secrets.encryption_keys: %w", err)
-	}
-	db, err := openDurable(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	defer a.Close()
+	cfg := a.cfg
 	u, err := url.Parse(cfg.Upstream.URL)
 	if err != nil {
 		return fmt.Errorf("upstream.url: %w", err)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.Trim(cfg.Parse.Mount, "/")
 	p := &parseAdmin{base: u.String(), appID: *appID, master: master, client: &http.Client{Timeout: 30 * time.Second}}
-	_, err = runImportMFA(ctx, stdout, log, p, db, sealer, importOptions{Region: cfg.SMS.DefaultRegion, Keep: *keep, DryRun: *dry, Now: time.Now})
+	_, err = runImportMFA(ctx, o.stdout, a.log, p, a.db, a.sealer, importOptions{Region: cfg.SMS.DefaultRegion, Keep: *keep, DryRun: *dry, Now: time.Now})
 	return err
 }
 

@@ -85,8 +85,9 @@ type ParseServer struct {
 	PhoneField string `yaml:"phone_field"`
 	// MaxBodyBytes bounds request bodies the gateway reads.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
-	// TokenCache is how long this process reuses a registry lookup (0: no
-	// cache).
+	// TokenCache is how long this process reuses a registry lookup; 0
+	// turns the cache off (every request asks the store). Default
+	// DefaultTokenCache.
 	TokenCache time.Duration `yaml:"token_cache"`
 }
 

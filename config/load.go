@@ -19,68 +19,6 @@ import (
 // Lookup finds an environment variable (os.LookupEnv in production).
 type Lookup func(name string) (string, bool)
 
-// Defaults returns the configuration every file starts from.
-func Defaults() *Config {
-	return &Config{
-		Listen:    "127.0.0.1:8080",
-		PublicURL: "http://127.0.0.1:8080",
-		Prefix:    "/.vestibule/",
-		AppName:   "Vestibule",
-		Upstream: Upstream{
-			URL:                 "demo",
-			DialTimeout:         5 * time.Second,
-			ResponseTimeout:     60 * time.Second,
-			MaxIdleConnsPerHost: 256,
-			IdleConnTimeout:     90 * time.Second,
-		},
-		Login: Login{
-			Routes:       []Route{{Path: "/login", Methods: []string{"POST"}}},
-			User:         User{FormField: "username", Normalize: []string{"nfkc", "trim"}},
-			Fields:       []string{"password"},
-			Identity:     Identity{Timeout: 5 * time.Second},
-			MaxBodyBytes: 64 << 10,
-			HoldTTL:      5 * time.Minute,
-			MaxAttempts:  5,
-		},
-		Gate:           Gate{CookieName: "vestibule_gate", MaxAge: 12 * time.Hour},
-		RememberDevice: RememberDevice{CookieName: "vestibule_device", MaxAge: 30 * 24 * time.Hour},
-		Factors:        Factors{TOTP: "allowed", SMS: "allowed"},
-		SMS: SMS{
-			Timeout: 10 * time.Second, CodeLength: 6, CodeTTL: 5 * time.Minute, MaxAttempts: 5,
-			ResendCooldown: 30 * time.Second, PerUserPerHour: 5, PerPhonePerHour: 5, PerIPPerHour: 20,
-			Template: "{{.Code}} is your {{.App}} sign-in code.", WebOTP: true, DefaultRegion: "US", SelfEnroll: true,
-		},
-		Regulation: Regulation{
-			User: Limit{MaxFailures: 5, Window: 15 * time.Minute, Ban: 15 * time.Minute},
-			IP:   Limit{MaxFailures: 20, Window: 15 * time.Minute, Ban: 15 * time.Minute},
-		},
-		Store: Store{SQLite: "vestibule.db", RedisPrefix: "vestibule:", Ephemeral: "sqlite", Timeout: time.Second},
-		Parse: ParseServer{Mount: "/parse", Signup: "hold", Anonymous: "hold", SessionTTL: 365 * 24 * time.Hour, MaxBodyBytes: 20 << 20, TokenCache: 5 * time.Second},
-		Server: Server{
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       60 * time.Second,
-			BodyIdleTimeout:   60 * time.Second,
-			WriteTimeout:      0, // streaming responses may be long
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    64 << 10,
-			DrainDelay:        5 * time.Second,
-			ShutdownGrace:     15 * time.Second,
-		},
-		Log:   Log{Level: "info", Format: "text"},
-		Admin: Admin{Listen: "127.0.0.1:9091"},
-
-		Enrollment: DefaultEnrollment(),
-		Account:    Account{ReauthMaxAge: 5 * time.Minute},
-	}
-}
-
-// Default methods of the route lists, applied when a route names none.
-var (
-	defaultLoginMethods  = []string{"POST"}
-	defaultLogoutMethods = []string{"GET", "POST"}
-	defaultBypassMethods = []string{"GET", "HEAD"}
-)
-
 // Load reads and parses a config file, expanding ${VAR} from the process
 // environment. It does not validate; call Validate.
 func Load(path string) (*Config, error) { return LoadWith(path, os.LookupEnv) }

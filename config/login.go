@@ -11,11 +11,18 @@ import (
 // Normalisations a login.user.normalize list may name.
 var normalizations = []string{"nfkc", "trim", "casefold"}
 
-// checkLogin validates what says how a login is read and whose it is:
-// login.fields, login.user.normalize, login.identity,
-// login.pre_login_cookies, login.basic and credential_params.
-func (c *Config) checkLogin(p *problems) {
+// validateLogin checks the login section: its routes, which fields a
+// login carries, whose it is (login.user, login.identity), its success,
+// the held login's limits and login.logout_abandoned.
+func (c *Config) validateLogin(p *problems) {
 	l := &c.Login
+	if len(l.Routes) == 0 && !c.Parse.Enabled && !l.Basic {
+		p.add("login.routes", 0, "name at least one login route (path and methods)")
+	}
+	c.checkRoutes(p, "login.routes", l.Routes)
+	if l.User.FormField == "" && l.User.Header == "" && !l.Basic {
+		p.add("login.user", 0, "set form_field (the login form's username field) or header")
+	}
 	cookieLogins := len(l.Routes) > 0 && !(c.Parse.Enabled && len(c.SessionCookies) == 0)
 	if cookieLogins && l.User.FormField != "" && len(l.Fields) == 0 {
 		p.add("login.fields", 0, "list the fields the login form sends besides %s (e.g. [password, csrfmiddlewaretoken]); the rest are dropped", l.User.FormField)
@@ -79,21 +86,24 @@ func (c *Config) checkLogin(p *problems) {
 	if l.Basic && c.Parse.Enabled {
 		p.add("login.basic", 0, "HTTP Basic logins and Parse Server mode can't be combined")
 	}
-	for i, n := range c.CredentialParams {
-		if n == "" || strings.ContainsAny(n, "&=[] ") {
-			p.add(fmt.Sprintf("credential_params[%d]", i), 0, "want a request field name, got %q", n)
+	for i, s := range l.Success.Status {
+		if s < 100 || s > 599 {
+			p.add(fmt.Sprintf("login.success.status[%d]", i), 0, "want an HTTP status code, got %d", s)
 		}
 	}
-	for _, list := range []struct {
-		key string
-		rs  []Route
-	}{{"login.routes", l.Routes}, {"logout.routes", c.Logout.Routes}} {
-		for i, r := range list.rs {
-			for k, v := range r.Query {
-				if k == "" || v == "" {
-					p.add(fmt.Sprintf("%s[%d].query", list.key, i), 0, "want parameter: value pairs, both set")
-				}
-			}
+	for k, v := range l.Success.Headers {
+		if _, err := regexp.Compile(v); err != nil {
+			p.add("login.success.headers."+k, 0, "not a valid regular expression: %v", err)
 		}
+	}
+	if l.MaxBodyBytes < 1<<10 || l.MaxBodyBytes > 16<<20 {
+		p.add("login.max_body_bytes", 0, "want 1024 to 16777216, got %d", l.MaxBodyBytes)
+	}
+	within(p, "login.hold_ttl", l.HoldTTL, 30*time.Second, time.Hour)
+	if l.MaxAttempts < 1 || l.MaxAttempts > 20 {
+		p.add("login.max_attempts", 0, "want 1 to 20, got %d", l.MaxAttempts)
+	}
+	if l.LogoutAbandoned && len(c.Logout.Routes) == 0 {
+		p.add("login.logout_abandoned", 0, "needs logout.routes to know how to log a session out")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/store"
 )
 
@@ -24,11 +25,11 @@ type Registry struct {
 
 // RegistryOptions configures a Registry.
 type RegistryOptions struct {
-	// SessionTTL is how long a released token stays registered (0: one
-	// year, Parse's default session length).
+	// SessionTTL is how long a released token stays registered (0:
+	// config.DefaultParseSessionTTL, Parse's default session length).
 	SessionTTL time.Duration
 	// CacheTTL is how long a registry answer is reused in this process
-	// (0: 5 seconds; negative: no cache).
+	// (0: no cache, every lookup asks the store; parse.token_cache).
 	CacheTTL time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
@@ -48,10 +49,7 @@ const maxCache = 100_000
 // NewRegistry returns the registry kept in s.
 func NewRegistry(s store.Tokens, o RegistryOptions) *Registry {
 	if o.SessionTTL <= 0 {
-		o.SessionTTL = 365 * 24 * time.Hour
-	}
-	if o.CacheTTL == 0 {
-		o.CacheTTL = 5 * time.Second
+		o.SessionTTL = config.DefaultParseSessionTTL
 	}
 	if o.Now == nil {
 		o.Now = time.Now

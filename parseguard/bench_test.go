@@ -177,5 +177,5 @@ func BenchmarkTokenScan(b *testing.B) {
 
 // guardDeps are a guard's held logins and token registry over st.
 func guardDeps(st *memory.Store) (*held.Logins, *held.Registry) {
-	return &held.Logins{Store: st}, held.NewRegistry(st, held.RegistryOptions{})
+	return &held.Logins{Store: st}, held.NewRegistry(st, held.RegistryOptions{CacheTTL: 5 * time.Second})
 }

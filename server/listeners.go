@@ -3,96 +3,15 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
+	"net/url"
 	"sync/atomic"
 	"time"
 )
-
-// readyCheckTimeout is each /readyz check's own budget: the checks run side
-// by side, so a hung store is reported as such and can't use up the
-// upstream's time.
-const readyCheckTimeout = 2 * time.Second
-
-// readyz answers 200 when the stores and the upstream answer, else 503,
-// with each check's own outcome: "ok", "unreachable" (it failed) or
-// "timeout" (no answer within readyCheckTimeout). While draining it answers
-// 503 with "draining": a load balancer stops sending new requests.
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	checks := map[string]func(context.Context) error{
-		"durable_store":   s.durable.Ping,
-		"ephemeral_store": s.ephemeral.Ping,
-		"upstream":        s.dialUpstream,
-	}
-	out := map[string]string{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for name, check := range checks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(r.Context(), readyCheckTimeout)
-			defer cancel()
-			res := make(chan error, 1)
-			go func() { res <- check(ctx) }() // a check that ignores ctx can't hold the answer
-			var state string
-			select {
-			case err := <-res:
-				switch {
-				case err == nil:
-					state = "ok"
-				case ctx.Err() != nil:
-					state = "timeout"
-				default:
-					state = "unreachable"
-				}
-			case <-ctx.Done():
-				state = "timeout"
-			}
-			mu.Lock()
-			out[name] = state
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	status := http.StatusOK
-	for name, v := range out {
-		if v != "ok" {
-			status = http.StatusServiceUnavailable
-			s.log.WarnContext(r.Context(), "readiness check failed", "event", "not_ready", "check", name, "state", v)
-		}
-	}
-	if s.draining.Load() {
-		out["draining"] = "true"
-		status = http.StatusServiceUnavailable
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(out)
-}
-
-// dialUpstream checks that the upstream accepts a TCP connection.
-func (s *Server) dialUpstream(ctx context.Context) error {
-	host := s.upstream.Host
-	if s.upstream.Port() == "" {
-		port := "80"
-		if s.upstream.Scheme == "https" {
-			port = "443"
-		}
-		host = net.JoinHostPort(s.upstream.Hostname(), port)
-	}
-	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", host)
-	if err != nil {
-		return err
-	}
-	return c.Close()
-}
 
 // Draining reports whether a shutdown has begun.
 func (s *Server) Draining() bool { return s.draining.Load() }
@@ -188,4 +107,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("shut down: every request in flight finished", "event", "shutdown_done",
 		"finished", inFlight, "served", served.Load(), "took", time.Since(began).Round(time.Millisecond).String())
 	return nil
+}
+
+// RedirectHandler answers plain-HTTP requests with a permanent redirect to
+// the public https URL (server.http_redirect_listen).
+func (s *Server) RedirectHandler() http.Handler {
+	pub, _ := url.Parse(s.cfg.PublicURL)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := *pub
+		target.Path, target.RawQuery = r.URL.Path, r.URL.RawQuery
+		http.Redirect(w, r, target.String(), http.StatusPermanentRedirect)
+	})
 }

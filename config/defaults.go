@@ -1,0 +1,79 @@
+package config
+
+import "time"
+
+// Defaults other packages fall back to when they are built without a
+// config (tests, tools): written here once, with the rest in Defaults.
+const (
+	// DefaultHoldTTL is login.hold_ttl: how long a held login waits for
+	// its second factor.
+	DefaultHoldTTL = 5 * time.Minute
+	// DefaultParseSessionTTL is parse.session_ttl: how long a released
+	// Parse session token stays registered (Parse's own session length).
+	DefaultParseSessionTTL = 365 * 24 * time.Hour
+	// DefaultTokenCache is parse.token_cache: how long a replica reuses a
+	// registry answer. 0 in a config turns the cache off.
+	DefaultTokenCache = 5 * time.Second
+)
+
+// Defaults returns the configuration every file starts from.
+func Defaults() *Config {
+	return &Config{
+		Listen:    "127.0.0.1:8080",
+		PublicURL: "http://127.0.0.1:8080",
+		Prefix:    "/.vestibule/",
+		AppName:   "Vestibule",
+		Upstream: Upstream{
+			URL:                 "demo",
+			DialTimeout:         5 * time.Second,
+			ResponseTimeout:     60 * time.Second,
+			MaxIdleConnsPerHost: 256,
+			IdleConnTimeout:     90 * time.Second,
+		},
+		Login: Login{
+			Routes:       []Route{{Path: "/login", Methods: []string{"POST"}}},
+			User:         User{FormField: "username", Normalize: []string{"nfkc", "trim"}},
+			Fields:       []string{"password"},
+			Identity:     Identity{Timeout: 5 * time.Second},
+			MaxBodyBytes: 64 << 10,
+			HoldTTL:      DefaultHoldTTL,
+			MaxAttempts:  5,
+		},
+		Gate:           Gate{CookieName: "vestibule_gate", MaxAge: 12 * time.Hour},
+		RememberDevice: RememberDevice{CookieName: "vestibule_device", MaxAge: 30 * 24 * time.Hour},
+		Factors:        Factors{TOTP: "allowed", SMS: "allowed"},
+		SMS: SMS{
+			Timeout: 10 * time.Second, CodeLength: 6, CodeTTL: 5 * time.Minute, MaxAttempts: 5,
+			ResendCooldown: 30 * time.Second, PerUserPerHour: 5, PerPhonePerHour: 5, PerIPPerHour: 20,
+			Template: "{{.Code}} is your {{.App}} sign-in code.", WebOTP: true, DefaultRegion: "US", SelfEnroll: true,
+		},
+		Regulation: Regulation{
+			User: Limit{MaxFailures: 5, Window: 15 * time.Minute, Ban: 15 * time.Minute},
+			IP:   Limit{MaxFailures: 20, Window: 15 * time.Minute, Ban: 15 * time.Minute},
+		},
+		Store: Store{SQLite: "vestibule.db", RedisPrefix: "vestibule:", Ephemeral: "sqlite", Timeout: time.Second},
+		Parse: ParseServer{Mount: "/parse", Signup: "hold", Anonymous: "hold", SessionTTL: DefaultParseSessionTTL, MaxBodyBytes: 20 << 20, TokenCache: DefaultTokenCache},
+		Server: Server{
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			BodyIdleTimeout:   60 * time.Second,
+			WriteTimeout:      0, // streaming responses may be long
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			DrainDelay:        5 * time.Second,
+			ShutdownGrace:     15 * time.Second,
+		},
+		Log:   Log{Level: "info", Format: "text"},
+		Admin: Admin{Listen: "127.0.0.1:9091"},
+
+		Enrollment: DefaultEnrollment(),
+		Account:    Account{ReauthMaxAge: 5 * time.Minute},
+	}
+}
+
+// Default methods of the route lists, applied when a route names none.
+var (
+	defaultLoginMethods  = []string{"POST"}
+	defaultLogoutMethods = []string{"GET", "POST"}
+	defaultBypassMethods = []string{"GET", "HEAD"}
+)
