@@ -77,18 +77,8 @@ func (h *Handler) totpPage(w http.ResponseWriter, r *http.Request, cl gate.Claim
 // postConfirmTOTP checks the new app's first code; right, the new secret
 // replaces the old one (recovery codes, phone and passkeys stay).
 func (h *Handler) postConfirmTOTP(w http.ResponseWriter, r *http.Request, cl gate.Claims) {
-	p, ok := h.loadPending(r, cl, "totp")
+	p, left, ok := h.confirming(w, r, cl, "totp")
 	if !ok {
-		h.pageError(w, r, cl, http.StatusGone, "That change has expired. Please start again.")
-		return
-	}
-	left, ok, err := h.attempt(r, p)
-	if err != nil {
-		h.storeFailed(w, r, "counting attempt", err)
-		return
-	}
-	if !ok {
-		h.tooMany(w, r, cl)
 		return
 	}
 	secret, err := h.opt.Sealer.Open(p.Secret, []byte(cl.User))
@@ -181,27 +171,11 @@ func (h *Handler) postStartPhone(w http.ResponseWriter, r *http.Request, cl gate
 // postConfirmPhone checks the code sent to the new number; right, the
 // number replaces the old one.
 func (h *Handler) postConfirmPhone(w http.ResponseWriter, r *http.Request, cl gate.Claims) {
-	p, ok := h.loadPending(r, cl, "phone")
+	p, left, ok := h.confirming(w, r, cl, "phone")
 	if !ok {
-		h.pageError(w, r, cl, http.StatusGone, "That change has expired. Please start again.")
 		return
 	}
-	left, ok, err := h.attempt(r, p)
-	if err != nil {
-		h.storeFailed(w, r, "counting attempt", err)
-		return
-	}
-	if !ok {
-		h.tooMany(w, r, cl)
-		return
-	}
-	code := strings.Map(func(c rune) rune {
-		if c >= '0' && c <= '9' {
-			return c
-		}
-		return -1
-	}, r.PostForm.Get("code"))
-	if !hmac.Equal(h.codeMAC(p, code), p.CodeMAC) {
+	if !hmac.Equal(h.codeMAC(p, factor.Digits(r.PostForm.Get("code"))), p.CodeMAC) {
 		h.log.WarnContext(r.Context(), "new number's code rejected", "event", audit.CodeRejected, "factor", "sms",
 			"purpose", "account", "user", cl.User, "remote_ip", h.opt.ClientIP(r), "user_agent", r.UserAgent())
 		h.render(w, r, http.StatusUnauthorized, "account_phone", pageData{Title: "Change your phone number", User: cl.User,
@@ -218,6 +192,27 @@ func (h *Handler) postConfirmPhone(w http.ResponseWriter, r *http.Request, cl ga
 	h.clearPending(w)
 	h.changed(r, cl, audit.PhoneChanged, notify.Event{Factor: "sms", Phone: phone.Mask(p.Phone)})
 	h.done(w, r, "phone")
+}
+
+// confirming loads the pending change of kind that a code confirms and
+// counts the attempt; false (answered) when the change expired or its
+// attempts ran out.
+func (h *Handler) confirming(w http.ResponseWriter, r *http.Request, cl gate.Claims, kind string) (pending, int, bool) {
+	p, ok := h.loadPending(r, cl, kind)
+	if !ok {
+		h.pageError(w, r, cl, http.StatusGone, "That change has expired. Please start again.")
+		return p, 0, false
+	}
+	left, ok, err := h.attempt(r, p)
+	if err != nil {
+		h.storeFailed(w, r, "counting attempt", err)
+		return p, 0, false
+	}
+	if !ok {
+		h.tooMany(w, r, cl)
+		return p, 0, false
+	}
+	return p, left, true
 }
 
 // attemptsLeft is the wrong-code message with the tries left.

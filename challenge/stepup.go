@@ -7,12 +7,12 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gorilla/securecookie"
 
 	"github.com/vestibule-gw/vestibule/cookieguard"
+	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/gate"
 	"github.com/vestibule-gw/vestibule/phone"
 	"github.com/vestibule-gw/vestibule/store"
@@ -121,15 +121,10 @@ func (h *Handler) getStepUp(w http.ResponseWriter, r *http.Request) {
 // postStepUp checks a fresh code of the chosen factor and renews the gate
 // cookie's verification time, then returns to the page asked for.
 func (h *Handler) postStepUp(w http.ResponseWriter, r *http.Request) {
-	cl, ok := cookieguard.VerifiedClaims(r)
+	cl, next, ok := h.stepUpForm(w, r)
 	if !ok {
-		h.ErrorPage(w, r, http.StatusForbidden)
 		return
 	}
-	if !h.checkToken(w, r, h.stepUpToken(cl)) {
-		return
-	}
-	next := h.safeLocation(r.PostForm.Get("next"))
 	ctx, cancel := ctxTimeout(r)
 	defer cancel()
 	use := r.PostForm.Get("method")
@@ -184,19 +179,28 @@ func (h *Handler) postStepUp(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// stepUpForm reads a step-up form post: the signed-in session, the form's
+// token, where to return. false: answered (403).
+func (h *Handler) stepUpForm(w http.ResponseWriter, r *http.Request) (gate.Claims, string, bool) {
+	cl, ok := cookieguard.VerifiedClaims(r)
+	if !ok {
+		h.ErrorPage(w, r, http.StatusForbidden)
+		return cl, "", false
+	}
+	if !h.checkToken(w, r, h.stepUpToken(cl)) {
+		return cl, "", false
+	}
+	return cl, h.safeLocation(r.PostForm.Get("next")), true
+}
+
 // postStepUpSMS sends a step-up code to the user's enrolled number, under
 // the sign-in codes' checks and limits, and keeps its MAC in a cookie bound
 // to the gate session.
 func (h *Handler) postStepUpSMS(w http.ResponseWriter, r *http.Request) {
-	cl, ok := cookieguard.VerifiedClaims(r)
+	cl, next, ok := h.stepUpForm(w, r)
 	if !ok {
-		h.ErrorPage(w, r, http.StatusForbidden)
 		return
 	}
-	if !h.checkToken(w, r, h.stepUpToken(cl)) {
-		return
-	}
-	next := h.safeLocation(r.PostForm.Get("next"))
 	factors, enr, err := h.stepUpFactors(r.Context(), cl.User)
 	if err != nil {
 		h.storeFailed(w, r, "reading enrollment", err)
@@ -259,12 +263,7 @@ type stepUpSMSMethod struct {
 func (stepUpSMSMethod) Factor() string { return factorSMS }
 
 func (m stepUpSMSMethod) Verify(ctx context.Context, a Attempt) (Proof, error) {
-	code := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, a.Code)
+	code := factor.Digits(a.Code)
 	if len(m.want.MAC) == 0 || !hmac.Equal(m.mac("step-up:"+m.want.Nonce, code, m.want.MAC), m.want.MAC) {
 		return Proof{}, nil
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,47 +25,23 @@ import (
 // remembered devices on; it returns the gateway's URL and server.
 func accountGateway(t *testing.T) (string, *server.Server) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "config.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.ParseWith(data, "config.yaml", func(name string) (string, bool) {
-		if name == config.EnvListen || name == config.EnvAdminListen {
-			return "", false
-		}
-		return randomKey(), true
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	appURL, stopApp, err := demoapp.Start(context.Background(), demoapp.Options{Name: cfg.AppName})
+	appURL, stopApp, err := demoapp.Start(context.Background(), demoapp.Options{Name: "Vestibule Demo"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(stopApp)
-	gw := httptest.NewUnstartedServer(nil)
-	base := strings.Replace("http://"+gw.Listener.Addr().String(), "127.0.0.1", "localhost", 1)
-	cfg.PublicURL, cfg.Upstream.URL = base, appURL
-	cfg.Store.SQLite = filepath.Join(t.TempDir(), "v.db")
-	cfg.RememberDevice.Enabled = true
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
 	logs := &syncBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("gateway log:\n%s", logs)
 		}
 	})
-	srv, err := server.New(context.Background(), cfg, server.Deps{Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	gw.Config.Handler = srv.Handler()
-	gw.Start()
-	t.Cleanup(gw.Close)
-	return base, srv
+	local := func(u string) string { return strings.Replace(u, "127.0.0.1", "localhost", 1) }
+	gwURL, srv := gatewayServer(t, filepath.Join("..", "config.yaml"), func(cfg *config.Config, gwURL string) {
+		cfg.PublicURL, cfg.Upstream.URL = local(gwURL), appURL
+		cfg.RememberDevice.Enabled = true
+	}, server.Deps{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	return local(gwURL), srv
 }
 
 // colorScheme switches the page between light and dark.

@@ -341,12 +341,7 @@ func TestAccountChangePhone(t *testing.T) {
 func TestAccountWithoutTOTP(t *testing.T) {
 	f := newFakeTwilio(t)
 	e := smsEnv(t, f, func(c *config.Config) { c.Factors.TOTP = "forbidden" })
-	b := e.browser()
-	b.login("alice", "wonderland")
-	must(t, b.sendSMS(), http.StatusSeeOther)
-	p := b.enterSMS(f.lastCode(t, "+447400123456"))
-	must(t, p, http.StatusOK)
-	b.expectReleased(b.post("/.vestibule/release", url.Values{"csrf": {csrf(t, p)}}))
+	b := e.smsSignedIn(f, "alice", "wonderland")
 	page, _ := b.accountPage()
 	if strings.Contains(page.body, `id="totp"`) || !strings.Contains(html.UnescapeString(page.body), "+44 •••• ••3456") {
 		t.Errorf("page with TOTP forbidden: %.2000s", page.body)

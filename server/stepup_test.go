@@ -19,15 +19,10 @@ func TestStepUpByTextMessage(t *testing.T) {
 	e := smsEnv(t, f, func(c *config.Config) {
 		c.StepUp = []config.StepUp{{Path: "/account", MaxAge: 5 * time.Minute}}
 	})
-	b := e.browser()
-	b.login("alice", "wonderland")
-	must(t, b.sendSMS(), http.StatusSeeOther)
-	p := b.enterSMS(f.lastCode(t, "+447400123456"))
-	must(t, p, http.StatusOK)
-	b.expectReleased(b.post("/.vestibule/release", url.Values{"csrf": {csrf(t, p)}}))
+	b := e.smsSignedIn(f, "alice", "wonderland")
 
 	e.clock.Advance(6 * time.Minute)
-	p = b.get("/account")
+	p := b.get("/account")
 	if p.status != http.StatusSeeOther || !strings.HasPrefix(location(p), "/.vestibule/step-up") {
 		t.Fatalf("stale session: %d %q", p.status, location(p))
 	}
@@ -108,4 +103,17 @@ func gateCookie(b *browser, name string) string {
 		}
 	}
 	return ""
+}
+
+// smsSignedIn signs user in with a first text-message code (to the number
+// the demo app gives, which it enrolls) and returns the released browser.
+func (e *env) smsSignedIn(f *fakeTwilio, user, pass string) *browser {
+	e.t.Helper()
+	b := e.browser()
+	b.login(user, pass)
+	must(e.t, b.sendSMS(), http.StatusSeeOther)
+	p := b.enterSMS(f.lastCode(e.t, "+447400123456"))
+	must(e.t, p, http.StatusOK)
+	b.expectReleased(b.post("/.vestibule/release", url.Values{"csrf": {csrf(e.t, p)}}))
+	return b
 }

@@ -262,3 +262,13 @@ func Has(lang, msg string) bool {
 	_, ok := catalog[lang][msg]
 	return ok
 }
+
+// merge adds a page group's messages (kept in a file of their own) to the
+// catalog.
+func merge(more map[string]map[string]string) {
+	for lang, msgs := range more {
+		for en, tr := range msgs {
+			catalog[lang][en] = tr
+		}
+	}
+}

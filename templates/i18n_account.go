@@ -269,10 +269,4 @@ var accountCatalog = map[string]map[string]string{
 	},
 }
 
-func init() {
-	for lang, msgs := range accountCatalog {
-		for en, tr := range msgs {
-			catalog[lang][en] = tr
-		}
-	}
-}
+func init() { merge(accountCatalog) }
