@@ -80,6 +80,9 @@ type Options struct {
 	// AllowNoFactor lets a user remove their last factor (a policy where a
 	// second factor is optional). Off: the last one stays.
 	AllowNoFactor bool
+	// DeviceMaxAge is how long a remembered device skips the second factor
+	// (remember_device.max_age); older ones are not listed (0: no limit).
+	DeviceMaxAge time.Duration
 	// SignInsShown bounds the recent sign-ins listed (0: store.SignInsKept).
 	SignInsShown int
 

@@ -91,7 +91,7 @@ func newTenv(t *testing.T, mutate ...func(*Options)) *tenv {
 		},
 		Store: e.st, Sessions: e.eph, Counters: e.eph, Cookies: e.issuer, Sealer: e.sealer,
 		Notifier: e.notes, Texter: e.texter, Passkeys: &fakeRegistrar{}, Refused: func(err error) bool { return errors.Is(err, errRefused) },
-		ReauthMaxAge: 5 * time.Minute, SessionMaxAge: 12 * time.Hour, DefaultRegion: "GB",
+		ReauthMaxAge: 5 * time.Minute, SessionMaxAge: 12 * time.Hour, DefaultRegion: "GB", DeviceMaxAge: 24 * time.Hour,
 		Templates: templates.FS, Now: e.clock,
 		Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
 	}
@@ -217,16 +217,26 @@ func TestPageListsFactorsDevicesAndSignIns(t *testing.T) {
 	e := newTenv(t)
 	e.user("alice", "JBSWY3DPEHPK3PXP", "YubiKey", "Laptop")
 	e.st.devices["alice"] = []store.Device{
-		{User: "alice", ID: "a1b2c3", LastSeen: e.clock(), LastIP: "192.0.2.7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"},
-		{User: "alice", ID: "dead01", LastSeen: e.clock(), LastIP: "192.0.2.8", Revoked: e.clock()},
+		{User: "alice", ID: "a1b2c3", Created: e.clock().Add(-time.Hour), LastSeen: e.clock(), LastIP: "192.0.2.7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"},
+		{User: "alice", ID: "dead01", Created: e.clock().Add(-time.Hour), LastSeen: e.clock(), LastIP: "192.0.2.8", Revoked: e.clock()},
+		// From an earlier enrollment, revoked with all devices, expired:
+		// none of them skips the code any more.
+		{User: "alice", ID: "dead02", Created: e.clock().Add(-72 * time.Hour), LastSeen: e.clock(), LastIP: "192.0.2.9"},
+		{User: "alice", ID: "dead03", Created: e.clock().Add(-35 * time.Hour), LastSeen: e.clock(), LastIP: "192.0.2.10"},
+		{User: "alice", ID: "dead04", Created: e.clock().Add(-25 * time.Hour), LastSeen: e.clock(), LastIP: "192.0.2.11"},
 	}
+	enr := e.st.enr["alice"]
+	enr.DevicesRevoked = e.clock().Add(-30 * time.Hour)
+	e.st.enr["alice"] = enr
 	e.st.signIns["alice"] = []store.SignIn{{User: "alice", At: e.clock().Add(-time.Minute), IP: "198.51.100.4",
 		UserAgent: "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36", Factor: "sms"}}
 	p, _ := e.session("alice", time.Minute).page()
 	want(t, p, http.StatusOK, "YubiKey", "Laptop", "synced", "this device only", "+44 •••• ••3456", "2 left",
 		"Firefox · Linux", "192.0.2.7", "Chrome · Android", "198.51.100.4", "Text message", `id="totp-remove"`, `id="pk-remove-1"`)
-	if strings.Contains(p.body, "192.0.2.8") {
-		t.Error("a forgotten device is still listed")
+	for _, ip := range []string{"192.0.2.8", "192.0.2.9", "192.0.2.10", "192.0.2.11"} {
+		if strings.Contains(p.body, ip+" ") {
+			t.Errorf("a device that no longer skips the code (%s) is listed", ip)
+		}
 	}
 	if strings.Contains(p.body, `id="reauth"`) {
 		t.Error("a fresh session is told it must confirm first")
@@ -391,7 +401,7 @@ func TestNewRecoveryCodes(t *testing.T) {
 func TestForgetDevice(t *testing.T) {
 	e := newTenv(t)
 	e.user("alice", "JBSWY3DPEHPK3PXP")
-	e.st.devices["alice"] = []store.Device{{User: "alice", ID: "a1b2c3", LastIP: "192.0.2.7"}}
+	e.st.devices["alice"] = []store.Device{{User: "alice", ID: "a1b2c3", Created: e.clock(), LastIP: "192.0.2.7"}}
 	e.st.devices["bob"] = []store.Device{{User: "bob", ID: "b0b0b0", LastIP: "192.0.2.9"}}
 	b := e.session("alice", time.Minute)
 	want(t, b.post("/.vestibule/account/device/revoke", url.Values{"id": {"b0b0b0"}}), http.StatusNotFound)
@@ -613,5 +623,35 @@ func TestAddPasskey(t *testing.T) {
 	p2, _ := e2.session("bob", time.Minute).page()
 	if strings.Contains(p2.body, `id="passkey-add"`) {
 		t.Error("passkey add offered without a registrar")
+	}
+}
+
+// TestDeviceLive: the page lists only devices whose cookie still skips
+// the second factor.
+func TestDeviceLive(t *testing.T) {
+	e := newTenv(t) // DeviceMaxAge 24h
+	now := e.clock()
+	enrolled := now.Add(-72 * time.Hour)
+	for _, tc := range []struct {
+		name           string
+		d              store.Device
+		devicesRevoked time.Time
+		live           bool
+		enrolled       time.Time // zero: enrolled
+	}{
+		{"live", store.Device{Created: now.Add(-time.Hour)}, now.Add(-10 * time.Hour), true, time.Time{}},
+		{"forgotten", store.Device{Created: now.Add(-time.Hour), Revoked: now}, time.Time{}, false, time.Time{}},
+		{"revoked with all", store.Device{Created: now.Add(-11 * time.Hour)}, now.Add(-10 * time.Hour), false, time.Time{}},
+		{"revoked in the same instant", store.Device{Created: now.Add(-10 * time.Hour)}, now.Add(-10 * time.Hour), false, time.Time{}},
+		{"earlier enrollment", store.Device{Created: now.Add(-2 * time.Hour)}, time.Time{}, false, now.Add(-time.Hour)},
+		{"expired", store.Device{Created: now.Add(-24 * time.Hour)}, time.Time{}, false, time.Time{}},
+	} {
+		enr := store.Enrollment{CreatedAt: enrolled, DevicesRevoked: tc.devicesRevoked}
+		if !tc.enrolled.IsZero() {
+			enr.CreatedAt = tc.enrolled
+		}
+		if got := e.h.deviceLive(tc.d, enr); got != tc.live {
+			t.Errorf("%s: live = %v, want %v", tc.name, got, tc.live)
+		}
 	}
 }

@@ -132,7 +132,7 @@ func (h *Handler) overview(r *http.Request, cl gate.Claims) (pageData, error) {
 		return d, err
 	}
 	for _, dv := range devs {
-		if !dv.Revoked.IsZero() {
+		if !h.deviceLive(dv, enr) {
 			continue
 		}
 		d.Devices = append(d.Devices, deviceRow{ID: dv.ID, IP: dv.LastIP, Browser: browserName(dv.UserAgent), Created: dv.Created, Seen: dv.LastSeen})
@@ -149,6 +149,19 @@ func (h *Handler) overview(r *http.Request, cl gate.Claims) (pageData, error) {
 		d.SignIns = append(d.SignIns, signInRow{At: s.At, IP: s.IP, Browser: browserName(s.UserAgent), By: by})
 	}
 	return d, nil
+}
+
+// deviceLive reports whether a remembered device still skips the second
+// factor: not forgotten, not revoked with all the user's devices, not from
+// an earlier enrollment, not expired. The others are not listed.
+func (h *Handler) deviceLive(d store.Device, enr store.Enrollment) bool {
+	switch {
+	case !d.Revoked.IsZero(), !d.Created.After(enr.DevicesRevoked), d.Created.Before(enr.CreatedAt):
+		return false
+	case h.opt.DeviceMaxAge > 0 && !h.opt.Now().Before(d.Created.Add(h.opt.DeviceMaxAge)):
+		return false
+	}
+	return true
 }
 
 // factorCount is how many second factors the user has (recovery codes are

@@ -57,7 +57,7 @@ func accountPage(cfg *config.Config, d Deps, p accountParts) (*account.Handler, 
 		Claims: cookieguard.VerifiedClaims, Store: p.durable, Sessions: p.ephemeral, Counters: p.ephemeral, Cookies: p.issuer,
 		Sealer: p.sealer, Notifier: notifier, Texter: texter, Passkeys: registrar, Refused: isPasskeyRefusal,
 		ReauthMaxAge: cfg.Account.ReauthMaxAge, SessionMaxAge: cfg.Gate.MaxAge, TOTPForbidden: cfg.Factors.TOTP == "forbidden",
-		DefaultRegion: cfg.SMS.DefaultRegion, CodeTTL: cfg.SMS.CodeTTL, CodeAttempts: cfg.SMS.MaxAttempts,
+		DefaultRegion: cfg.SMS.DefaultRegion, CodeTTL: cfg.SMS.CodeTTL, CodeAttempts: cfg.SMS.MaxAttempts, DeviceMaxAge: cfg.RememberDevice.MaxAge,
 		Templates: templates.FS, Now: d.Now, Random: d.Random, Logger: d.Logger, ClientIP: p.ips.ClientIP,
 	})
 	if err != nil {
