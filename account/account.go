@@ -304,7 +304,8 @@ func (h *Handler) checkForm(w http.ResponseWriter, r *http.Request, cl gate.Clai
 		h.message(w, r, http.StatusForbidden, "This form has expired", formExpired)
 		return false
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	// Room for a passkey's answer (passkey.MaxResponseLen) besides the fields.
+	r.Body = http.MaxBytesReader(w, r.Body, 80<<10)
 	if err := r.ParseForm(); err != nil {
 		h.message(w, r, http.StatusBadRequest, "Something went wrong", "The request could not be understood.")
 		return false
