@@ -109,6 +109,24 @@ func textOf(t *testing.T, ctx context.Context, sel string) string {
 	return s
 }
 
+// note waits (bounded) until the security page shows the note of the
+// change just made: the page before it may still show the last one.
+func note(t *testing.T, ctx context.Context, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.getElementById('done') || {}).textContent || ""`))
+		if err == nil && strings.Contains(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("waiting for the note %q: at %s the note is %q (%v)", want, loc, got, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // accountPasskeys reads alice's passkeys from the gateway's store.
 func accountPasskeys(t *testing.T, srv *server.Server, user string) []store.Passkey {
 	t.Helper()
@@ -189,7 +207,8 @@ func TestSecurityPageInBrowser(t *testing.T) {
 	// Add a passkey: the virtual authenticator answers.
 	do(t, ctx, "starting a passkey", chromedp.Click(`#passkey-add`), chromedp.WaitVisible(`#passkey-create`))
 	shots(t, ctx, "account-passkey")
-	do(t, ctx, "creating the passkey", chromedp.SendKeys(`#passkey-name`, "Laptop"), chromedp.Click(`#passkey-create`), chromedp.WaitVisible(`#done`))
+	do(t, ctx, "creating the passkey", chromedp.SendKeys(`#passkey-name`, "Laptop"), chromedp.Click(`#passkey-create`))
+	note(t, ctx, "The passkey was added.")
 	pks := accountPasskeys(t, srv, "alice")
 	if len(pks) != 1 || pks[0].Name != "Laptop" || len(credentialsOf(t, ctx, auth)) != 1 {
 		t.Fatalf("after adding: stored %+v", pks)
@@ -199,14 +218,15 @@ func TestSecurityPageInBrowser(t *testing.T) {
 	}
 
 	do(t, ctx, "renaming the passkey",
-		chromedp.Clear(`#pk-name-0`), chromedp.SendKeys(`#pk-name-0`, "Desk key"), chromedp.Click(`#pk-rename-0`),
-		chromedp.WaitVisible(`#done`))
+		chromedp.Clear(`#pk-name-0`), chromedp.SendKeys(`#pk-name-0`, "Desk key"), chromedp.Click(`#pk-rename-0`))
+	note(t, ctx, "The passkey was renamed.")
 	if got := textOf(t, ctx, `#passkey-0 .name`); got != "Desk key" {
 		t.Fatalf("passkey name after rename: %q", got)
 	}
 	shots(t, ctx, "account-renamed")
 
-	do(t, ctx, "removing the passkey", chromedp.Click(`#pk-remove-0`), chromedp.WaitVisible(`#done`))
+	do(t, ctx, "removing the passkey", chromedp.Click(`#pk-remove-0`))
+	note(t, ctx, "The passkey was removed.")
 	if strings.Contains(textOf(t, ctx, "main"), "Desk key") || len(accountPasskeys(t, srv, "alice")) != 0 {
 		t.Fatal("the removed passkey is still there")
 	}
@@ -218,9 +238,12 @@ func TestSecurityPageInBrowser(t *testing.T) {
 	shots(t, ctx, "account-codes")
 	do(t, ctx, "back to the page", chromedp.Click(`#back`), chromedp.WaitVisible(`#device-forget-0`))
 
-	do(t, ctx, "forgetting the device", chromedp.Click(`#device-forget-0`), chromedp.WaitVisible(`#no-devices`))
+	do(t, ctx, "forgetting the device", chromedp.Click(`#device-forget-0`))
+	note(t, ctx, "The device was forgotten")
+	do(t, ctx, "no device listed", chromedp.WaitVisible(`#no-devices`))
 
-	do(t, ctx, "signing out elsewhere", chromedp.Click(`#sessions-end`), chromedp.WaitVisible(`#done`))
+	do(t, ctx, "signing out elsewhere", chromedp.Click(`#sessions-end`))
+	note(t, ctx, "Every other session was signed out.")
 	shots(t, ctx, "account-signed-out-others")
 	if got := other.whoami(base); got == "alice" {
 		t.Fatal("the other session survived")
