@@ -262,6 +262,7 @@ func New(opts Options) (*Handler, error) {
 	mux.HandleFunc("GET "+p+"enroll-passkey", h.getEnrollPasskey)
 	mux.HandleFunc("POST "+p+"enroll-passkey", h.postEnrollPasskey)
 	mux.HandleFunc("POST "+p+"step-up/passkey", h.postStepUpPasskey)
+	mux.HandleFunc("POST "+p+"step-up/sms", h.postStepUpSMS)
 	mux.HandleFunc("GET "+p+"parse", h.getTicketPage)
 	mux.HandleFunc("GET "+p+"invite", h.getInvite)
 	mux.HandleFunc("POST "+p+"api/verify", h.apiVerify)
@@ -494,6 +495,8 @@ type pageData struct {
 	Codes    []string
 	// Remember offers "remember this device" on the form.
 	Remember bool
+	// Method is the step-up page's factor (totp, sms, recovery).
+	Method string
 	// Next is where the step-up page returns to.
 	Next string
 	// Text-message pages: the masked number, whether a code was sent, its
@@ -626,9 +629,6 @@ func ctxTimeout(r *http.Request) (context.Context, context.CancelFunc) {
 // challenge, the remembered device): the proxy never sends them to the app.
 func (h *Handler) CookieNames() []string {
 	names := []string{h.opt.PendingCookie}
-	if h.passkeysOn() {
-		names = append(names, h.stepUpCookie())
-	}
 	if h.opt.Device != nil {
 		names = append(names, h.opt.Device.Name())
 	}

@@ -144,7 +144,7 @@ func (h *Handler) postPasskey(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) verifyResult(w http.ResponseWriter, r *http.Request, st pendingState, held *store.Held, res Result, failure, replayed, notEnrolled string) {
 	switch res.Kind {
 	case Accepted:
-		h.verified(w, r, held)
+		h.verified(w, r, held, res.Factor)
 	case Wrong:
 		h.verifyAgain(w, r, st, held, http.StatusUnauthorized, h.attemptsLeft(r, failure, res))
 	case Replayed:
@@ -257,23 +257,27 @@ func (h *Handler) addFirstPasskey(ctx context.Context, c *enrollConfirmation, he
 	return err
 }
 
-// stepUpCookie carries the session of a step-up passkey ceremony (no held
-// login, so no pending cookie).
-func (h *Handler) stepUpCookie() string { return h.opt.PendingCookie + "_step_up" }
+// stepUpPasskeyCookie carries the session of a step-up passkey ceremony
+// (no held login, so no pending cookie), under the prefix.
+const stepUpPasskeyCookie = "vestibule_step_up_passkey"
+
+func (h *Handler) stepUpPasskeyCookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: stepUpPasskeyCookie, Value: value, Path: h.opt.Prefix, MaxAge: maxAge, HttpOnly: true,
+		Secure: h.opt.Secure, SameSite: http.SameSiteStrictMode}
+}
 
 // beginStepUpPasskey begins a passkey step-up for user and keeps the
-// session in the step-up cookie; "" when the user has no passkey.
+// session in the step-up passkey cookie; "" when the user has no passkey.
 func (h *Handler) beginStepUpPasskey(w http.ResponseWriter, r *http.Request, user string) (string, error) {
 	options, session, err := h.passkeySignIn(r.Context(), user)
 	if err != nil || session == nil {
 		return "", err
 	}
-	encoded, err := securecookie.EncodeMulti(h.stepUpCookie(), session, h.pending.Codecs...)
+	encoded, err := securecookie.EncodeMulti(stepUpPasskeyCookie, session, h.pending.Codecs...)
 	if err != nil {
 		return "", fmt.Errorf("encoding step-up cookie: %w", err)
 	}
-	http.SetCookie(w, &http.Cookie{Name: h.stepUpCookie(), Value: encoded, Path: h.opt.Prefix, MaxAge: int(h.opt.HoldTTL / time.Second),
-		HttpOnly: true, Secure: h.opt.Secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, h.stepUpPasskeyCookie(encoded, int(h.opt.HoldTTL/time.Second)))
 	return string(options), nil
 }
 
@@ -286,8 +290,8 @@ func (h *Handler) postStepUpPasskey(w http.ResponseWriter, r *http.Request) {
 	}
 	response := r.PostForm.Get(passkeyField)
 	var session []byte
-	if c, err := r.Cookie(h.stepUpCookie()); err == nil {
-		if securecookie.DecodeMulti(h.stepUpCookie(), c.Value, &session, h.pending.Codecs...) != nil {
+	if c, err := r.Cookie(stepUpPasskeyCookie); err == nil {
+		if securecookie.DecodeMulti(stepUpPasskeyCookie, c.Value, &session, h.pending.Codecs...) != nil {
 			session = nil
 		}
 	}
@@ -295,10 +299,10 @@ func (h *Handler) postStepUpPasskey(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, h.opt.Prefix+"step-up?next="+url.QueryEscape(next), http.StatusSeeOther)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: h.stepUpCookie(), Path: h.opt.Prefix, MaxAge: -1, HttpOnly: true, Secure: h.opt.Secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, h.stepUpPasskeyCookie("", -1))
 	ctx, cancel := ctxTimeout(r)
 	defer cancel()
 	res := h.checker.Check(ctx, Attempt{User: cl.User, Budget: stepUpBudget(cl), Method: h.passkeyLogin(session, h.opt.Now().Add(h.opt.HoldTTL)),
 		Code: response, ClientIP: h.ip(r), UserAgent: r.UserAgent()})
-	h.stepUpResult(w, r, cl, next, res, passkeyFailure, passkeyUsed)
+	h.stepUpResult(w, r, cl, "", next, res, passkeyFailure, passkeyUsed)
 }

@@ -1,12 +1,20 @@
 package challenge
 
 import (
+	"context"
+	"crypto/hmac"
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gorilla/securecookie"
 
 	"github.com/vestibule-gw/vestibule/cookieguard"
+	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/phone"
 	"github.com/vestibule-gw/vestibule/store"
 )
 
@@ -14,9 +22,95 @@ import (
 // a step-up path after the factor's max age: the gateway did not forward it.
 const formNotSent = "Your confirmation has expired. Confirm it's you, then send the form again: what you submitted was not sent."
 
-// getStepUp shows the code form (and the passkey form, for a user with
-// passkeys) for a signed-in user whose last second factor is too old for
-// the page they asked for.
+// Step-up takes whichever factor the user has: the authenticator app, a
+// text message to the enrolled number, or a recovery code (the page's
+// "use" and the form's "method" say which).
+const (
+	stepUpTOTP     = "totp"
+	stepUpSMS      = "sms"
+	stepUpRecovery = "recovery"
+)
+
+// stepUpCookie carries the MAC of a text-message code sent for a step-up,
+// bound to the gate session (no held login keeps it).
+const stepUpCookie = "vestibule_step_up"
+
+type stepUpCode struct {
+	Bind    [32]byte
+	Nonce   string
+	MAC     []byte
+	Expires time.Time
+}
+
+// stepUpFactors are the step-up methods the user has, in the order the
+// page prefers them.
+func (h *Handler) stepUpFactors(ctx context.Context, user string) ([]string, store.Enrollment, error) {
+	enr, err := h.opt.Durable.Enrollment(ctx, user)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, enr, nil
+		}
+		return nil, enr, err
+	}
+	var out []string
+	if len(enr.TOTPSecret) > 0 && h.totpOn() {
+		out = append(out, stepUpTOTP)
+	}
+	if enr.Phone != "" && h.smsOn() {
+		out = append(out, stepUpSMS)
+	}
+	if len(enr.RecoveryHashes) > 0 {
+		out = append(out, stepUpRecovery)
+	}
+	return out, enr, nil
+}
+
+// stepUpPage renders the step-up page for method use (the user's first
+// factor when use is not one of theirs).
+func (h *Handler) stepUpPage(w http.ResponseWriter, r *http.Request, status int, cl gate.Claims, use, next, errMsg string) {
+	factors, enr, err := h.stepUpFactors(r.Context(), cl.User)
+	if err != nil {
+		h.storeFailed(w, r, "reading enrollment", err)
+		return
+	}
+	passkeys := h.passkeysOn() && enr.Passkeys > 0
+	if len(factors) == 0 && !passkeys {
+		h.render(w, r, http.StatusForbidden, "message", pageData{Title: "No second factor",
+			Message: "Your account has no authenticator set up any more. Sign out and sign in again to set one up."})
+		return
+	}
+	if !contains(factors, use) && len(factors) > 0 {
+		use = factors[0]
+	}
+	d := pageData{Title: "Confirm it's you", CSRF: h.stepUpToken(cl), User: cl.User, Next: next, Error: errMsg, Method: use,
+		TOTP: contains(factors, stepUpTOTP), SMS: contains(factors, stepUpSMS), Recovery: contains(factors, stepUpRecovery),
+		Phone: phone.Mask(enr.Phone)}
+	if passkeys {
+		// The user's passkey first, whichever code form is shown below.
+		if d.Passkey, err = h.beginStepUpPasskey(w, r, cl.User); err != nil {
+			h.storeFailed(w, r, "beginning passkey step-up", err)
+			return
+		}
+		d.PasskeyAction = "step-up/passkey"
+	}
+	if use == stepUpSMS {
+		_, d.Sent = h.stepUpCode(r, cl)
+		d.Digits = h.opt.SMS.CodeLength
+	}
+	h.render(w, r, status, "stepup", d)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// getStepUp shows the code form for a signed-in user whose last second
+// factor is too old for the page they asked for.
 func (h *Handler) getStepUp(w http.ResponseWriter, r *http.Request) {
 	cl, ok := cookieguard.VerifiedClaims(r)
 	if !ok {
@@ -24,37 +118,45 @@ func (h *Handler) getStepUp(w http.ResponseWriter, r *http.Request) {
 			Message: "This page needs a signed-in session.", LoginURL: h.opt.LoginURL})
 		return
 	}
-	d := h.stepUpPage(cl, h.safeLocation(r.URL.Query().Get("next")))
+	var msg string
 	if r.URL.Query().Get("resend") == "1" {
 		// A form was posted after the factor's max age: it was not
 		// forwarded, and the user must know to send it again.
-		d.Error = h.tr(r, formNotSent)
+		msg = h.tr(r, formNotSent)
 	}
-	h.renderStepUp(w, r, http.StatusOK, d)
+	h.stepUpPage(w, r, http.StatusOK, cl, r.URL.Query().Get("use"), h.safeLocation(r.URL.Query().Get("next")), msg)
 }
 
-func (h *Handler) stepUpPage(cl gate.Claims, next string) pageData {
-	return pageData{Title: "Confirm it's you", CSRF: h.stepUpToken(cl), User: cl.User, Next: next}
-}
-
-// renderStepUp renders the step-up page with the user's factors: a
-// passkey ceremony begun for a user with passkeys, the code form for a
-// user with an authenticator (or no passkey).
-func (h *Handler) renderStepUp(w http.ResponseWriter, r *http.Request, status int, d pageData) {
-	enr, err := h.opt.Durable.Enrollment(r.Context(), d.User)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		h.storeFailed(w, r, "reading enrollment", err)
+// postStepUp checks a fresh code of the chosen factor and renews the gate
+// cookie's verification time, then returns to the page asked for.
+func (h *Handler) postStepUp(w http.ResponseWriter, r *http.Request) {
+	cl, next, ok := h.stepUpForm(w, r)
+	if !ok {
 		return
 	}
-	if h.passkeysOn() && enr.Passkeys > 0 {
-		if d.Passkey, err = h.beginStepUpPasskey(w, r, d.User); err != nil {
-			h.storeFailed(w, r, "beginning passkey step-up", err)
+	ctx, cancel := ctxTimeout(r)
+	defer cancel()
+	use := r.PostForm.Get("method")
+	var m Method = h.totp
+	switch use {
+	case stepUpRecovery:
+		m = h.recovery
+	case stepUpSMS:
+		if !h.smsOn() {
+			h.ErrorPage(w, r, http.StatusNotFound)
 			return
 		}
-		d.PasskeyAction = "step-up/passkey"
+		sent, _ := h.stepUpCode(r, cl)
+		m = stepUpSMSMethod{want: sent, mac: h.smsHash, claim: func(ctx context.Context) (bool, error) {
+			n, err := h.opt.Ephemeral.Hit(ctx, "step-up-sms:"+sent.Nonce, h.opt.Now(), h.opt.SMS.CodeTTL)
+			return n == 1, err
+		}}
+	default:
+		use = stepUpTOTP
 	}
-	d.TOTP = d.Passkey == "" || len(enr.TOTPSecret) > 0 && h.totpOn()
-	h.render(w, r, status, "stepup", d)
+	res := h.checker.Check(ctx, Attempt{User: cl.User, Budget: stepUpBudget(cl), Method: m,
+		Code: r.PostForm.Get("code"), ClientIP: h.ip(r), UserAgent: r.UserAgent()})
+	h.stepUpResult(w, r, cl, use, next, res, genericFailure, replayedCode)
 }
 
 // stepUpBudget is the counter key of a gate session's step-up attempts:
@@ -63,23 +165,41 @@ func (h *Handler) renderStepUp(w http.ResponseWriter, r *http.Request, status in
 // whose budget would stop the guessing).
 func stepUpBudget(cl gate.Claims) string { return "step-up:" + hex.EncodeToString(cl.Bind[:]) }
 
-// postStepUp checks a fresh TOTP code and renews the gate cookie's
-// verification time, then returns to the page asked for.
-func (h *Handler) postStepUp(w http.ResponseWriter, r *http.Request) {
-	cl, next, ok := h.stepUpForm(w, r)
-	if !ok {
-		return
+// stepUpResult answers a step-up check of factor use ("" a passkey): a new
+// gate cookie and back to next, or the page again with failure or
+// replayed, or why not.
+func (h *Handler) stepUpResult(w http.ResponseWriter, r *http.Request, cl gate.Claims, use, next string, res Result, failure, replayed string) {
+	switch res.Kind {
+	case Accepted:
+		c, err := h.opt.Cookies.Cookie(cl.User, cl.Bind, h.opt.Now())
+		if err != nil {
+			h.log.ErrorContext(r.Context(), "issuing gate cookie", "err", err)
+			h.ErrorPage(w, r, http.StatusInternalServerError)
+			return
+		}
+		http.SetCookie(w, c)
+		if use == stepUpSMS {
+			http.SetCookie(w, h.stepUpCookie("", -1))
+		}
+		http.Redirect(w, r, next, http.StatusSeeOther)
+	case Replayed:
+		h.stepUpPage(w, r, http.StatusUnauthorized, cl, use, next, h.tr(r, replayed))
+	case Wrong:
+		h.stepUpPage(w, r, http.StatusUnauthorized, cl, use, next, h.tr(r, failure))
+	case Exhausted:
+		h.render(w, r, http.StatusTooManyRequests, "message", pageData{Title: "Too many attempts",
+			Message: "Too many wrong codes. For your security this sign-in was cancelled. Please sign in again."})
+	case Banned:
+		h.BannedPage(w, r, res.Until)
+	case NotEnrolled:
+		h.stepUpPage(w, r, http.StatusForbidden, cl, "", next, genericFailure)
+	default:
+		h.unavailable(w, r, res)
 	}
-	ctx, cancel := ctxTimeout(r)
-	defer cancel()
-	res := h.checker.Check(ctx, Attempt{User: cl.User, Budget: stepUpBudget(cl), Method: h.totp,
-		Code: r.PostForm.Get("code"), ClientIP: h.ip(r), UserAgent: r.UserAgent()})
-	h.stepUpResult(w, r, cl, next, res, genericFailure, replayedCode)
 }
 
-// stepUpForm checks a step-up form post (a signed-in session, its token)
-// and returns the session's claims and where to go back to; otherwise it
-// answers and returns false.
+// stepUpForm reads a step-up form post: the signed-in session, the form's
+// token, where to return. false: answered (403).
 func (h *Handler) stepUpForm(w http.ResponseWriter, r *http.Request) (gate.Claims, string, bool) {
 	cl, ok := cookieguard.VerifiedClaims(r)
 	if !ok {
@@ -92,35 +212,83 @@ func (h *Handler) stepUpForm(w http.ResponseWriter, r *http.Request) (gate.Claim
 	return cl, h.safeLocation(r.PostForm.Get("next")), true
 }
 
-// stepUpResult answers a step-up check: a new gate cookie and back to next,
-// or the page again with failure or replayed, or why not.
-func (h *Handler) stepUpResult(w http.ResponseWriter, r *http.Request, cl gate.Claims, next string, res Result, failure, replayed string) {
-	page := h.stepUpPage(cl, next)
-	switch res.Kind {
-	case Accepted:
-		c, err := h.opt.Cookies.Cookie(cl.User, cl.Bind, h.opt.Now())
-		if err != nil {
-			h.log.ErrorContext(r.Context(), "issuing gate cookie", "err", err)
-			h.ErrorPage(w, r, http.StatusInternalServerError)
-			return
-		}
-		http.SetCookie(w, c)
-		http.Redirect(w, r, next, http.StatusSeeOther)
-	case Replayed:
-		page.Error = h.tr(r, replayed)
-		h.renderStepUp(w, r, http.StatusUnauthorized, page)
-	case Wrong:
-		page.Error = h.tr(r, failure)
-		h.renderStepUp(w, r, http.StatusUnauthorized, page)
-	case Exhausted:
-		h.render(w, r, http.StatusTooManyRequests, "message", pageData{Title: "Too many attempts",
-			Message: "Too many wrong codes. For your security this sign-in was cancelled. Please sign in again."})
-	case Banned:
-		h.BannedPage(w, r, res.Until)
-	case NotEnrolled:
-		h.render(w, r, http.StatusForbidden, "message", pageData{Title: "No second factor",
-			Message: "Your account has no authenticator set up any more. Sign out and sign in again to set one up."})
-	default:
-		h.unavailable(w, r, res)
+// postStepUpSMS sends a step-up code to the user's enrolled number, under
+// the sign-in codes' checks and limits, and keeps its MAC in a cookie bound
+// to the gate session.
+func (h *Handler) postStepUpSMS(w http.ResponseWriter, r *http.Request) {
+	cl, next, ok := h.stepUpForm(w, r)
+	if !ok {
+		return
 	}
+	factors, enr, err := h.stepUpFactors(r.Context(), cl.User)
+	if err != nil {
+		h.storeFailed(w, r, "reading enrollment", err)
+		return
+	}
+	if !contains(factors, stepUpSMS) {
+		h.ErrorPage(w, r, http.StatusNotFound)
+		return
+	}
+	nonce, err := h.token()
+	if err != nil {
+		h.ErrorPage(w, r, http.StatusServiceUnavailable)
+		return
+	}
+	var code stepUpCode
+	msg, status := h.sendText(r, cl.User, enr.Phone, "step-up", func(_ context.Context, c string, now time.Time) bool {
+		code = stepUpCode{Bind: cl.Bind, Nonce: nonce, MAC: h.smsHash("step-up:"+nonce, c, nil), Expires: now.Add(h.opt.SMS.CodeTTL)}
+		return true
+	})
+	if msg != "" {
+		h.stepUpPage(w, r, status, cl, stepUpSMS, next, h.tr(r, msg))
+		return
+	}
+	v, err := securecookie.EncodeMulti(stepUpCookie, code, h.pending.Codecs...)
+	if err != nil {
+		h.ErrorPage(w, r, http.StatusInternalServerError)
+		return
+	}
+	http.SetCookie(w, h.stepUpCookie(v, int(h.opt.SMS.CodeTTL/time.Second)))
+	http.Redirect(w, r, h.opt.Prefix+"step-up?"+url.Values{"use": {stepUpSMS}, "next": {next}}.Encode(), http.StatusSeeOther)
+}
+
+func (h *Handler) stepUpCookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: stepUpCookie, Value: value, Path: h.opt.Prefix, MaxAge: maxAge, HttpOnly: true,
+		Secure: h.opt.Secure, SameSite: http.SameSiteStrictMode}
+}
+
+// stepUpCode returns the step-up code sent for this gate session, if any
+// and unexpired.
+func (h *Handler) stepUpCode(r *http.Request, cl gate.Claims) (stepUpCode, bool) {
+	c, err := r.Cookie(stepUpCookie)
+	if err != nil {
+		return stepUpCode{}, false
+	}
+	var s stepUpCode
+	if securecookie.DecodeMulti(stepUpCookie, c.Value, &s, h.pending.Codecs...) != nil || s.Bind != cl.Bind || !h.opt.Now().Before(s.Expires) {
+		return stepUpCode{}, false
+	}
+	return s, true
+}
+
+// stepUpSMSMethod checks a step-up text-message code against the MAC in
+// the session's step-up cookie, once (claim: the first right code wins).
+type stepUpSMSMethod struct {
+	want  stepUpCode
+	mac   func(id, code string, stored []byte) []byte
+	claim func(ctx context.Context) (bool, error)
+}
+
+func (stepUpSMSMethod) Factor() string { return factorSMS }
+
+func (m stepUpSMSMethod) Verify(ctx context.Context, a Attempt) (Proof, error) {
+	code := factor.Digits(a.Code)
+	if len(m.want.MAC) == 0 || !hmac.Equal(m.mac("step-up:"+m.want.Nonce, code, m.want.MAC), m.want.MAC) {
+		return Proof{}, nil
+	}
+	first, err := m.claim(ctx)
+	if err != nil {
+		return Proof{}, err
+	}
+	return Proof{Valid: first}, nil
 }

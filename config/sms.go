@@ -32,8 +32,8 @@ func (c *Config) validateFactors(p *problems) {
 	if c.Factors.TOTP == "forbidden" && (c.Factors.SMS == "forbidden" || !c.SMS.Enabled) && !c.PasskeysOn() {
 		p.add("factors.totp", 0, "forbidding TOTP needs text messages (sms.enabled, factors.sms not forbidden) or passkeys (factors.webauthn)")
 	}
-	if c.Factors.WebAuthn == "required" && !c.hasRPID() {
-		p.add("factors.webauthn", 0, "requiring passkeys needs a domain name: public_url is on an IP address, set webauthn.rp_id")
+	if c.Factors.WebAuthn == "required" && !c.passkeysPossible() {
+		p.add("factors.webauthn", 0, "requiring passkeys needs public_url on https with a host name (or http://localhost): browsers refuse them elsewhere")
 	}
 	if c.Factors.SMS == "required" && !c.SMS.Enabled {
 		p.add("factors.sms", 0, "requiring text messages needs sms.enabled")

@@ -42,6 +42,7 @@ var sections = []struct {
 	{"webauthn", (*Config).validateWebAuthn},
 	{"sms", (*Config).validateSMS},
 	{"enrollment", (*Config).validateEnrollment},
+	{"account", (*Config).validateAccount},
 	{"branding", (*Config).validateBranding},
 	{"gate", (*Config).validateGate},
 	{"secrets", (*Config).validateSecrets},

@@ -44,20 +44,28 @@ func (c *Config) Passkey() passkey.Config {
 }
 
 // PasskeysOn reports whether passkeys are offered: factors.webauthn is
-// allowed or required and there is a relying party id. A public_url on an IP address
-// with no rp_id has none (browsers refuse IP addresses): with
-// factors.webauthn "allowed" the gateway then runs without passkeys (and
-// says so in its log); "required" is a config error.
+// allowed or required and browsers can use them at public_url: a host name
+// (not an IP address) over https, or http://localhost (or webauthn.rp_id
+// set, which then has to fit). Otherwise, with factors.webauthn "allowed"
+// the gateway runs without passkeys (and says so in its log); "required"
+// is a config error.
 func (c *Config) PasskeysOn() bool {
-	return (c.Factors.WebAuthn == "allowed" || c.Factors.WebAuthn == "required") && c.hasRPID()
+	return (c.Factors.WebAuthn == "allowed" || c.Factors.WebAuthn == "required") && c.passkeysPossible()
 }
 
-func (c *Config) hasRPID() bool {
+func (c *Config) passkeysPossible() bool {
 	if c.WebAuthn.RPID != "" {
 		return true
 	}
 	u, err := url.Parse(c.PublicURL)
-	return err == nil && u.Hostname() != "" && net.ParseIP(u.Hostname()) == nil
+	if err != nil {
+		return false
+	}
+	h := strings.ToLower(u.Hostname())
+	if h == "" || net.ParseIP(h) != nil {
+		return false
+	}
+	return u.Scheme == "https" || h == "localhost" || strings.HasSuffix(h, ".localhost")
 }
 
 // validateWebAuthn checks the webauthn section when passkeys are on,

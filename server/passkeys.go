@@ -8,9 +8,10 @@ import (
 	"github.com/vestibule-gw/vestibule/passkey"
 )
 
-// passkeyRP is the WebAuthn relying party of cfg, or nil when passkeys are
-// off (factors.webauthn: forbidden, or no relying party id: public_url on
-// an IP address, which browsers refuse, logged). Its key is derived from
+// passkeyRP is the gateway's one WebAuthn relying party (the gate pages'
+// sign-in, enrollment and step-up, and the security page's "add a
+// passkey"), or nil when passkeys are off (factors.webauthn: forbidden, or
+// a public_url browsers can't use them at, logged). Its key is derived from
 // the first gate key, as the invitation keys are: the same key on every
 // replica, and stable while gate.keys keeps its first key. A new first key
 // makes ceremonies in flight fail and gives users who have no passkey yet
@@ -18,7 +19,7 @@ import (
 func passkeyRP(cfg *config.Config, gateKeys [][]byte, d Deps) (*passkey.RP, error) {
 	if !cfg.PasskeysOn() {
 		if cfg.Factors.WebAuthn != "forbidden" {
-			d.Logger.Warn("passkeys off: public_url is on an IP address, which browsers refuse as a relying party id; set webauthn.rp_id or use a host name",
+			d.Logger.Warn("passkeys off: browsers allow them only on https with a host name (or http://localhost), not at public_url",
 				"event", "passkeys_off", "public_url", cfg.PublicURL)
 		}
 		return nil, nil

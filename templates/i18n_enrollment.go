@@ -39,12 +39,3 @@ var enrollmentCatalog = map[string]map[string]string{
 }
 
 func init() { merge(enrollmentCatalog) }
-
-// merge adds a part of the catalog kept in a file of its own.
-func merge(part map[string]map[string]string) {
-	for lang, msgs := range part {
-		for en, tr := range msgs {
-			catalog[lang][en] = tr
-		}
-	}
-}
