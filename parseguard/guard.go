@@ -670,9 +670,6 @@ func phoneHolder(body []byte, tok string) map[string]any {
 // hold keeps a login answer and replaces it with the challenge.
 func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) error {
 	ctx := resp.Request.Context()
-	header := resp.Header.Clone()
-	forward.RemoveHopHeaders(header)
-	header.Del(forward.UserHeader)
 	session := map[string]string{TokenKey: m.token}
 	name, _ := m.obj["username"].(string)
 	if name == "" && st.where == graphQL {
@@ -686,7 +683,7 @@ func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) erro
 	}
 	h := &store.Held{
 		Kind: store.KindParse, User: m.user, Session: session,
-		Response: store.HeldResponse{Status: resp.StatusCode, Header: header, Body: body},
+		Response: store.HeldResponse{Status: resp.StatusCode, Header: held.Header(resp.Header), Body: body},
 		RemoteIP: st.remoteIP, UserAgent: st.userAgent,
 	}
 	if g.opt.PhoneField != "" && m.obj != nil {
@@ -694,32 +691,43 @@ func (g *Guard) hold(resp *http.Response, st *state, m minted, body []byte) erro
 			h.Phone = strings.TrimSpace(p)
 		}
 	}
-	if err := g.opt.Held.Hold(ctx, h); err != nil {
-		// Nobody will get this session: end it.
-		g.endSessions(ctx, st.req.keySets(), []string{m.token}, "store_error")
-		return forward.StoreError{Err: err}
-	}
-	// Known as held while it is: a minting answer that shows it later
-	// (removed there) must not end this login at Parse.
-	if err := g.opt.Tokens.MarkHeld(ctx, m.token, h.ID, h.Expires); err != nil {
-		g.log.ErrorContext(ctx, "indexing a held token", "event", "store_error", "err", err)
-	}
-	reply, err := g.opt.Challenger.BeginParse(st.orig, h, MFA{Sent: st.req.hasMFA, Token: st.req.mfa})
-	if err != nil {
-		if _, terr := g.opt.Held.Cancel(ctx, h.ID); terr == nil {
-			g.opt.Tokens.UnmarkHeld(ctx, m.token)
-			g.endSessions(ctx, st.req.keySets(), []string{m.token}, "challenge_failed")
-		}
-		return fmt.Errorf("starting challenge: %w", err)
-	}
-	if reply.Header == nil {
-		reply.Header = http.Header{}
-	}
-	keepCORS(resp.Header, reply.Header)
-	reply.Replace(resp)
-	g.log.InfoContext(ctx, "login held", "event", audit.LoginHeld, "user", m.user, "remote_ip", st.remoteIP, "user_agent", st.userAgent, "kind", "parse")
-	return nil
+	return held.HoldAnswer(resp, h, parseKind{st, m.token}, g.opt.Held, g.log)
 }
+
+// parseKind is what holding a Parse login adds to held.HoldAnswer.
+type parseKind struct {
+	st    *state
+	token string
+}
+
+// Stored indexes the token as held while it is: a minting answer that
+// shows it later (removed there) must not end this login at Parse.
+func (k parseKind) Stored(ctx context.Context, h *store.Held) {
+	if err := k.st.g.opt.Tokens.MarkHeld(ctx, k.token, h.ID, h.Expires); err != nil {
+		k.st.g.log.ErrorContext(ctx, "indexing a held token", "event", "store_error", "err", err)
+	}
+}
+
+func (k parseKind) Begin(h *store.Held) (forward.Reply, error) {
+	return k.st.g.opt.Challenger.BeginParse(k.st.orig, h, MFA{Sent: k.st.req.hasMFA, Token: k.st.req.mfa})
+}
+
+// Unheld ends at Parse the session nobody will get: one that could not be
+// stored, or one whose challenge did not begin, once it is taken back (a
+// release that took it first wins).
+func (k parseKind) Unheld(ctx context.Context, h *store.Held, reason string) {
+	g := k.st.g
+	if reason == "challenge_failed" {
+		if _, err := g.opt.Held.Cancel(ctx, h.ID); err != nil {
+			return
+		}
+		g.opt.Tokens.UnmarkHeld(ctx, k.token)
+	}
+	g.endSessions(ctx, k.st.req.keySets(), []string{k.token}, reason)
+}
+
+// ReplyHeader keeps Parse's CORS headers.
+func (parseKind) ReplyHeader(answer, reply http.Header) { keepCORS(answer, reply) }
 
 func errorBody(code int, msg, reason string) []byte {
 	b, _ := json.Marshal(map[string]any{"code": code, "error": msg, "reason": reason})
