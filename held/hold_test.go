@@ -150,4 +150,3 @@ func TestHeader(t *testing.T) {
 		t.Errorf("the answer's own header changed: %v", answer)
 	}
 }
-
