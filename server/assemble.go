@@ -288,7 +288,11 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (_ *Server, err error)
 		}
 		s.guard = guard
 	}
-	s.handler = s.metrics.Observe(cfg.Prefix, routes(cfg.Prefix, ch, px, s.guard))
+	var pg parseGuard // not a nil *parseguard.Guard: cookie mode
+	if s.guard != nil {
+		pg = s.guard
+	}
+	s.handler = s.metrics.Observe(cfg.Prefix, routes(cfg.Prefix, ch, px, pg))
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	s.revSyncedAt = d.Now()
 	go s.janitor()
