@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vestibule-gw/vestibule/audit"
+	"github.com/vestibule-gw/vestibule/config"
 )
 
 // IdentityProbe asks the app who a new session belongs to: after the app
@@ -31,7 +32,7 @@ type IdentityProbe struct {
 	Regexp      *regexp.Regexp
 	JSONPointer string
 	Header      string
-	// Timeout bounds the probe (0: 5s).
+	// Timeout bounds the probe (0: config.DefaultIdentityTimeout).
 	Timeout time.Duration
 }
 
@@ -51,7 +52,7 @@ var errConfirmOnly = errors.New("identity probe: confirmed")
 func (ip *IdentityProbe) ask(ctx context.Context, p *Proxy, orig *http.Request, session map[string]string) (string, error) {
 	timeout := ip.Timeout
 	if timeout <= 0 {
-		timeout = 5 * time.Second
+		timeout = config.DefaultIdentityTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/clientip"
+	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/forward"
 	"github.com/vestibule-gw/vestibule/held"
 	"github.com/vestibule-gw/vestibule/store"
@@ -80,7 +81,7 @@ type Options struct {
 	// PhoneField names the user field of the login answer holding the
 	// phone number for text-message codes ("": none).
 	PhoneField string
-	// MaxBody bounds request bodies read (0: 20 MiB, Parse's default).
+	// MaxBody bounds request bodies read (0: config.DefaultParseMaxBody).
 	MaxBody int64
 	// Regulator refuses logins from a banned client address.
 	Regulator Regulator
@@ -135,7 +136,7 @@ func New(opts Options) (*Guard, error) {
 		opts.Transport = forward.NewTransport(forward.TransportOptions{})
 	}
 	if opts.MaxBody <= 0 {
-		opts.MaxBody = 20 << 20
+		opts.MaxBody = config.DefaultParseMaxBody
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
