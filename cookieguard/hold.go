@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -62,15 +61,14 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 	if err != nil {
 		return err
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxHeldBody+1))
-	resp.Body.Close()
-	if err != nil {
-		return fmt.Errorf("reading login answer: %w", err)
-	}
-	if len(body) > maxHeldBody {
+	body, err := forward.ReadAnswer(resp, maxHeldBody)
+	switch {
+	case errors.Is(err, forward.ErrAnswerTooLarge):
 		p.log.ErrorContext(ctx, "login answer too large to hold", "event", "login_too_large", "user", user, "limit", maxHeldBody)
 		p.abandon(ctx, st, user, session, "too_large")
 		return errTooLarge
+	case err != nil:
+		return fmt.Errorf("reading login answer: %w", err)
 	}
 	header := held.Header(resp.Header, p.opt.UserHeader, p.opt.PhoneHeader)
 	answer := store.HeldResponse{Status: resp.StatusCode, Header: header, Body: body}

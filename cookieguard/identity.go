@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/forward"
 )
 
 // IdentityProbe asks the app who a new session belongs to: after the app
@@ -106,12 +106,12 @@ func (ip *IdentityProbe) ask(ctx context.Context, p *Proxy, orig *http.Request, 
 		}
 		return vs[0], nil
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxProbeBody+1))
-	if err != nil {
-		return "", fmt.Errorf("%w: reading the answer: %v", errProbe, err)
-	}
-	if len(body) > maxProbeBody {
+	body, err := forward.ReadAnswer(resp, maxProbeBody)
+	switch {
+	case errors.Is(err, forward.ErrAnswerTooLarge):
 		return "", fmt.Errorf("%w: the answer is over %d bytes", errProbe, maxProbeBody)
+	case err != nil:
+		return "", fmt.Errorf("%w: reading the answer: %v", errProbe, err)
 	}
 	if ip.Regexp != nil {
 		return ip.fromRegexp(body)

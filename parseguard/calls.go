@@ -68,23 +68,24 @@ func call(ctx context.Context, transport http.RoundTripper, upstream *url.URL, m
 // whoami asks Parse whose token this is (a GraphQL login that did not ask
 // for the user's id).
 func (g *Guard) whoami(ctx context.Context, q *request, token string) string {
-	m, status, err := g.callAs(ctx, http.MethodGet, "users/me", q, token)
-	if err != nil || status != http.StatusOK {
-		return ""
-	}
-	id, _ := m["objectId"].(string)
-	return id
+	return g.me(ctx, q, token, "objectId")
 }
 
 // username asks Parse for the token's username (a GraphQL login's answer
 // is shaped by the client).
 func (g *Guard) username(ctx context.Context, q *request, token string) string {
+	return g.me(ctx, q, token, "username")
+}
+
+// me asks Parse for a string field of the token's user ("": none, or no
+// answer).
+func (g *Guard) me(ctx context.Context, q *request, token, field string) string {
 	m, status, err := g.callAs(ctx, http.MethodGet, "users/me", q, token)
 	if err != nil || status != http.StatusOK {
 		return ""
 	}
-	n, _ := m["username"].(string)
-	return n
+	v, _ := m[field].(string)
+	return v
 }
 
 // sessionToken reads the token of session id as the caller sees it.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -92,14 +91,13 @@ func (g *Guard) modifyResponse(resp *http.Response) (err error) {
 		resp.Body = &st.filter
 		return nil
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
-	resp.Body.Close()
-	if err != nil {
-		return fmt.Errorf("reading answer: %w", err)
-	}
-	if len(body) > maxAnswer {
+	body, err := forward.ReadAnswer(resp, maxAnswer)
+	switch {
+	case errors.Is(err, forward.ErrAnswerTooLarge):
 		g.log.ErrorContext(ctx, "answer too large to check for session tokens", "event", "answer_too_large", "path", resp.Request.URL.Path, "limit", maxAnswer)
 		return errTooLarge
+	case err != nil:
+		return fmt.Errorf("reading answer: %w", err)
 	}
 	keep := func() error { forward.ReplaceBody(resp, body); return nil }
 	var unreleased []string
