@@ -248,7 +248,7 @@ func (h *Handler) postRelease(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
 		return
 	}
-	if held.Kind == store.KindParse {
+	if held.IsAPI() {
 		h.verifiedInBrowser(w, r, held)
 		return
 	}
@@ -285,7 +285,7 @@ func (h *Handler) attempt(r *http.Request, held *store.Held, m Method, code stri
 // verified ends the page flow of a held login the checker accepted: a
 // cookie login is released; a Parse login waits for the app (api/verify).
 func (h *Handler) verified(w http.ResponseWriter, r *http.Request, held *store.Held) {
-	if held.Kind == store.KindParse {
+	if held.IsAPI() {
 		h.verifiedInBrowser(w, r, held)
 		return
 	}
