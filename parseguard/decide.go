@@ -12,7 +12,7 @@ import (
 // request (the body of a path it refuses is not read, nor the tokens of a
 // body it refuses looked up); decide only reads them.
 type facts struct {
-	// Dotted: the path has dot segments; where and route: where the path
+	// dotted: the path has dot segments; where and route: where the path
 	// leads (route: the part below the mount).
 	dotted bool
 	where  where
