@@ -18,8 +18,20 @@ const (
 	CodeReplayed           = "code_replayed"
 	SMSFailed              = "sms_failed"
 	SMSRefused             = "sms_refused"
+
+	// Changes a user makes on the security page (package account), counted
+	// in vestibule_account_changes_total.
+	TOTPReplaced          = "totp_replaced"
+	PhoneChanged          = "phone_changed"
+	FactorRemoved         = "factor_removed"
+	PasskeyAdded          = "passkey_added"
+	PasskeyRenamed        = "passkey_renamed"
+	RecoveryCodesReplaced = "recovery_codes_replaced"
+	DeviceRevoked         = "device_revoked"
+	SessionsEnded         = "sessions_ended"
 )
 
 // Counted lists the events the metrics count beyond vestibule_events_total.
 var Counted = []string{LoginHeld, LoginReleased, LoginAbandoned, UpstreamSessionRevoked, AttemptsExhausted,
-	ChallengeSent, CodeAccepted, RecoveryCodeUsed, CodeRejected, CodeReplayed, SMSFailed, SMSRefused}
+	ChallengeSent, CodeAccepted, RecoveryCodeUsed, CodeRejected, CodeReplayed, SMSFailed, SMSRefused,
+	TOTPReplaced, PhoneChanged, FactorRemoved, PasskeyAdded, PasskeyRenamed, RecoveryCodesReplaced, DeviceRevoked, SessionsEnded}

@@ -251,6 +251,7 @@ func New(opts Options) (*Handler, error) {
 	mux.HandleFunc("POST "+p+"enroll-phone", h.postEnrollPhone)
 	mux.HandleFunc("GET "+p+"step-up", h.getStepUp)
 	mux.HandleFunc("POST "+p+"step-up", h.postStepUp)
+	mux.HandleFunc("POST "+p+"step-up/sms", h.postStepUpSMS)
 	mux.HandleFunc("GET "+p+"parse", h.getTicketPage)
 	mux.HandleFunc("GET "+p+"invite", h.getInvite)
 	mux.HandleFunc("POST "+p+"api/verify", h.apiVerify)
@@ -466,6 +467,8 @@ type pageData struct {
 	Codes    []string
 	// Remember offers "remember this device" on the form.
 	Remember bool
+	// Method is the step-up page's factor (totp, sms, recovery).
+	Method string
 	// Next is where the step-up page returns to.
 	Next string
 	// Text-message pages: the masked number, whether a code was sent, its

@@ -33,9 +33,10 @@ func (h *Handler) deviceCookie(r *http.Request, user string, verified time.Time)
 }
 
 // rememberedDevice reports whether the request carries a remembered-device
-// cookie for user that is still good: unexpired, and issued after the
-// user's enrollment and after any revocation of their devices. It returns
-// when that device last passed a second factor.
+// cookie for user that is still good: unexpired, issued after the user's
+// enrollment and after any revocation of their devices, and not forgotten
+// one by one (store.Device.Revoked). It returns when that device last
+// passed a second factor.
 func (h *Handler) rememberedDevice(r *http.Request, user string) (time.Time, bool) {
 	if h.opt.Device == nil {
 		return time.Time{}, false
@@ -52,6 +53,9 @@ func (h *Handler) rememberedDevice(r *http.Request, user string) (time.Time, boo
 	if err != nil || cl.Issued.Before(enr.CreatedAt) || !cl.Issued.After(enr.DevicesRevoked) {
 		return time.Time{}, false
 	}
+	if h.deviceRevoked(r, user, deviceID(cl.Bind)) {
+		return time.Time{}, false
+	}
 	h.seeDevice(r, user, cl.Bind)
 	return cl.Verified, true
 }
@@ -65,7 +69,7 @@ func (h *Handler) releaseRemembered(r *http.Request, held *store.Held, verified 
 	// The answer is complete in memory: the proxy writes it next.
 	defer done()
 	hd := http.Header{}
-	if err := h.released(r, taken, verified, false, hd); err != nil {
+	if err := h.released(r, taken, verified, false, hd, "device"); err != nil {
 		h.log.ErrorContext(r.Context(), "releasing for a remembered device", "err", err)
 		return forward.Reply{}, false
 	}

@@ -26,3 +26,34 @@ func (h *Handler) seeDevice(r *http.Request, user string, bind [32]byte) {
 		h.log.WarnContext(r.Context(), "recording a remembered device", "event", "store_error", "user", user, "err", err)
 	}
 }
+
+// signedIn records a completed sign-in (when, from where, with which
+// factor) for the user's security page. Best effort: the release does not
+// wait on it failing.
+func (h *Handler) signedIn(r *http.Request, user, by string) {
+	s := store.SignIn{User: user, At: h.opt.Now(), IP: h.ip(r), UserAgent: r.UserAgent(), Factor: by}
+	if err := h.opt.Durable.AddSignIn(r.Context(), s); err != nil {
+		h.log.WarnContext(r.Context(), "recording a sign-in", "event", "store_error", "user", user, "err", err)
+	}
+}
+
+// deviceRevoked reports whether the user forgot this remembered device
+// (the security page) or an administrator did. A device log that can't be
+// read counts as revoked: the user is asked for a code, nothing worse.
+func (h *Handler) deviceRevoked(r *http.Request, user, id string) bool {
+	dl, ok := h.opt.Durable.(store.DeviceLog)
+	if !ok {
+		return false
+	}
+	devs, err := dl.Devices(r.Context(), user)
+	if err != nil {
+		h.log.WarnContext(r.Context(), "reading the device log; the remembered device is not trusted this time", "event", "store_error", "user", user, "err", err)
+		return true
+	}
+	for _, d := range devs {
+		if d.ID == id {
+			return !d.Revoked.IsZero()
+		}
+	}
+	return false
+}

@@ -90,7 +90,7 @@ func (h *Handler) postVerify(w http.ResponseWriter, r *http.Request) {
 	res := h.checker.Check(ctx, h.attempt(r, held, h.totp, r.PostForm.Get("code")))
 	switch res.Kind {
 	case Accepted:
-		h.verified(w, r, held)
+		h.verified(w, r, held, res.Factor)
 	case Replayed:
 		h.render(w, r, http.StatusUnauthorized, "verify", pageData{Title: "Two-factor sign-in", CSRF: st.CSRF, User: held.User,
 			Error: h.tr(r, replayedCode)})
@@ -121,7 +121,7 @@ func (h *Handler) postRecovery(w http.ResponseWriter, r *http.Request) {
 	res := h.checker.Check(ctx, h.attempt(r, held, h.recovery, r.PostForm.Get("code")))
 	switch res.Kind {
 	case Accepted:
-		h.verified(w, r, held)
+		h.verified(w, r, held, res.Factor)
 	case Wrong:
 		h.wrongCode(w, r, held, st, "recovery", "Use a recovery code", res)
 	default:
@@ -193,7 +193,7 @@ func (h *Handler) getEnroll(w http.ResponseWriter, r *http.Request) {
 		CSRF:   st.CSRF,
 		User:   accountName(held),
 		QR:     template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
-		Secret: groupKey(secret),
+		Secret: factor.GroupKey(secret),
 		SMS:    h.smsOn() && (to != "" || h.opt.SMS.SelfEnroll),
 		Phone:  phone.Mask(to),
 	})
@@ -252,7 +252,12 @@ func (h *Handler) postRelease(w http.ResponseWriter, r *http.Request) {
 		h.verifiedInBrowser(w, r, held)
 		return
 	}
-	h.release(w, r, held.ID)
+	// Verified by a first enrollment: its factor.
+	by := "sms"
+	if enr, err := h.opt.Durable.Enrollment(r.Context(), held.User); err == nil && len(enr.TOTPSecret) > 0 {
+		by = "totp"
+	}
+	h.release(w, r, held.ID, by)
 }
 
 // enrolled redirects to the code page when the user already has a factor:
@@ -283,13 +288,14 @@ func (h *Handler) attempt(r *http.Request, held *store.Held, m Method, code stri
 }
 
 // verified ends the page flow of a held login the checker accepted: a
-// cookie login is released; a Parse login waits for the app (api/verify).
-func (h *Handler) verified(w http.ResponseWriter, r *http.Request, held *store.Held) {
+// cookie login is released (by is the factor that passed, for the sign-in
+// record); a Parse login waits for the app (api/verify).
+func (h *Handler) verified(w http.ResponseWriter, r *http.Request, held *store.Held, by string) {
 	if held.IsAPI() {
 		h.verifiedInBrowser(w, r, held)
 		return
 	}
-	h.release(w, r, held.ID)
+	h.release(w, r, held.ID, by)
 }
 
 // wrongCode shows a code page again after a wrong code, with a generic
@@ -392,7 +398,7 @@ func (c *enrollConfirmation) answered(res Result) bool {
 // gate cookie bound to its app session. The held login is taken from the
 // store atomically first, behind a release journal (see take): a crash
 // before the answer is out ends that app session at the app.
-func (h *Handler) release(w http.ResponseWriter, r *http.Request, id string) {
+func (h *Handler) release(w http.ResponseWriter, r *http.Request, id, by string) {
 	held, done, err := h.take(r.Context(), id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -414,7 +420,7 @@ func (h *Handler) release(w http.ResponseWriter, r *http.Request, id string) {
 	for _, k := range []string{"Content-Security-Policy", "X-Frame-Options", "Referrer-Policy"} {
 		hd.Del(k)
 	}
-	if err := h.released(r, held, held.Verified, remember, hd); err != nil {
+	if err := h.released(r, held, held.Verified, remember, hd, by); err != nil {
 		// Taken but not handed over: the journal copy stays, and the
 		// janitor ends the session at the app when it expires.
 		h.log.ErrorContext(r.Context(), "issuing gate cookie", "err", err)
@@ -432,8 +438,8 @@ func (h *Handler) release(w http.ResponseWriter, r *http.Request, id string) {
 // released writes into hd the headers of a released login: the held
 // answer's (its redirect kept on this site), the held app session cookies,
 // the gate cookie bound to them, optionally a remembered-device cookie, and
-// the pending cookie cleared.
-func (h *Handler) released(r *http.Request, held *store.Held, verified time.Time, remember bool, hd http.Header) error {
+// the pending cookie cleared. The sign-in is recorded, by factor by.
+func (h *Handler) released(r *http.Request, held *store.Held, verified time.Time, remember bool, hd http.Header, by string) error {
 	c, err := h.opt.Cookies.Cookie(held.User, gate.BindingMap(held.Session), verified)
 	if err != nil {
 		return err
@@ -478,6 +484,7 @@ func (h *Handler) released(r *http.Request, held *store.Held, verified time.Time
 	}
 	hd.Add("Set-Cookie", h.clearPending().String())
 	h.log.InfoContext(r.Context(), "login released", "event", audit.LoginReleased, "user", held.User, "remote_ip", h.ip(r), "user_agent", r.UserAgent())
+	h.signedIn(r, held.User, by)
 	return nil
 }
 
@@ -526,16 +533,4 @@ func (h *Handler) newRecoveryCodes() ([]string, [][]byte, error) {
 		hashes[i] = factor.HashRecoveryCode(norm)
 	}
 	return codes, hashes, nil
-}
-
-// groupKey shows a base32 key in groups of four for typing by hand.
-func groupKey(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i += 4 {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(s[i:min(i+4, len(s))])
-	}
-	return b.String()
 }

@@ -3,7 +3,6 @@ package challenge
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/vestibule-gw/vestibule/factor"
@@ -136,12 +135,7 @@ func (smsMethod) Factor() string { return factorSMS }
 var smsResultNames = [...]string{"accepted", "wrong", "expired", "exhausted"}
 
 func (m smsMethod) Verify(ctx context.Context, a Attempt) (Proof, error) {
-	code := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, a.Code)
+	code := factor.Digits(a.Code)
 	res, err := m.store.UseHeldSMS(ctx, a.Held.ID, m.hash(a.Held.ID, code, a.Held.SMSHash), m.now(), m.maxAttempts)
 	if err != nil {
 		return Proof{}, err

@@ -244,6 +244,30 @@ func (h *Handler) postSMSSend(w http.ResponseWriter, r *http.Request) {
 // the message: the caps count only accepted sends, and a failed send may be
 // tried again after RetryAfter.
 func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string) (string, int) {
+	return h.sendText(r, held.User, to, purpose, func(ctx context.Context, code string, now time.Time) bool {
+		return h.opt.Ephemeral.SetHeldSMS(ctx, held.ID, to, h.smsHash(held.ID, code, nil), now, now.Add(h.opt.SMS.CodeTTL)) == nil
+	})
+}
+
+// SendConfirmation sends a code to a number a signed-in user wants to use
+// (the security page's phone change), under the same checks and limits as
+// the sign-in codes. It returns the code, which the caller keeps (as a
+// MAC) to check; or, when nothing was sent, a message for the user and a
+// status.
+func (h *Handler) SendConfirmation(r *http.Request, user, to string) (code, refusal string, status int) {
+	if !h.smsOn() {
+		return "", "Text messages are not used here.", http.StatusNotFound
+	}
+	refusal, status = h.sendText(r, user, to, "change", func(_ context.Context, c string, _ time.Time) bool {
+		code = c
+		return true
+	})
+	return code, refusal, status
+}
+
+// sendText is sendCode for any user: keep stores the code sent (false:
+// the sign-in it was for is gone).
+func (h *Handler) sendText(r *http.Request, user, to, purpose string, keep func(ctx context.Context, code string, now time.Time) bool) (string, int) {
 	o := h.opt.SMS
 	ctx := r.Context()
 	now := h.opt.Now()
@@ -252,15 +276,15 @@ func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string
 	const unavailable = "Sign-in is temporarily unavailable. Please try again in a moment."
 	if !phone.Allowed(to, o.AllowedCountries) {
 		h.log.WarnContext(ctx, "text message to a country not allowed", "event", audit.SMSRefused, "reason", "country",
-			"user", held.User, "phone", masked, "region", phone.Region(to), "remote_ip", ip)
+			"user", user, "phone", masked, "region", phone.Region(to), "remote_ip", ip)
 		return "Text messages can't be sent to numbers in this country. Please use another way to sign in.", http.StatusForbidden
 	}
 	if kind := phone.CostlyKind(to); kind != "" && !slices.Contains(o.AllowNumberTypes, kind) {
 		h.log.WarnContext(ctx, "text message to a number type not allowed", "event", audit.SMSRefused, "reason", "number_type",
-			"number_type", kind, "user", held.User, "phone", masked, "remote_ip", ip)
+			"number_type", kind, "user", user, "phone", masked, "remote_ip", ip)
 		return "Text messages can't be sent to this kind of number (satellite, international or premium-rate). Please use another way to sign in.", http.StatusForbidden
 	}
-	cool := smsCooldownKey(held.User)
+	cool := smsCooldownKey(user)
 	// The reservation covers the send itself, however long it takes.
 	hold := max(o.Cooldown, o.Timeout+time.Second)
 	until, ok, err := h.opt.Ephemeral.Reserve(ctx, cool, now, now.Add(hold))
@@ -289,7 +313,7 @@ func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string
 		key   string
 		limit int
 		what  string
-	}{{smsUserKey(held.User), o.PerUser, "user"}, {smsPhoneKey(o.CodeKeys[0], to), o.PerPhone, "phone"}, {smsIPKey(ip), o.PerIP, "ip"}} {
+	}{{smsUserKey(user), o.PerUser, "user"}, {smsPhoneKey(o.CodeKeys[0], to), o.PerPhone, "phone"}, {smsIPKey(ip), o.PerIP, "ip"}} {
 		n, err := h.opt.Ephemeral.Hit(ctx, c.key, now, time.Hour)
 		if err != nil {
 			giveBack(0)
@@ -299,7 +323,7 @@ func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string
 		if n > c.limit {
 			giveBack(0)
 			h.log.WarnContext(ctx, "text message cap reached", "event", audit.SMSRefused, "reason", "cap_"+c.what,
-				"user", held.User, "phone", masked, "remote_ip", ip)
+				"user", user, "phone", masked, "remote_ip", ip)
 			return "Too many text messages were sent for this sign-in recently. Please wait an hour or use another way to sign in.", http.StatusTooManyRequests
 		}
 	}
@@ -323,11 +347,11 @@ func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string
 		se := &sms.Error{Provider: o.Sender.Name(), Code: sms.CodeTransport, Detail: sms.Redact(err.Error())}
 		errors.As(err, &se)
 		h.log.WarnContext(ctx, "text message not sent", "event", audit.SMSFailed, "reason", se.Reason(), "provider", se.Provider,
-			"provider_code", se.Code, "permanent", se.Permanent, "detail", se.Detail, "user", held.User, "phone", masked, "remote_ip", ip)
+			"provider_code", se.Code, "permanent", se.Permanent, "detail", se.Detail, "user", user, "phone", masked, "remote_ip", ip)
 		return se.UserMessage(), http.StatusBadGateway
 	}
 	sent := h.opt.Now()
-	if err := h.opt.Ephemeral.SetHeldSMS(ctx, held.ID, to, h.smsHash(held.ID, code, nil), now, now.Add(o.CodeTTL)); err != nil {
+	if !keep(ctx, code, now) {
 		return "Your sign-in has expired. Please sign in again.", http.StatusGone
 	}
 	if hold > o.Cooldown {
@@ -339,7 +363,7 @@ func (h *Handler) sendCode(r *http.Request, held *store.Held, to, purpose string
 		}
 	}
 	h.log.InfoContext(ctx, "text message code sent", "event", audit.ChallengeSent, "factor", "sms", "purpose", purpose,
-		"provider", o.Sender.Name(), "user", held.User, "phone", masked, "remote_ip", ip, "user_agent", r.UserAgent())
+		"provider", o.Sender.Name(), "user", user, "phone", masked, "remote_ip", ip, "user_agent", r.UserAgent())
 	return "", 0
 }
 
@@ -371,7 +395,7 @@ func (h *Handler) postSMS(w http.ResponseWriter, r *http.Request) {
 	case res.Kind == Accepted && a.Confirm != nil:
 		h.render(w, r, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: accountName(held), Codes: codes})
 	case res.Kind == Accepted:
-		h.verified(w, r, held)
+		h.verified(w, r, held, res.Factor)
 	case res.Kind == Wrong:
 		fresh, err := h.opt.Ephemeral.Held(r.Context(), held.ID)
 		if err == nil {

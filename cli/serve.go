@@ -49,7 +49,7 @@ func serve(ctx context.Context, args []string, o invocation) error {
 // run serves cfg until ctx ends; ready, if set, is told the listening URL.
 func run(ctx context.Context, cfg *config.Config, log *slog.Logger, ready func(url string), reload func() (*config.Config, error)) error {
 	if cfg.Upstream.URL == "demo" {
-		url, stop, err := demoapp.Start(ctx, demoapp.Options{Name: cfg.AppName})
+		url, stop, err := demoapp.Start(ctx, demoapp.Options{Name: cfg.AppName, SecurityPage: cfg.Prefix + "account"})
 		if err != nil {
 			return fmt.Errorf("starting the demo app: %w", err)
 		}

@@ -346,7 +346,7 @@ func listDevices(ctx context.Context, w io.Writer, db store.Durable, e store.Enr
 	for _, d := range devices {
 		state := "active"
 		switch {
-		case !d.Created.After(e.DevicesRevoked):
+		case !d.Created.After(e.DevicesRevoked), !d.Revoked.IsZero(): // all at once, or this one (security page)
 			state = "revoked"
 		case d.Created.Before(e.CreatedAt):
 			state = "void" // from an earlier enrollment

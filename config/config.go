@@ -45,6 +45,16 @@ type Config struct {
 	Parse ParseServer `yaml:"parse"`
 	// Enrollment says who may enroll a first factor; see enrollment.go.
 	Enrollment Enrollment `yaml:"enrollment"`
+	// Account is the security page (<prefix>account).
+	Account Account `yaml:"account"`
+}
+
+// Account configures the security page, where signed-in users see and
+// change their own second factors, devices and sessions.
+type Account struct {
+	// ReauthMaxAge is how recent the session's second factor must be for a
+	// change there; an older one is asked for again (the step-up page).
+	ReauthMaxAge time.Duration `yaml:"reauth_max_age"`
 }
 
 // ParseServer is Parse Server mode: logins that mint a session token are held,

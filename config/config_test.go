@@ -43,6 +43,9 @@ func TestMinimalConfigGetsDefaults(t *testing.T) {
 	if c.Login.HoldTTL != 5*time.Minute || c.Login.MaxAttempts != 5 || c.Prefix != "/.vestibule/" {
 		t.Errorf("defaults not applied: %+v", c.Login)
 	}
+	if c.Account.ReauthMaxAge != 5*time.Minute {
+		t.Errorf("account.reauth_max_age default = %s, want 5m", c.Account.ReauthMaxAge)
+	}
 	if got := c.Login.Routes[0]; got.Path != "/login" || strings.Join(got.Methods, ",") != "POST" {
 		t.Errorf("login route default = %+v", got)
 	}

@@ -103,6 +103,7 @@ func Defaults() *Config {
 		Admin: Admin{Listen: "127.0.0.1:9091"},
 
 		Enrollment: DefaultEnrollment(),
+		Account:    Account{ReauthMaxAge: 5 * time.Minute},
 	}
 }
 

@@ -115,6 +115,11 @@ func (c *Config) validateStepUp(p *problems) {
 	}
 }
 
+// validateAccount checks the security page's settings.
+func (c *Config) validateAccount(p *problems) {
+	within(p, "account.reauth_max_age", c.Account.ReauthMaxAge, 30*time.Second, time.Hour)
+}
+
 // validateRememberDevice checks remember_device (when enabled).
 func (c *Config) validateRememberDevice(p *problems) {
 	r := c.RememberDevice

@@ -41,6 +41,7 @@ var sections = []struct {
 	{"factors", (*Config).validateFactors},
 	{"sms", (*Config).validateSMS},
 	{"enrollment", (*Config).validateEnrollment},
+	{"account", (*Config).validateAccount},
 	{"branding", (*Config).validateBranding},
 	{"gate", (*Config).validateGate},
 	{"secrets", (*Config).validateSecrets},

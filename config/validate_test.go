@@ -47,8 +47,12 @@ func TestSections(t *testing.T) {
 		{"sms", func(c *Config) {
 			c.SMS.Enabled, c.SMS.Sender, c.SMS.AllowLogSender, c.SMS.PerIPPerHour = true, "log", true, 0
 		}, "sms.per_ip_per_hour: want at least 1, got 0"},
-		{"sms", func(c *Config) { c.SMS.Enabled, c.SMS.Sender, c.SMS.AllowLogSender, c.SMS.DefaultRegion = true, "log", true, "USA" }, `sms.default_region: want a two-letter region code such as US, got "USA"`},
+		{"sms", func(c *Config) {
+			c.SMS.Enabled, c.SMS.Sender, c.SMS.AllowLogSender, c.SMS.DefaultRegion = true, "log", true, "USA"
+		}, `sms.default_region: want a two-letter region code such as US, got "USA"`},
 		{"enrollment", func(c *Config) { c.Enrollment.Mode = "tofu" }, `enrollment.mode: want open, invite or networks, got "tofu"`},
+		{"account", func(c *Config) { c.Account.ReauthMaxAge = time.Second }, "account.reauth_max_age: want 30s to 1h0m0s, got 1s"},
+		{"account", func(c *Config) { c.Account.ReauthMaxAge = 2 * time.Hour }, "account.reauth_max_age: want 30s to 1h0m0s, got 2h0m0s"},
 		{"branding", func(c *Config) { c.Branding.Accent = "blue" }, `branding.accent: want a hex colour such as #1a73e8, got "blue"`},
 		{"branding", func(c *Config) { c.Branding.LogoFile = "logo.gif" }, `branding.logo_file: want a .png, .jpg, .webp or .svg file, got "logo.gif"`},
 		{"gate", func(c *Config) { c.Gate.CookieName = "a b" }, `gate.cookie_name: want a cookie name, got "a b"`},

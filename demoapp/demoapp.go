@@ -51,6 +51,10 @@ type Options struct {
 	// Phones, if set, are sent in an X-User-Phone header of a successful
 	// login answer, as apps that know their users' numbers can.
 	Phones map[string]string
+	// SecurityPage, if set, is linked from every signed-in page, as an app
+	// behind Vestibule links to the gateway's security page (for example
+	// "/.vestibule/account").
+	SecurityPage string
 }
 
 // DefaultUsers are the demo's two accounts.
@@ -317,7 +321,7 @@ func (a *App) render(w http.ResponseWriter, status int, page, user, msg string) 
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	pages.ExecuteTemplate(w, page, map[string]string{"Name": a.o.Name, "User": user, "Msg": msg})
+	pages.ExecuteTemplate(w, page, map[string]string{"Name": a.o.Name, "User": user, "Msg": msg, "SecurityPage": a.o.SecurityPage})
 }
 
 // Start serves a new App on a loopback port until ctx ends or stop is
@@ -344,7 +348,7 @@ var pages = template.Must(template.New("").Parse(`
 {{define "head"}}<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{{.Name}}</title><link rel="stylesheet" href="/static/app.css"></head><body>
-<header><a href="/">{{.Name}}</a>{{if .User}} <span>signed in as {{.User}}</span> <a href="/logout" id="logout">Log out</a>{{else}} <a href="/login">Log in</a>{{end}}</header><main>{{end}}
+<header><a href="/">{{.Name}}</a>{{if .User}} <span>signed in as {{.User}}</span>{{with .SecurityPage}} <a href="{{.}}" id="security">Security</a>{{end}} <a href="/logout" id="logout">Log out</a>{{else}} <a href="/login">Log in</a>{{end}}</header><main>{{end}}
 {{define "foot"}}</main></body></html>{{end}}
 {{define "home"}}{{template "head" .}}<h1>{{.Name}}</h1>
 <p>A legacy app with only a password login. Try <a href="/account">your account</a>.</p>

@@ -174,3 +174,21 @@ func TestStart(t *testing.T) {
 		t.Error("still serving after stop")
 	}
 }
+
+// TestSecurityPageLink: a signed-in page links to the gateway's security
+// page when one is named, and no page does without it.
+func TestSecurityPageLink(t *testing.T) {
+	for _, page := range []string{"", "/.vestibule/account"} {
+		srv := httptest.NewServer(New(Options{SecurityPage: page}))
+		c := client(t)
+		if _, body := get(t, c, srv.URL+"/login"); strings.Contains(body, `id="security"`) {
+			t.Errorf("%q: anonymous page links to the security page", page)
+		}
+		postForm(t, c, srv.URL+"/login", url.Values{"username": {"alice"}, "password": {"wonderland"}})
+		_, body := get(t, c, srv.URL+"/account")
+		if got, want := strings.Contains(body, `<a href="/.vestibule/account" id="security">`), page != ""; got != want {
+			t.Errorf("%q: link on the signed-in page = %v, want %v", page, got, want)
+		}
+		srv.Close()
+	}
+}

@@ -274,7 +274,16 @@ func exampleGatewayLog(t *testing.T, file string, mutate func(cfg *config.Config
 // (a clock, a logger) and the server itself (Sweep).
 func exampleGatewayServer(t *testing.T, file string, mutate func(cfg *config.Config, gwURL string), deps server.Deps) (string, *server.Server) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "examples", file))
+	return gatewayServer(t, filepath.Join("..", "examples", file), mutate, deps)
+}
+
+// gatewayServer runs the gateway in process with the config file at path
+// (fresh keys, a fresh SQLite file, the default enrollment policy),
+// adjusted by mutate once the gateway's URL is known.
+func gatewayServer(t *testing.T, path string, mutate func(cfg *config.Config, gwURL string), deps server.Deps) (string, *server.Server) {
+	t.Helper()
+	file := filepath.Base(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

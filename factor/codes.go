@@ -98,3 +98,14 @@ func NumericCode(random io.Reader, digits int) (string, error) {
 func EqualCode(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
+
+// Digits keeps the digits of a code as typed (spaces, dashes and the like
+// dropped).
+func Digits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}

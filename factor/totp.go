@@ -152,3 +152,15 @@ func QRCodePNG(uri string, size int) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// GroupKey shows a base32 key in groups of four, for typing by hand.
+func GroupKey(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i += 4 {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(s[i:min(i+4, len(s))])
+	}
+	return b.String()
+}

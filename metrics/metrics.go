@@ -27,6 +27,7 @@ type Metrics struct {
 	challenges *prometheus.CounterVec
 	sms        *prometheus.CounterVec
 	smsFailed  *prometheus.CounterVec
+	changes    *prometheus.CounterVec
 	classes    [6]prometheus.Counter
 	config     *prometheus.GaugeVec
 }
@@ -49,12 +50,14 @@ func New(heldNow func() float64) *Metrics {
 		Help: "Text messages by provider and result: sent, failed, refused."}, []string{"provider", "result"})
 	m.smsFailed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vestibule_sms_failures_total",
 		Help: "Text messages not sent, by provider and reason: rejected, transport, timeout, malformed, oversized, panic."}, []string{"provider", "reason"})
+	m.changes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vestibule_account_changes_total",
+		Help: "Changes users made on the security page, by change (totp_replaced, phone_changed, factor_removed, ...)."}, []string{"change"})
 	for i, c := range []string{"1xx", "1xx", "2xx", "3xx", "4xx", "5xx"} {
 		m.classes[i] = m.requests.WithLabelValues(c)
 	}
 	m.config = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vestibule_config_info",
 		Help: "1, labelled with the fingerprint of the config in force (secrets left out): replicas that differ enforce different rules."}, []string{"fingerprint"})
-	m.reg.MustRegister(m.requests, m.upstream, m.events, m.held, m.challenges, m.sms, m.smsFailed, m.config,
+	m.reg.MustRegister(m.requests, m.upstream, m.events, m.held, m.challenges, m.sms, m.smsFailed, m.changes, m.config,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if heldNow != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vestibule_held_logins",
@@ -229,5 +232,8 @@ func (m *Metrics) count(event, factor, provider, reason string) {
 		m.smsFailed.WithLabelValues(provider, reason).Inc()
 	case audit.SMSRefused:
 		m.sms.WithLabelValues("", "refused").Inc()
+	case audit.TOTPReplaced, audit.PhoneChanged, audit.FactorRemoved, audit.PasskeyAdded, audit.PasskeyRenamed,
+		audit.RecoveryCodesReplaced, audit.DeviceRevoked, audit.SessionsEnded:
+		m.changes.WithLabelValues(event).Inc()
 	}
 }

@@ -28,6 +28,14 @@ func TestCountedEvents(t *testing.T) {
 		audit.CodeReplayed:           `vestibule_challenges_total{factor="sms",result="failed"} 1`,
 		audit.SMSFailed:              `vestibule_sms_total{provider="vonage",result="failed"} 1`,
 		audit.SMSRefused:             `vestibule_sms_total{provider="",result="refused"} 1`,
+		audit.TOTPReplaced:           `vestibule_account_changes_total{change="totp_replaced"} 1`,
+		audit.PhoneChanged:           `vestibule_account_changes_total{change="phone_changed"} 1`,
+		audit.FactorRemoved:          `vestibule_account_changes_total{change="factor_removed"} 1`,
+		audit.PasskeyAdded:           `vestibule_account_changes_total{change="passkey_added"} 1`,
+		audit.PasskeyRenamed:         `vestibule_account_changes_total{change="passkey_renamed"} 1`,
+		audit.RecoveryCodesReplaced:  `vestibule_account_changes_total{change="recovery_codes_replaced"} 1`,
+		audit.DeviceRevoked:          `vestibule_account_changes_total{change="device_revoked"} 1`,
+		audit.SessionsEnded:          `vestibule_account_changes_total{change="sessions_ended"} 1`,
 	}
 	if len(want) != len(audit.Counted) {
 		t.Fatalf("%d counted events, %d checked here", len(audit.Counted), len(want))

@@ -92,7 +92,8 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (_ *Server, err error)
 	// gets store.timeout, and revocations survive an ephemeral-store outage
 	// (see stores.go). Admin accessors and the janitor's sweep use them too.
 	s.bounded = newBoundedEphemeral(s.ephemeral, cfg.Store.Timeout, d.Now, d.Logger)
-	durable := store.Durable(&boundedDurable{Durable: s.durable, timeout: s.bounded.timeout, enrolled: s.endSessions})
+	bounded := &boundedDurable{Durable: s.durable, timeout: s.bounded.timeout, enrolled: s.endSessions}
+	durable := store.Durable(bounded)
 	ephemeral := store.Ephemeral(s.bounded)
 
 	ips, err := clientip.New(cfg.Server.TrustedProxies)
@@ -212,6 +213,12 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (_ *Server, err error)
 	if err != nil {
 		return nil, err
 	}
+	acct, err := accountPage(cfg, d, accountParts{durable: bounded, ephemeral: ephemeral, issuer: issuer, sealer: sealer,
+		ch: ch, sms: smsOpts != nil, notifier: enrollNotifier, ips: ips, gateKeys: gateKeys, loginURL: loginURL, origin: origin, brand: brand})
+	if err != nil {
+		return nil, err
+	}
+	s.acct = acct
 	matcher, err := successMatcher(cfg.Login.Success)
 	if err != nil {
 		return nil, err
@@ -292,7 +299,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (_ *Server, err error)
 	if s.guard != nil {
 		pg = s.guard
 	}
-	s.handler = s.metrics.Observe(cfg.Prefix, routes(cfg.Prefix, ch, px, pg))
+	s.handler = s.metrics.Observe(cfg.Prefix, routes(cfg.Prefix, gatePages(cfg.Prefix, ch, acct), px, pg))
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	s.revSyncedAt = d.Now()
 	go s.janitor()

@@ -27,6 +27,7 @@ func (s *Server) Reload(cfg *config.Config) ([]string, error) {
 	s.px.SetRules(bypass, stepUp)
 	s.reg.SetLimits(regulate.Limit(cfg.Regulation.User), regulate.Limit(cfg.Regulation.IP))
 	s.ch.SetBrand(brand)
+	s.acct.SetBrand(brand.Accent != "", len(brand.Logo) > 0)
 	s.metrics.SetConfig(cfg.Fingerprint())
 	var restart []string
 	old := *s.cfg // the startup config: restart-only keys compare with it
@@ -51,6 +52,7 @@ func (s *Server) Reload(cfg *config.Config) ([]string, error) {
 		"log":               old.Log == cfg.Log,
 		"app_name":          old.AppName == cfg.AppName,
 		"enrollment":        reflect.DeepEqual(old.Enrollment, cfg.Enrollment),
+		"account":           old.Account == cfg.Account,
 	} {
 		if !same {
 			restart = append(restart, key)

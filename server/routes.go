@@ -33,7 +33,8 @@ var (
 // routes declares every public route, in the order they are tried:
 //
 //   - the gate pages: every path under prefix, served by gate with the
-//     request's gate claims (cookieguard.Proxy.Pages);
+//     request's gate claims (cookieguard.Proxy.Pages): the challenge pages
+//     and the security page (gatePages);
 //   - Parse Server mode (pg not nil): the mount and the GraphQL path, and
 //     paths with dot segments there, go to the Parse guard;
 //   - everything else goes to the app through the cookie guard, in Parse

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vestibule-gw/vestibule/account"
 	"github.com/vestibule-gw/vestibule/challenge"
 	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/cookieguard"
@@ -57,6 +58,7 @@ type Server struct {
 	guard     *parseguard.Guard // nil unless parse.enabled
 	logins    *held.Logins
 	ch        *challenge.Handler
+	acct      *account.Handler
 	reg       *regulate.Regulator
 	now       func() time.Time
 	stop      chan struct{}

@@ -325,8 +325,9 @@ func (s *Server) syncRevocations(ctx context.Context) {
 	s.revSyncedAt = now
 }
 
-// SeeDevice and Devices pass the device log through, bounded, when the
-// durable store keeps one (store.DeviceLog); without one they do nothing.
+// SeeDevice, Devices and RevokeDevice pass the device log through,
+// bounded, when the durable store keeps one (store.DeviceLog); without one
+// nothing is kept and there is nothing to forget.
 func (b *boundedDurable) SeeDevice(ctx context.Context, d store.Device) error {
 	dl, ok := b.Durable.(store.DeviceLog)
 	if !ok {
@@ -341,6 +342,14 @@ func (b *boundedDurable) Devices(ctx context.Context, user string) ([]store.Devi
 		return nil, nil
 	}
 	return within(ctx, b.timeout, func(ctx context.Context) ([]store.Device, error) { return dl.Devices(ctx, user) })
+}
+
+func (b *boundedDurable) RevokeDevice(ctx context.Context, user, id string) error {
+	dl, ok := b.Durable.(store.DeviceLog)
+	if !ok {
+		return store.ErrNotFound
+	}
+	return done(ctx, b.timeout, func(ctx context.Context) error { return dl.RevokeDevice(ctx, user, id) })
 }
 
 // endSessions ends every gate session of user issued until now, on every

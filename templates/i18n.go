@@ -255,3 +255,20 @@ var catalog = map[string]map[string]string{
 		"This form has expired or was not sent from this site. Go back, reload the page and try again.": "Este formulario ha caducado o no se envió desde este sitio. Vuelva atrás, recargue la página e inténtelo de nuevo.",
 	},
 }
+
+// Has reports whether msg has a translation into lang (tests check that
+// every message of a page has one).
+func Has(lang, msg string) bool {
+	_, ok := catalog[lang][msg]
+	return ok
+}
+
+// merge adds a page group's messages (kept in a file of their own) to the
+// catalog.
+func merge(more map[string]map[string]string) {
+	for lang, msgs := range more {
+		for en, tr := range msgs {
+			catalog[lang][en] = tr
+		}
+	}
+}

@@ -38,10 +38,4 @@ var enrollmentCatalog = map[string]map[string]string{
 	},
 }
 
-func init() {
-	for lang, msgs := range enrollmentCatalog {
-		for en, tr := range msgs {
-			catalog[lang][en] = tr
-		}
-	}
-}
+func init() { merge(enrollmentCatalog) }

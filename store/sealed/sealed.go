@@ -211,6 +211,15 @@ func (d *Durable) Devices(ctx context.Context, user string) ([]store.Device, err
 	return nil, nil
 }
 
+// RevokeDevice passes through too; without a device log there is no
+// device to forget (ErrNotFound).
+func (d *Durable) RevokeDevice(ctx context.Context, user, id string) error {
+	if dl, ok := d.Durable.(store.DeviceLog); ok {
+		return dl.RevokeDevice(ctx, user, id)
+	}
+	return store.ErrNotFound
+}
+
 // NewDurable wraps next.
 func NewDurable(next store.Durable, s Sealer) *Durable { return &Durable{Durable: next, s: s} }
 

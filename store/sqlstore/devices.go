@@ -24,7 +24,7 @@ func (s *Store) SeeDevice(ctx context.Context, d store.Device) error {
 
 // Devices lists the user's remembered devices, most recently seen first.
 func (s *Store) Devices(ctx context.Context, user string) ([]store.Device, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.Q(`SELECT id, created_at, last_seen, last_ip, user_agent FROM vestibule_devices WHERE username = ? ORDER BY last_seen DESC, id`), user)
+	rows, err := s.db.QueryContext(ctx, s.d.Q(`SELECT id, created_at, last_seen, last_ip, user_agent, revoked FROM vestibule_devices WHERE username = ? ORDER BY last_seen DESC, id`), user)
 	if err != nil {
 		return nil, s.unavailable("listing devices", err)
 	}
@@ -32,15 +32,30 @@ func (s *Store) Devices(ctx context.Context, user string) ([]store.Device, error
 	var out []store.Device
 	for rows.Next() {
 		d := store.Device{User: user}
-		var created, seen int64
-		if err := rows.Scan(&d.ID, &created, &seen, &d.LastIP, &d.UserAgent); err != nil {
+		var created, seen, revoked int64
+		if err := rows.Scan(&d.ID, &created, &seen, &d.LastIP, &d.UserAgent, &revoked); err != nil {
 			return nil, s.unavailable("listing devices", err)
 		}
-		d.Created, d.LastSeen = Time(created), Time(seen)
+		d.Created, d.LastSeen, d.Revoked = Time(created), Time(seen), Time(revoked)
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.unavailable("listing devices", err)
 	}
 	return out, nil
+}
+
+// RevokeDevice forgets one of the user's remembered devices at the store's
+// clock; ErrNotFound when the user has no such device, or it was already
+// forgotten (the first revocation's time stays).
+func (s *Store) RevokeDevice(ctx context.Context, user, id string) error {
+	n, err := s.exec(ctx, s.db, "revoking device", `UPDATE vestibule_devices SET revoked = ? WHERE username = ? AND id = ? AND revoked = 0`,
+		Nanos(s.now()), user, id)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,45 @@ func deviceLog(t *testing.T, open OpenDurable) {
 		}
 		if l, _ := dl.Devices(ctx, "bob"); len(l) != 1 || len(l[0].UserAgent) != store.MaxUserAgent {
 			t.Errorf("bob's devices (user agent bounded): %+v", l)
+		}
+	})
+	t.Run("remembered devices: one forgotten, once", func(t *testing.T) {
+		c, s := open.fresh(t)
+		dl := s.(store.DeviceLog)
+		t0 := c.Now()
+		for _, d := range []store.Device{{User: "alice", ID: "d1", LastSeen: t0}, {User: "alice", ID: "d2", LastSeen: t0}, {User: "bob", ID: "d1", LastSeen: t0}} {
+			if err := dl.SeeDevice(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := dl.RevokeDevice(ctx, "alice", "d9"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown device: %v, want ErrNotFound", err)
+		}
+		c.Advance(time.Minute)
+		at := c.Now()
+		if err := dl.RevokeDevice(ctx, "alice", "d1"); err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(time.Minute)
+		if err := dl.RevokeDevice(ctx, "alice", "d1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("forgotten twice: %v, want ErrNotFound", err)
+		}
+		// Seen again (a request racing the revocation), it stays forgotten.
+		dl.SeeDevice(ctx, store.Device{User: "alice", ID: "d1", LastSeen: c.Now(), LastIP: "192.0.2.9"})
+		l, err := dl.Devices(ctx, "alice")
+		if err != nil || len(l) != 2 {
+			t.Fatalf("alice's devices: %v %v", l, err)
+		}
+		for _, d := range l {
+			switch {
+			case d.ID == "d1" && !d.Revoked.Equal(at):
+				t.Errorf("d1 revoked at %v, want %v", d.Revoked, at)
+			case d.ID == "d2" && !d.Revoked.IsZero():
+				t.Errorf("d2 revoked too: %v", d.Revoked)
+			}
+		}
+		if l, _ := dl.Devices(ctx, "bob"); len(l) != 1 || !l[0].Revoked.IsZero() {
+			t.Errorf("bob's device with the same id was revoked: %+v", l)
 		}
 	})
 }
