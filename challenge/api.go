@@ -325,7 +325,7 @@ func (h *Handler) apiRelease(r *http.Request, id string) forward.Reply {
 		}
 		return errStore.reply()
 	}
-	if held.Verified.IsZero() || held.Kind != store.KindParse {
+	if held.Verified.IsZero() || !held.IsAPI() {
 		return (&apiError{status: http.StatusBadRequest, code: -1, msg: "Enter a code first.", reason: "code_required"}).reply()
 	}
 	// Registered before it is handed over: a crash in between leaves a
@@ -370,7 +370,7 @@ func (h *Handler) apiLoad(w http.ResponseWriter, r *http.Request) (apiRequest, *
 		return q, nil, false
 	}
 	held, err := h.opt.Ephemeral.Held(r.Context(), q.Challenge)
-	if err != nil || held.Kind != store.KindParse {
+	if err != nil || !held.IsAPI() {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			writeReply(w, errStore.reply())
 		} else {
@@ -641,7 +641,7 @@ func (h *Handler) getTicketPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	held, err := h.opt.Ephemeral.Held(r.Context(), id)
-	if err != nil || held.Kind != store.KindParse || !held.Verified.IsZero() {
+	if err != nil || !held.IsAPI() || !held.Verified.IsZero() {
 		h.restart(w, r, "This link has expired. Please sign in again in the app.")
 		return
 	}

@@ -65,7 +65,8 @@ type Options struct {
 
 	// TOTP parameters (zero: factor.DefaultTOTP()).
 	TOTP factor.TOTP
-	// MaxAttempts is the number of code attempts per held login (0: 5).
+	// MaxAttempts is the number of code attempts per held login (0:
+	// config.DefaultMaxAttempts).
 	MaxAttempts int
 	// HoldTTL is the lifetime of a held login, and so of the pending cookie
 	// (0: config.DefaultHoldTTL).
@@ -90,7 +91,8 @@ type Options struct {
 	// (attempts exhausted, banned), e.g. to log it out at the app.
 	OnAbandon func(ctx context.Context, h *store.Held, reason string)
 	// Device, if set, enables "remember this device": it encodes the device
-	// cookie, which lets a browser skip the code for DeviceMaxAge.
+	// cookie, which lets a browser skip the code for DeviceMaxAge (0:
+	// config.DefaultDeviceMaxAge).
 	Device       *gate.Codec
 	DeviceMaxAge time.Duration
 	// SMS, if set, enables text-message codes.
@@ -180,7 +182,7 @@ func New(opts Options) (*Handler, error) {
 		opts.TOTP = factor.DefaultTOTP()
 	}
 	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = 5
+		opts.MaxAttempts = config.DefaultMaxAttempts
 	}
 	if opts.HoldTTL <= 0 {
 		opts.HoldTTL = config.DefaultHoldTTL
@@ -231,7 +233,7 @@ func New(opts Options) (*Handler, error) {
 	h.pending = sessions.NewCookieStore(pairs...)
 	h.stepUpKey, _ = gate.DeriveKeys(opts.PendingKeys[0], "step-up")
 	if opts.Device != nil && opts.DeviceMaxAge <= 0 {
-		h.opt.DeviceMaxAge = 30 * 24 * time.Hour
+		h.opt.DeviceMaxAge = config.DefaultDeviceMaxAge
 	}
 	h.pending.Options = &sessions.Options{
 		Path:     "/",

@@ -198,8 +198,8 @@ func (h *Handler) enrollFirst(ctx context.Context, w http.ResponseWriter, r *htt
 	if e.Phone != "" {
 		attrs = append(attrs, "phone", phone.Mask(e.Phone))
 	}
-	if held.Kind == store.KindParse {
-		attrs = append(attrs, "kind", "parse")
+	if held.Kind != "" {
+		attrs = append(attrs, "kind", held.Kind)
 	}
 	h.log.InfoContext(ctx, "enrolled "+factorName, attrs...)
 	h.opt.Notifier.Notify(ctx, notify.Event{Event: "enrollment", User: held.User, Factor: factorName, Phone: phone.Mask(e.Phone),

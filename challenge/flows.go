@@ -234,7 +234,7 @@ func (h *Handler) postRelease(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, h.opt.Prefix+"verify", http.StatusSeeOther)
 		return
 	}
-	if held.Kind == store.KindParse {
+	if held.IsAPI() {
 		h.verifiedInBrowser(w, r, held)
 		return
 	}
@@ -277,7 +277,7 @@ func (h *Handler) attempt(r *http.Request, held *store.Held, m Method, code stri
 // cookie login is released (by is the factor that passed, for the sign-in
 // record); a Parse login waits for the app (api/verify).
 func (h *Handler) verified(w http.ResponseWriter, r *http.Request, held *store.Held, by string) {
-	if held.Kind == store.KindParse {
+	if held.IsAPI() {
 		h.verifiedInBrowser(w, r, held)
 		return
 	}

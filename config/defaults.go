@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/vestibule-gw/vestibule/sms"
+)
 
 // Defaults other packages fall back to when they are built without a
 // config (tests, tools): written here once, with the rest in Defaults.
@@ -14,6 +18,39 @@ const (
 	// DefaultTokenCache is parse.token_cache: how long a replica reuses a
 	// registry answer. 0 in a config turns the cache off.
 	DefaultTokenCache = 5 * time.Second
+
+	// DefaultMaxAttempts is login.max_attempts: codes a held login may
+	// try before it is ended.
+	DefaultMaxAttempts = 5
+	// DefaultLoginMaxBody is login.max_body_bytes: the largest login
+	// request body the cookie guard reads.
+	DefaultLoginMaxBody = 64 << 10
+	// DefaultIdentityTimeout is login.identity.timeout: how long the
+	// identity probe waits for the app.
+	DefaultIdentityTimeout = 5 * time.Second
+	// DefaultParseMaxBody is parse.max_body_bytes: the largest request
+	// body the Parse guard reads (Parse Server's own default).
+	DefaultParseMaxBody = 20 << 20
+
+	// The upstream transport: upstream.dial_timeout,
+	// upstream.response_timeout, upstream.max_idle_conns_per_host,
+	// upstream.idle_conn_timeout.
+	DefaultDialTimeout         = 5 * time.Second
+	DefaultResponseTimeout     = 60 * time.Second
+	DefaultMaxIdleConnsPerHost = 256
+	DefaultIdleConnTimeout     = 90 * time.Second
+
+	// DefaultShutdownGrace is server.shutdown_grace: how long requests in
+	// flight may finish after the listener closed.
+	DefaultShutdownGrace = 15 * time.Second
+
+	// DefaultDeviceMaxAge is remember_device.max_age: how long a
+	// remembered device skips the code.
+	DefaultDeviceMaxAge = 30 * 24 * time.Hour
+	// DefaultRedisPrefix is store.redis_prefix: the namespace of every
+	// Redis key and the pub/sub channel.
+	DefaultRedisPrefix = "vestibule:"
+
 	// DefaultWebAuthnTimeout is webauthn.timeout: how long the browser
 	// gets for a passkey ceremony (the WebAuthn recommendation).
 	DefaultWebAuthnTimeout = 5 * time.Minute
@@ -28,26 +65,26 @@ func Defaults() *Config {
 		AppName:   "Vestibule",
 		Upstream: Upstream{
 			URL:                 "demo",
-			DialTimeout:         5 * time.Second,
-			ResponseTimeout:     60 * time.Second,
-			MaxIdleConnsPerHost: 256,
-			IdleConnTimeout:     90 * time.Second,
+			DialTimeout:         DefaultDialTimeout,
+			ResponseTimeout:     DefaultResponseTimeout,
+			MaxIdleConnsPerHost: DefaultMaxIdleConnsPerHost,
+			IdleConnTimeout:     DefaultIdleConnTimeout,
 		},
 		Login: Login{
 			Routes:       []Route{{Path: "/login", Methods: []string{"POST"}}},
 			User:         User{FormField: "username", Normalize: []string{"nfkc", "trim"}},
 			Fields:       []string{"password"},
-			Identity:     Identity{Timeout: 5 * time.Second},
-			MaxBodyBytes: 64 << 10,
+			Identity:     Identity{Timeout: DefaultIdentityTimeout},
+			MaxBodyBytes: DefaultLoginMaxBody,
 			HoldTTL:      DefaultHoldTTL,
-			MaxAttempts:  5,
+			MaxAttempts:  DefaultMaxAttempts,
 		},
 		Gate:           Gate{CookieName: "vestibule_gate", MaxAge: 12 * time.Hour},
-		RememberDevice: RememberDevice{CookieName: "vestibule_device", MaxAge: 30 * 24 * time.Hour},
+		RememberDevice: RememberDevice{CookieName: "vestibule_device", MaxAge: DefaultDeviceMaxAge},
 		Factors:        Factors{TOTP: "allowed", SMS: "allowed", WebAuthn: "allowed"},
 		WebAuthn:       WebAuthn{UserVerification: "preferred", Attestation: "none", Timeout: DefaultWebAuthnTimeout},
 		SMS: SMS{
-			Timeout: 10 * time.Second, CodeLength: 6, CodeTTL: 5 * time.Minute, MaxAttempts: 5,
+			Timeout: sms.DefaultTimeout, CodeLength: 6, CodeTTL: 5 * time.Minute, MaxAttempts: 5,
 			ResendCooldown: 30 * time.Second, PerUserPerHour: 5, PerPhonePerHour: 5, PerIPPerHour: 20,
 			Template: "{{.Code}} is your {{.App}} sign-in code.", WebOTP: true, DefaultRegion: "US", SelfEnroll: true,
 		},
@@ -55,8 +92,8 @@ func Defaults() *Config {
 			User: Limit{MaxFailures: 5, Window: 15 * time.Minute, Ban: 15 * time.Minute},
 			IP:   Limit{MaxFailures: 20, Window: 15 * time.Minute, Ban: 15 * time.Minute},
 		},
-		Store: Store{SQLite: "vestibule.db", RedisPrefix: "vestibule:", Ephemeral: "sqlite", Timeout: time.Second},
-		Parse: ParseServer{Mount: "/parse", Signup: "hold", Anonymous: "hold", SessionTTL: DefaultParseSessionTTL, MaxBodyBytes: 20 << 20, TokenCache: DefaultTokenCache},
+		Store: Store{SQLite: "vestibule.db", RedisPrefix: DefaultRedisPrefix, Ephemeral: "sqlite", Timeout: time.Second},
+		Parse: ParseServer{Mount: "/parse", Signup: "hold", Anonymous: "hold", SessionTTL: DefaultParseSessionTTL, MaxBodyBytes: DefaultParseMaxBody, TokenCache: DefaultTokenCache},
 		Server: Server{
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,
@@ -65,7 +102,7 @@ func Defaults() *Config {
 			IdleTimeout:       120 * time.Second,
 			MaxHeaderBytes:    64 << 10,
 			DrainDelay:        5 * time.Second,
-			ShutdownGrace:     15 * time.Second,
+			ShutdownGrace:     DefaultShutdownGrace,
 		},
 		Log:   Log{Level: "info", Format: "text"},
 		Admin: Admin{Listen: "127.0.0.1:9091"},

@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/forward"
 	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/held"
 	"github.com/vestibule-gw/vestibule/store"
 )
 
@@ -62,44 +61,35 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 	if err != nil {
 		return err
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxHeldBody+1))
-	resp.Body.Close()
-	if err != nil {
-		return fmt.Errorf("reading login answer: %w", err)
-	}
-	if len(body) > maxHeldBody {
+	body, err := forward.ReadAnswer(resp, maxHeldBody)
+	switch {
+	case errors.Is(err, forward.ErrAnswerTooLarge):
 		p.log.ErrorContext(ctx, "login answer too large to hold", "event", "login_too_large", "user", user, "limit", maxHeldBody)
 		p.abandon(ctx, st, user, session, "too_large")
 		return errTooLarge
+	case err != nil:
+		return fmt.Errorf("reading login answer: %w", err)
 	}
-	header := resp.Header.Clone()
-	forward.RemoveHopHeaders(header)
-	header.Del(forward.UserHeader)
-	if p.opt.UserHeader != "" {
-		header.Del(p.opt.UserHeader)
-	}
-	if p.opt.PhoneHeader != "" {
-		header.Del(p.opt.PhoneHeader)
-	}
-	held := store.HeldResponse{Status: resp.StatusCode, Header: header, Body: body}
+	header := held.Header(resp.Header, p.opt.UserHeader, p.opt.PhoneHeader)
+	answer := store.HeldResponse{Status: resp.StatusCode, Header: header, Body: body}
 	switch {
 	case st.basic:
 		// The browser asks again for what it asked for, now with the
 		// gate cookie beside its credentials.
-		held = seeOther(header, st.orig.URL.RequestURI(), true)
+		answer = seeOther(header, st.orig.URL.RequestURI(), true)
 	case !matched:
 		// A new session the success rule did not describe (a login that
 		// also asked for a page), whose user the app confirmed: held;
 		// released as a redirect home rather than as that page.
 		p.log.WarnContext(ctx, "login answer sets a new app session but does not match login.success; held", "event", "login_unmatched_held",
 			"user", user, "status", resp.StatusCode, "path", resp.Request.URL.Path)
-		held = seeOther(header, "/", false)
+		answer = seeOther(header, "/", false)
 	}
 	h := &store.Held{
 		Phone:     p.phoneOf(resp.Header, body),
 		User:      user,
 		Session:   session,
-		Response:  held,
+		Response:  answer,
 		RemoteIP:  st.remoteIP,
 		UserAgent: st.userAgent,
 	}
@@ -111,23 +101,34 @@ func (p *Proxy) interceptLogin(resp *http.Response, st *reqState) error {
 		p.abandon(ctx, st, user, session, "store_error")
 		return forward.StoreError{Err: fmt.Errorf("revoking earlier gate sessions: %w", err)}
 	}
-	if err := p.opt.Held.Hold(ctx, h); err != nil {
-		p.abandon(ctx, st, user, session, "store_error")
-		return forward.StoreError{Err: err}
+	return held.HoldAnswer(resp, h, cookieKind{p, st}, p.opt.Held, p.log)
+}
+
+// cookieKind is what holding a cookie login adds to held.HoldAnswer.
+type cookieKind struct {
+	p  *Proxy
+	st *reqState
+}
+
+func (cookieKind) Stored(context.Context, *store.Held) {}
+
+func (k cookieKind) Begin(h *store.Held) (forward.Reply, error) {
+	return k.p.opt.Challenger.Begin(k.st.orig, h)
+}
+
+// Unheld ends the app session of a login that could not be stored; one
+// whose challenge did not begin stays held until it expires (Sweep
+// abandons it then).
+func (k cookieKind) Unheld(ctx context.Context, h *store.Held, reason string) {
+	if reason == "store_error" {
+		k.p.abandon(ctx, k.st, h.User, h.Session, reason)
 	}
-	reply, err := p.opt.Challenger.Begin(st.orig, h)
-	if err != nil {
-		return fmt.Errorf("starting challenge: %w", err)
-	}
-	if reply.Header == nil {
-		reply.Header = http.Header{}
-	}
-	// A gate cookie of an earlier session goes; one the reply sets itself
-	// (a remembered device released at once) comes later and wins.
-	reply.Header["Set-Cookie"] = append([]string{p.opt.Cookies.Clear().String()}, reply.Header["Set-Cookie"]...)
-	reply.Replace(resp)
-	p.log.InfoContext(ctx, "login held", "event", audit.LoginHeld, "user", user, "remote_ip", st.remoteIP, "user_agent", st.userAgent)
-	return nil
+}
+
+// ReplyHeader clears a gate cookie of an earlier session; one the reply
+// sets itself (a remembered device released at once) comes later and wins.
+func (k cookieKind) ReplyHeader(_, reply http.Header) {
+	reply["Set-Cookie"] = append([]string{k.p.opt.Cookies.Clear().String()}, reply["Set-Cookie"]...)
 }
 
 // seeOther is a held answer that redirects to target, keeping the app's

@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/vestibule-gw/vestibule/audit"
+	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/forward"
 )
 
 // IdentityProbe asks the app who a new session belongs to: after the app
@@ -31,7 +32,7 @@ type IdentityProbe struct {
 	Regexp      *regexp.Regexp
 	JSONPointer string
 	Header      string
-	// Timeout bounds the probe (0: 5s).
+	// Timeout bounds the probe (0: config.DefaultIdentityTimeout).
 	Timeout time.Duration
 }
 
@@ -51,7 +52,7 @@ var errConfirmOnly = errors.New("identity probe: confirmed")
 func (ip *IdentityProbe) ask(ctx context.Context, p *Proxy, orig *http.Request, session map[string]string) (string, error) {
 	timeout := ip.Timeout
 	if timeout <= 0 {
-		timeout = 5 * time.Second
+		timeout = config.DefaultIdentityTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -105,12 +106,12 @@ func (ip *IdentityProbe) ask(ctx context.Context, p *Proxy, orig *http.Request, 
 		}
 		return vs[0], nil
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxProbeBody+1))
-	if err != nil {
-		return "", fmt.Errorf("%w: reading the answer: %v", errProbe, err)
-	}
-	if len(body) > maxProbeBody {
+	body, err := forward.ReadAnswer(resp, maxProbeBody)
+	switch {
+	case errors.Is(err, forward.ErrAnswerTooLarge):
 		return "", fmt.Errorf("%w: the answer is over %d bytes", errProbe, maxProbeBody)
+	case err != nil:
+		return "", fmt.Errorf("%w: reading the answer: %v", errProbe, err)
 	}
 	if ip.Regexp != nil {
 		return ip.fromRegexp(body)

@@ -33,3 +33,20 @@ func ReadBody(r *http.Request, max int64) ([]byte, error) {
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 	return b, nil
 }
+
+// ErrAnswerTooLarge: an app's answer over the limit its reader set.
+var ErrAnswerTooLarge = errors.New("answer too large")
+
+// ReadAnswer reads the whole body of an app's answer, at most max bytes,
+// and closes it (ErrAnswerTooLarge beyond max).
+func ReadAnswer(resp *http.Response, max int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, ErrAnswerTooLarge
+	}
+	return b, nil
+}

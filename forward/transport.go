@@ -4,20 +4,22 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/vestibule-gw/vestibule/config"
 )
 
 // TransportOptions tunes the upstream Transport. Zero values take the
 // defaults named per field.
 type TransportOptions struct {
-	// DialTimeout bounds connecting to the app (0: 5s).
+	// DialTimeout bounds connecting to the app (0: config.DefaultDialTimeout).
 	DialTimeout time.Duration
 	// ResponseHeaderTimeout bounds waiting for the app's answer headers
-	// (0: 60s). Streaming bodies are not limited by it.
+	// (0: config.DefaultResponseTimeout). Streaming bodies are not limited by it.
 	ResponseHeaderTimeout time.Duration
 	// MaxIdleConnsPerHost is the pool of kept-alive connections to the app
-	// (0: 256). Go's default of 2 collapses throughput under load.
+	// (0: config.DefaultMaxIdleConnsPerHost). Go's default of 2 collapses throughput under load.
 	MaxIdleConnsPerHost int
-	// IdleConnTimeout closes idle connections (0: 90s).
+	// IdleConnTimeout closes idle connections (0: config.DefaultIdleConnTimeout).
 	IdleConnTimeout time.Duration
 }
 
@@ -25,16 +27,16 @@ type TransportOptions struct {
 // environment, bounded dial and header waits, a large idle pool.
 func NewTransport(o TransportOptions) *http.Transport {
 	if o.DialTimeout <= 0 {
-		o.DialTimeout = 5 * time.Second
+		o.DialTimeout = config.DefaultDialTimeout
 	}
 	if o.ResponseHeaderTimeout <= 0 {
-		o.ResponseHeaderTimeout = 60 * time.Second
+		o.ResponseHeaderTimeout = config.DefaultResponseTimeout
 	}
 	if o.MaxIdleConnsPerHost <= 0 {
-		o.MaxIdleConnsPerHost = 256
+		o.MaxIdleConnsPerHost = config.DefaultMaxIdleConnsPerHost
 	}
 	if o.IdleConnTimeout <= 0 {
-		o.IdleConnTimeout = 90 * time.Second
+		o.IdleConnTimeout = config.DefaultIdleConnTimeout
 	}
 	d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{

@@ -304,7 +304,11 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (_ *Server, err error)
 		}
 		s.guard = guard
 	}
-	s.handler = s.metrics.Observe(cfg.Prefix, routes(cfg.Prefix, gatePages(cfg.Prefix, ch, acct), px, s.guard))
+	var pg parseGuard // not a nil *parseguard.Guard: cookie mode
+	if s.guard != nil {
+		pg = s.guard
+	}
+	s.handler = s.metrics.Observe(cfg.Prefix, routes(cfg.Prefix, gatePages(cfg.Prefix, ch, acct), px, pg))
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	s.revSyncedAt = d.Now()
 	go s.janitor()

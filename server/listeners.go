@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"sync/atomic"
 	"time"
+
+	"github.com/vestibule-gw/vestibule/config"
 )
 
 // Draining reports whether a shutdown has begun.
@@ -86,7 +88,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	grace := s.cfg.Server.ShutdownGrace
 	if grace <= 0 {
-		grace = 15 * time.Second
+		grace = config.DefaultShutdownGrace
 	}
 	inFlight, open := active.Load(), conns.Load()
 	s.log.Info("shutting down: listener closed, finishing requests in flight", "event", "shutdown_draining",

@@ -32,7 +32,7 @@ func NewWebhook(url string, secret []byte, timeout time.Duration, now func() tim
 		return nil, errors.New("webhook: url and a secret of at least 16 bytes are required")
 	}
 	if timeout <= 0 {
-		timeout = 10 * time.Second
+		timeout = DefaultTimeout
 	}
 	if now == nil {
 		now = time.Now

@@ -257,6 +257,12 @@ type Held struct {
 // KindParse marks a held Parse Server login answer (see Held.Kind).
 const KindParse = "parse"
 
+// IsAPI reports whether the held login goes on through the gateway's JSON
+// API (a Parse login: the app asks api/verify, and a code entered in a
+// browser only marks it verified) rather than the gate pages, which
+// release it (a cookie login).
+func (h *Held) IsAPI() bool { return h.Kind == KindParse }
+
 // SMSResult is the outcome of checking a text-message code.
 type SMSResult int
 

@@ -26,6 +26,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/vestibule-gw/vestibule/config"
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/store/revoked"
 )
@@ -37,7 +38,7 @@ const keepExpired = 10 * time.Minute
 type Options struct {
 	// URL is a redis:// or rediss:// (TLS) URL, credentials included.
 	URL string
-	// Prefix namespaces every key and the pub/sub channel ("" : "vestibule:").
+	// Prefix namespaces every key and the pub/sub channel ("": config.DefaultRedisPrefix).
 	Prefix string
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -79,7 +80,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	// short; without this go-redis waits out ReadTimeout whatever the ctx.
 	opts.ContextTimeoutEnabled = true
 	if o.Prefix == "" {
-		o.Prefix = "vestibule:"
+		o.Prefix = config.DefaultRedisPrefix
 	}
 	if o.Now == nil {
 		o.Now = time.Now
