@@ -197,28 +197,58 @@ func (h *Handler) postEnroll(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, h.opt.Prefix+"enroll", http.StatusSeeOther)
 		return
 	}
+	first := firstFactor{
+		enrollment: func(p Proof) store.Enrollment {
+			return store.Enrollment{User: held.User, TOTPSecret: held.EnrollSecret, LastStep: p.Step}
+		},
+		again: func(Result) {
+			// Show the same key again so the user can retry.
+			http.Redirect(w, r, h.opt.Prefix+"enroll?retry=1", http.StatusSeeOther)
+		},
+	}
+	h.enrollFirstFactor(w, r, st, held, h.attempt(r, held, h.enrollTOTP, r.PostForm.Get("code")), first)
+}
+
+// firstFactor is how a page confirms a user's first factor.
+type firstFactor struct {
+	// enrollment is the enrollment to store for what the method found
+	// (the recovery codes and the time are added).
+	enrollment func(p Proof) store.Enrollment
+	// then, if set, runs once the enrollment is stored (a passkey is
+	// added); its error ends the check as Unavailable.
+	then func(ctx context.Context, c *enrollConfirmation, p Proof) error
+	// again answers a wrong or replayed confirmation.
+	again func(res Result)
+}
+
+// enrollFirstFactor checks the confirmation of a first factor through the
+// checker; confirmed, it stores the enrollment with new recovery codes
+// (under the enrollment policy) and shows the codes once.
+func (h *Handler) enrollFirstFactor(w http.ResponseWriter, r *http.Request, st pendingState, held *store.Held, a Attempt, f firstFactor) {
 	ctx, cancel := ctxTimeout(r)
 	defer cancel()
 	var codes []string
 	c := h.enrollConfirm(w, r)
-	a := h.attempt(r, held, h.enrollTOTP, r.PostForm.Get("code"))
 	a.Confirm = func(ctx context.Context, p Proof) error {
 		var hashes [][]byte
 		var err error
 		if codes, hashes, err = c.recoveryCodes(); err != nil {
 			return err
 		}
+		e := f.enrollment(p)
 		now := h.opt.Now()
-		return c.save(ctx, held, store.Enrollment{User: held.User, TOTPSecret: held.EnrollSecret, LastStep: p.Step,
-			RecoveryHashes: hashes, CreatedAt: now, LastUsed: now}, h.inviteFromCookie(r))
+		e.RecoveryHashes, e.CreatedAt, e.LastUsed = hashes, now, now
+		if err := c.save(ctx, held, e, h.inviteFromCookie(r)); err != nil || f.then == nil {
+			return err
+		}
+		return f.then(ctx, c, p)
 	}
 	res := h.checker.Check(ctx, a)
 	switch {
 	case res.Kind == Accepted:
 		h.render(w, r, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: accountName(held), Codes: codes})
-	case res.Kind == Wrong:
-		// Show the same key again so the user can retry.
-		http.Redirect(w, r, h.opt.Prefix+"enroll?retry=1", http.StatusSeeOther)
+	case res.Kind == Wrong || res.Kind == Replayed:
+		f.again(res)
 	case c.answered(res):
 	default:
 		h.checkFailed(w, r, res)

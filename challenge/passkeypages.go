@@ -210,35 +210,20 @@ func (h *Handler) postEnrollPasskey(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, h.opt.Prefix+"enroll-passkey", http.StatusSeeOther)
 		return
 	}
-	ctx, cancel := ctxTimeout(r)
-	defer cancel()
-	var codes []string
-	c := h.enrollConfirm(w, r)
-	a := h.attempt(r, held, enrollPasskeyMethod{reg: h.passkeys, session: st.Passkey, until: held.Expires, name: r.PostForm.Get("name")}, response)
-	a.Confirm = func(ctx context.Context, p Proof) error {
-		var hashes [][]byte
-		var err error
-		if codes, hashes, err = c.recoveryCodes(); err != nil {
-			return err
-		}
-		now := h.opt.Now()
-		if err := c.save(ctx, held, store.Enrollment{User: held.User, RecoveryHashes: hashes, CreatedAt: now, LastUsed: now}, h.inviteFromCookie(r)); err != nil {
-			return err
-		}
-		return h.addFirstPasskey(ctx, c, held, *p.Passkey)
-	}
-	res := h.checker.Check(ctx, a)
-	switch {
-	case res.Kind == Accepted:
-		h.render(w, r, http.StatusOK, "codes", pageData{Title: "Save your recovery codes", CSRF: st.CSRF, User: accountName(held), Codes: codes})
-	case res.Kind == Wrong:
-		h.enrollPasskeyPage(w, r, st, held, http.StatusUnauthorized, h.attemptsLeft(r, "The passkey could not be set up.", res))
-	case res.Kind == Replayed:
-		h.enrollPasskeyPage(w, r, st, held, http.StatusConflict, h.tr(r, passkeyUsed))
-	case c.answered(res):
-	default:
-		h.checkFailed(w, r, res)
-	}
+	m := enrollPasskeyMethod{reg: h.passkeys, session: st.Passkey, until: held.Expires, name: r.PostForm.Get("name")}
+	h.enrollFirstFactor(w, r, st, held, h.attempt(r, held, m, response), firstFactor{
+		enrollment: func(Proof) store.Enrollment { return store.Enrollment{User: held.User} },
+		then: func(ctx context.Context, c *enrollConfirmation, p Proof) error {
+			return h.addFirstPasskey(ctx, c, held, *p.Passkey)
+		},
+		again: func(res Result) {
+			if res.Kind == Replayed {
+				h.enrollPasskeyPage(w, r, st, held, http.StatusConflict, h.tr(r, passkeyUsed))
+				return
+			}
+			h.enrollPasskeyPage(w, r, st, held, http.StatusUnauthorized, h.attemptsLeft(r, "The passkey could not be set up.", res))
+		},
+	})
 }
 
 // addFirstPasskey stores the passkey of a first enrollment just stored.
