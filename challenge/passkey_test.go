@@ -259,14 +259,25 @@ func TestPasskeyRace(t *testing.T) {
 	})
 }
 
+// withPasskeys turns passkeys on in h with rp, over e's stores.
+func withPasskeys(e *checkEnv, h *Handler, rp PasskeyRP) {
+	h.opt.Passkeys = rp
+	h.passkeys = &Registration{RP: rp, Store: e.dur, Marker: e.eph, Now: e.clock.Now}
+}
+
+// passkeyPages is the pages over e's stores with passkeys on (rp).
+func (e *checkEnv) passkeyPages(t *testing.T, rp PasskeyRP) *Handler {
+	h := newPages(t, e, e.dur)
+	withPasskeys(e, h, rp)
+	return h
+}
+
 // TestPasskeyPages: the code page offers a passkey first (with its script
 // allowed by the CSP); an empty answer is no attempt; a passkey signs in;
 // a first passkey enrolls with recovery codes.
 func TestPasskeyPages(t *testing.T) {
 	e := newCheckEnv(t, regulate.Limit{}, regulate.Limit{})
-	h := newPages(t, e, e.dur)
-	h.opt.Passkeys = &fakeRP{}
-	h.passkeys = &Registration{RP: h.opt.Passkeys, Store: e.dur, Marker: e.eph, Now: e.clock.Now}
+	h := e.passkeyPages(t, &fakeRP{})
 	id := e.addPasskey("alice", 1, 0)
 	ctx := context.Background()
 
@@ -390,8 +401,7 @@ func TestPasskeyJSONMethods(t *testing.T) {
 	if got := fmt.Sprint(body("alice")["methods"]); got != "[totp recovery]" {
 		t.Errorf("passkeys off: alice's methods %s, want [totp recovery]", got)
 	}
-	h.opt.Passkeys = &fakeRP{}
-	h.passkeys = &Registration{RP: h.opt.Passkeys, Store: e.dur, Marker: e.eph, Now: e.clock.Now}
+	withPasskeys(e, h, &fakeRP{})
 	if got := fmt.Sprint(body("alice")["methods"]); got != "[totp webauthn recovery]" {
 		t.Errorf("alice's methods %s, want [totp webauthn recovery]", got)
 	}
@@ -405,9 +415,7 @@ func TestPasskeyJSONMethods(t *testing.T) {
 // complete (api/verify), without releasing it to the browser.
 func TestPasskeyParsePage(t *testing.T) {
 	e := newCheckEnv(t, regulate.Limit{}, regulate.Limit{})
-	h := newPages(t, e, e.dur)
-	h.opt.Passkeys = &fakeRP{}
-	h.passkeys = &Registration{RP: h.opt.Passkeys, Store: e.dur, Marker: e.eph, Now: e.clock.Now}
+	h := e.passkeyPages(t, &fakeRP{})
 	id := e.addPasskey("carol", 1, 0)
 	ctx := context.Background()
 	held := &store.Held{ID: "p", User: "carol", Kind: store.KindParse, Created: e.clock.Now(), Expires: e.clock.Now().Add(5 * time.Minute)}
@@ -446,8 +454,7 @@ func TestPasskeySessionTooLarge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.opt.Passkeys = rp
-	h.passkeys = &Registration{RP: rp, Store: e.dur, Marker: e.eph, Now: e.clock.Now}
+	withPasskeys(e, h, rp)
 	for i := range 60 {
 		id := bytes.Repeat([]byte{byte(i)}, 64)
 		if err := e.dur.AddPasskey(context.Background(), store.Passkey{User: "alice", ID: id, PublicKey: []byte("k"), CreatedAt: e.clock.Now()}); err != nil {
