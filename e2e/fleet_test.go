@@ -304,6 +304,13 @@ func gatewayServer(t *testing.T, path string, mutate func(cfg *config.Config, gw
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	return gwURL, serveGateway(t, gw, cfg, deps)
+}
+
+// serveGateway starts a gateway for cfg on gw (an unstarted server, whose
+// address cfg names); both stop with the test.
+func serveGateway(t *testing.T, gw *httptest.Server, cfg *config.Config, deps server.Deps) *server.Server {
+	t.Helper()
 	srv, err := server.New(context.Background(), cfg, deps)
 	if err != nil {
 		t.Fatal(err)
@@ -312,7 +319,7 @@ func gatewayServer(t *testing.T, path string, mutate func(cfg *config.Config, gw
 	gw.Config.Handler = srv.Handler()
 	gw.Start()
 	t.Cleanup(gw.Close)
-	return gwURL, srv
+	return srv
 }
 
 // send makes a request with a raw body of the given type and extra header

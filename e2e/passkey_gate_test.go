@@ -66,17 +66,10 @@ store: {sqlite: %q}
 			t.Logf("gateway log:\n%s", logs)
 		}
 	})
-	srv, err := server.New(context.Background(), cfg, server.Deps{
+	srv := serveGateway(t, gw, cfg, server.Deps{
 		Now:    func() time.Time { return time.Now().Add(time.Duration(offset.Load())) },
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	gw.Config.Handler = srv.Handler()
-	gw.Start()
-	t.Cleanup(gw.Close)
 	key, _ := base64.StdEncoding.DecodeString(encKey)
 	return base, srv, key, offset, logs
 }
