@@ -64,9 +64,9 @@ func accountPage(cfg *config.Config, d Deps, p accountParts) (*account.Handler, 
 	return acct, nil
 }
 
-// gatePages routes the gate prefix: the security page (<prefix>account)
+// prefixPages routes the gate prefix: the security page (<prefix>account)
 // to its handler, everything else to the challenge pages.
-func gatePages(prefix string, ch *challenge.Handler, acct *account.Handler) http.Handler {
+func prefixPages(prefix string, ch *challenge.Handler, acct *account.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(prefix+"account", acct)
 	mux.Handle(prefix+"account/", acct)

@@ -308,7 +308,7 @@ func New(ctx context.Context, cfg *config.Config, d Deps) (_ *Server, err error)
 	if s.guard != nil {
 		pg = s.guard
 	}
-	s.handler = s.metrics.Observe(cfg.Prefix, routes(cfg.Prefix, gatePages(cfg.Prefix, ch, acct), px, pg))
+	s.handler = s.metrics.Observe(cfg.Prefix, routes(cfg.Prefix, prefixPages(cfg.Prefix, ch, acct), px, pg))
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	s.revSyncedAt = d.Now()
 	go s.janitor()

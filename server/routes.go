@@ -34,7 +34,7 @@ var (
 //
 //   - the gate pages: every path under prefix, served by gate with the
 //     request's gate claims (cookieguard.Proxy.Pages): the challenge pages
-//     and the security page (gatePages);
+//     and the security page (prefixPages);
 //   - Parse Server mode (pg not nil): the mount and the GraphQL path, and
 //     paths with dot segments there, go to the Parse guard;
 //   - everything else goes to the app through the cookie guard, in Parse
