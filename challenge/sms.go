@@ -456,16 +456,22 @@ func (h *Handler) finishPhoneEnrollment(ctx context.Context, c *enrollConfirmati
 	return codes, c.save(ctx, held, store.Enrollment{User: held.User, Phone: to, RecoveryHashes: hashes, CreatedAt: now, LastUsed: now}, h.inviteFromCookie(r))
 }
 
+// mayEnrollPhone reports whether this held login may set up text messages
+// as its first factor; if not, it has answered.
+func (h *Handler) mayEnrollPhone(w http.ResponseWriter, r *http.Request, held *store.Held) bool {
+	if !h.smsOn() || !h.opt.SMS.SelfEnroll {
+		h.ErrorPage(w, r, http.StatusNotFound)
+		return false
+	}
+	return !h.enrolled(w, r, held) && h.mayEnroll(w, r, held)
+}
+
 func (h *Handler) getEnrollPhone(w http.ResponseWriter, r *http.Request) {
 	st, held, ok := h.load(w, r)
 	if !ok {
 		return
 	}
-	if !h.smsOn() || !h.opt.SMS.SelfEnroll {
-		h.ErrorPage(w, r, http.StatusNotFound)
-		return
-	}
-	if h.enrolled(w, r, held) || !h.mayEnroll(w, r, held) {
+	if !h.mayEnrollPhone(w, r, held) {
 		return
 	}
 	h.render(w, r, http.StatusOK, "phone", pageData{Title: "Sign in with text messages", CSRF: st.CSRF, User: accountName(held), TOTP: h.totpOn()})
@@ -478,11 +484,7 @@ func (h *Handler) postEnrollPhone(w http.ResponseWriter, r *http.Request) {
 	if !ok || !h.checkForm(w, r, st) {
 		return
 	}
-	if !h.smsOn() || !h.opt.SMS.SelfEnroll {
-		h.ErrorPage(w, r, http.StatusNotFound)
-		return
-	}
-	if h.enrolled(w, r, held) || !h.mayEnroll(w, r, held) {
+	if !h.mayEnrollPhone(w, r, held) {
 		return
 	}
 	// After an error the form keeps what the user typed.
