@@ -20,7 +20,7 @@ import (
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 	"github.com/vestibule-gw/vestibule/clientip"
-	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/config/defaults"
 	"github.com/vestibule-gw/vestibule/cookieguard"
 	"github.com/vestibule-gw/vestibule/enroll"
 	"github.com/vestibule-gw/vestibule/factor"
@@ -66,10 +66,10 @@ type Options struct {
 	// TOTP parameters (zero: factor.DefaultTOTP()).
 	TOTP factor.TOTP
 	// MaxAttempts is the number of code attempts per held login (0:
-	// config.DefaultMaxAttempts).
+	// defaults.MaxAttempts).
 	MaxAttempts int
 	// HoldTTL is the lifetime of a held login, and so of the pending cookie
-	// (0: config.DefaultHoldTTL).
+	// (0: defaults.HoldTTL).
 	HoldTTL time.Duration
 	// RecoveryCodes is how many recovery codes enrollment issues (0: 10).
 	RecoveryCodes int
@@ -92,7 +92,7 @@ type Options struct {
 	OnAbandon func(ctx context.Context, h *store.Held, reason string)
 	// Device, if set, enables "remember this device": it encodes the device
 	// cookie, which lets a browser skip the code for DeviceMaxAge (0:
-	// config.DefaultDeviceMaxAge).
+	// defaults.DeviceMaxAge).
 	Device       *gate.Codec
 	DeviceMaxAge time.Duration
 	// SMS, if set, enables text-message codes.
@@ -182,10 +182,10 @@ func New(opts Options) (*Handler, error) {
 		opts.TOTP = factor.DefaultTOTP()
 	}
 	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = config.DefaultMaxAttempts
+		opts.MaxAttempts = defaults.MaxAttempts
 	}
 	if opts.HoldTTL <= 0 {
-		opts.HoldTTL = config.DefaultHoldTTL
+		opts.HoldTTL = defaults.HoldTTL
 	}
 	if opts.RecoveryCodes <= 0 {
 		opts.RecoveryCodes = 10
@@ -233,7 +233,7 @@ func New(opts Options) (*Handler, error) {
 	h.pending = sessions.NewCookieStore(pairs...)
 	h.stepUpKey, _ = gate.DeriveKeys(opts.PendingKeys[0], "step-up")
 	if opts.Device != nil && opts.DeviceMaxAge <= 0 {
-		h.opt.DeviceMaxAge = config.DefaultDeviceMaxAge
+		h.opt.DeviceMaxAge = defaults.DeviceMaxAge
 	}
 	h.pending.Options = &sessions.Options{
 		Path:     "/",

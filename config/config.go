@@ -90,7 +90,7 @@ type ParseServer struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// TokenCache is how long this process reuses a registry lookup; 0
 	// turns the cache off (every request asks the store). Default
-	// DefaultTokenCache.
+	// defaults.TokenCache.
 	TokenCache time.Duration `yaml:"token_cache"`
 }
 

@@ -1,5 +1,5 @@
 // Package config owns Vestibule's configuration: the YAML schema, strict
-// decoding onto the defaults (written once, in defaults.go, where other
-// packages also find them), ${ENV} expansion, and Validate, one validator
+// decoding onto the defaults (Defaults, over the constants of the leaf
+// package config/defaults that other packages fall back to), ${ENV} expansion, and Validate, one validator
 // per section, each naming every bad key.
 package config

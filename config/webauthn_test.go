@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vestibule-gw/vestibule/config/defaults"
 )
 
 // TestWebAuthn: the webauthn section and factors.webauthn, each problem
@@ -62,7 +64,7 @@ func TestWebAuthn(t *testing.T) {
 		})
 	}
 	c := base()
-	if p := c.Passkey(); p.RPName != c.AppName || p.UserVerification != "preferred" || p.Attestation != "none" || p.Timeout != DefaultWebAuthnTimeout || p.PublicURL != c.PublicURL {
+	if p := c.Passkey(); p.RPName != c.AppName || p.UserVerification != "preferred" || p.Attestation != "none" || p.Timeout != defaults.WebAuthnTimeout || p.PublicURL != c.PublicURL {
 		t.Errorf("defaults: %+v", p)
 	}
 	c.WebAuthn.RPName = "Example sign-in"

@@ -14,7 +14,7 @@ import (
 
 	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/clientip"
-	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/config/defaults"
 	"github.com/vestibule-gw/vestibule/forward"
 	"github.com/vestibule-gw/vestibule/gate"
 	"github.com/vestibule-gw/vestibule/store"
@@ -87,7 +87,7 @@ type Options struct {
 	// UserHeader, if set, is a header of the app's login answer naming the
 	// user; it wins over UserField.
 	UserHeader string
-	// MaxLoginBody bounds login request bodies (0: config.DefaultLoginMaxBody).
+	// MaxLoginBody bounds login request bodies (0: defaults.LoginMaxBody).
 	MaxLoginBody int64
 
 	// Cookies issues and clears gate cookies; its Codec decodes them. Required.
@@ -252,7 +252,7 @@ func New(opts Options) (*Proxy, error) {
 		p.now = time.Now
 	}
 	if p.maxBody <= 0 {
-		p.maxBody = config.DefaultLoginMaxBody
+		p.maxBody = defaults.LoginMaxBody
 	}
 	transport := opts.Transport
 	if transport == nil {

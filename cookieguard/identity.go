@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/vestibule-gw/vestibule/audit"
-	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/config/defaults"
 	"github.com/vestibule-gw/vestibule/forward"
 )
 
@@ -32,7 +32,7 @@ type IdentityProbe struct {
 	Regexp      *regexp.Regexp
 	JSONPointer string
 	Header      string
-	// Timeout bounds the probe (0: config.DefaultIdentityTimeout).
+	// Timeout bounds the probe (0: defaults.IdentityTimeout).
 	Timeout time.Duration
 }
 
@@ -52,7 +52,7 @@ var errConfirmOnly = errors.New("identity probe: confirmed")
 func (ip *IdentityProbe) ask(ctx context.Context, p *Proxy, orig *http.Request, session map[string]string) (string, error) {
 	timeout := ip.Timeout
 	if timeout <= 0 {
-		timeout = config.DefaultIdentityTimeout
+		timeout = defaults.IdentityTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -5,21 +5,21 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/config/defaults"
 )
 
 // TransportOptions tunes the upstream Transport. Zero values take the
 // defaults named per field.
 type TransportOptions struct {
-	// DialTimeout bounds connecting to the app (0: config.DefaultDialTimeout).
+	// DialTimeout bounds connecting to the app (0: defaults.DialTimeout).
 	DialTimeout time.Duration
 	// ResponseHeaderTimeout bounds waiting for the app's answer headers
-	// (0: config.DefaultResponseTimeout). Streaming bodies are not limited by it.
+	// (0: defaults.ResponseTimeout). Streaming bodies are not limited by it.
 	ResponseHeaderTimeout time.Duration
 	// MaxIdleConnsPerHost is the pool of kept-alive connections to the app
-	// (0: config.DefaultMaxIdleConnsPerHost). Go's default of 2 collapses throughput under load.
+	// (0: defaults.MaxIdleConnsPerHost). Go's default of 2 collapses throughput under load.
 	MaxIdleConnsPerHost int
-	// IdleConnTimeout closes idle connections (0: config.DefaultIdleConnTimeout).
+	// IdleConnTimeout closes idle connections (0: defaults.IdleConnTimeout).
 	IdleConnTimeout time.Duration
 }
 
@@ -27,16 +27,16 @@ type TransportOptions struct {
 // environment, bounded dial and header waits, a large idle pool.
 func NewTransport(o TransportOptions) *http.Transport {
 	if o.DialTimeout <= 0 {
-		o.DialTimeout = config.DefaultDialTimeout
+		o.DialTimeout = defaults.DialTimeout
 	}
 	if o.ResponseHeaderTimeout <= 0 {
-		o.ResponseHeaderTimeout = config.DefaultResponseTimeout
+		o.ResponseHeaderTimeout = defaults.ResponseTimeout
 	}
 	if o.MaxIdleConnsPerHost <= 0 {
-		o.MaxIdleConnsPerHost = config.DefaultMaxIdleConnsPerHost
+		o.MaxIdleConnsPerHost = defaults.MaxIdleConnsPerHost
 	}
 	if o.IdleConnTimeout <= 0 {
-		o.IdleConnTimeout = config.DefaultIdleConnTimeout
+		o.IdleConnTimeout = defaults.IdleConnTimeout
 	}
 	d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/vestibule-gw/vestibule/audit"
-	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/config/defaults"
 	"github.com/vestibule-gw/vestibule/store"
 )
 
@@ -42,7 +42,7 @@ type Logins struct {
 	// logins, store.KindParse). A kind without one is only logged:
 	// cookie logins without login.logout_abandoned.
 	Sessions map[string]AppSession
-	// TTL is how long a held login lives (0: config.DefaultHoldTTL).
+	// TTL is how long a held login lives (0: defaults.HoldTTL).
 	TTL time.Duration
 	// Now is the clock (nil: time.Now); Random the entropy of ids (nil:
 	// crypto/rand).
@@ -78,7 +78,7 @@ func (l *Logins) Hold(ctx context.Context, h *store.Held) error {
 	}
 	ttl := l.TTL
 	if ttl <= 0 {
-		ttl = config.DefaultHoldTTL
+		ttl = defaults.HoldTTL
 	}
 	now := l.now()
 	h.ID, h.Created, h.Expires = id, now, now.Add(ttl)

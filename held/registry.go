@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/config/defaults"
 	"github.com/vestibule-gw/vestibule/store"
 )
 
@@ -26,7 +26,7 @@ type Registry struct {
 // RegistryOptions configures a Registry.
 type RegistryOptions struct {
 	// SessionTTL is how long a released token stays registered (0:
-	// config.DefaultParseSessionTTL, Parse's default session length).
+	// defaults.ParseSessionTTL, Parse's default session length).
 	SessionTTL time.Duration
 	// CacheTTL is how long a registry answer is reused in this process
 	// (0: no cache, every lookup asks the store; parse.token_cache).
@@ -49,7 +49,7 @@ const maxCache = 100_000
 // NewRegistry returns the registry kept in s.
 func NewRegistry(s store.Tokens, o RegistryOptions) *Registry {
 	if o.SessionTTL <= 0 {
-		o.SessionTTL = config.DefaultParseSessionTTL
+		o.SessionTTL = defaults.ParseSessionTTL
 	}
 	if o.Now == nil {
 		o.Now = time.Now

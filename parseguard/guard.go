@@ -15,7 +15,7 @@ import (
 
 	"github.com/vestibule-gw/vestibule/audit"
 	"github.com/vestibule-gw/vestibule/clientip"
-	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/config/defaults"
 	"github.com/vestibule-gw/vestibule/forward"
 	"github.com/vestibule-gw/vestibule/held"
 	"github.com/vestibule-gw/vestibule/store"
@@ -81,7 +81,7 @@ type Options struct {
 	// PhoneField names the user field of the login answer holding the
 	// phone number for text-message codes ("": none).
 	PhoneField string
-	// MaxBody bounds request bodies read (0: config.DefaultParseMaxBody).
+	// MaxBody bounds request bodies read (0: defaults.ParseMaxBody).
 	MaxBody int64
 	// Regulator refuses logins from a banned client address.
 	Regulator Regulator
@@ -136,7 +136,7 @@ func New(opts Options) (*Guard, error) {
 		opts.Transport = forward.NewTransport(forward.TransportOptions{})
 	}
 	if opts.MaxBody <= 0 {
-		opts.MaxBody = config.DefaultParseMaxBody
+		opts.MaxBody = defaults.ParseMaxBody
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

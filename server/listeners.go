@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/config/defaults"
 )
 
 // Draining reports whether a shutdown has begun.
@@ -88,7 +88,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	grace := s.cfg.Server.ShutdownGrace
 	if grace <= 0 {
-		grace = config.DefaultShutdownGrace
+		grace = defaults.ShutdownGrace
 	}
 	inFlight, open := active.Load(), conns.Load()
 	s.log.Info("shutting down: listener closed, finishing requests in flight", "event", "shutdown_draining",

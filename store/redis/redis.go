@@ -26,7 +26,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/vestibule-gw/vestibule/config"
+	"github.com/vestibule-gw/vestibule/config/defaults"
 	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/store/revoked"
 )
@@ -38,7 +38,7 @@ const keepExpired = 10 * time.Minute
 type Options struct {
 	// URL is a redis:// or rediss:// (TLS) URL, credentials included.
 	URL string
-	// Prefix namespaces every key and the pub/sub channel ("": config.DefaultRedisPrefix).
+	// Prefix namespaces every key and the pub/sub channel ("": defaults.RedisPrefix).
 	Prefix string
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -80,7 +80,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	// short; without this go-redis waits out ReadTimeout whatever the ctx.
 	opts.ContextTimeoutEnabled = true
 	if o.Prefix == "" {
-		o.Prefix = config.DefaultRedisPrefix
+		o.Prefix = defaults.RedisPrefix
 	}
 	if o.Now == nil {
 		o.Now = time.Now
