@@ -8,6 +8,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,6 +122,23 @@ func TestDemoStarts(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("gate stylesheet: %d", resp.StatusCode)
+	}
+
+	// Served as localhost (a secure context for browsers, unlike an IP
+	// address), the demo offers passkeys at enrollment.
+	if !strings.HasPrefix(url, "http://localhost:") {
+		t.Fatalf("demo URL %s, want http://localhost:PORT", url)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	resp, err = browser.PostForm(url+"/login", neturl.Values{"username": {"alice"}, "password": {"wonderland"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Request.URL.Path != "/.vestibule/enroll" || !strings.Contains(string(page), "enroll-passkey") {
+		t.Fatalf("after the password: %s, passkey offered: %v", resp.Request.URL, strings.Contains(string(page), "enroll-passkey"))
 	}
 }
 

@@ -42,10 +42,7 @@ func StartDemo(ctx context.Context, demoConfig []byte, env Env, o DemoOptions) (
 		return "", nil, err
 	}
 	if o.Listen != "" {
-		// Another address: the public URL follows it, or the gate pages'
-		// same-origin check would refuse the browser's form posts.
 		cfg.Listen = o.Listen
-		cfg.PublicURL = ""
 		if strings.HasSuffix(o.Listen, ":0") {
 			cfg.Admin.Listen = "127.0.0.1:0" // tests run demos side by side
 		}
@@ -71,13 +68,15 @@ func StartDemo(ctx context.Context, demoConfig []byte, env Env, o DemoOptions) (
 		return "", nil, fmt.Errorf("listen: %w", err)
 	}
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "127.0.0.1"
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() || ip.IsLoopback() {
+		// Browsers treat http://localhost as a secure context and allow
+		// passkeys there, never on an IP address: the demo shows them.
+		host = "localhost"
 	}
 	url = "http://" + net.JoinHostPort(host, port)
-	if cfg.PublicURL == "" {
-		cfg.PublicURL = url
-	}
+	// The demo's public URL is where it listens (config.yaml's is
+	// 127.0.0.1, for serve): same origin for the gate pages' form posts.
+	cfg.PublicURL = url
 	ln.Close()
 	cfg.Listen = ln.Addr().String()
 	if err := cfg.Validate(); err != nil {
