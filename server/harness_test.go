@@ -55,7 +55,7 @@ type env struct {
 	clock   *clock
 	cfg     *config.Config
 	gateKey string
-	logs    *strings.Builder
+	logs    *logBuffer
 }
 
 const baseConfig = `
@@ -102,7 +102,7 @@ type envOpt struct {
 
 func newEnv(t *testing.T, o envOpt) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}, logs: &strings.Builder{}}
+	e := &env{t: t, clock: &clock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}, logs: &logBuffer{}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("gateway log:\n%s", e.logs.String())
@@ -150,9 +150,9 @@ func newEnv(t *testing.T, o envOpt) *env {
 // startGateway assembles a gateway from a validated config on the test
 // clock, logging into logs, and serves it on loopback. eph, if given,
 // replaces the configured ephemeral store.
-func startGateway(t *testing.T, cfg *config.Config, c *clock, logs *strings.Builder, eph ...store.Ephemeral) (*Server, *httptest.Server) {
+func startGateway(t *testing.T, cfg *config.Config, c *clock, logs *logBuffer, eph ...store.Ephemeral) (*Server, *httptest.Server) {
 	t.Helper()
-	log := slog.New(audit.NewHandler(slog.NewTextHandler(syncWriter{logs, &sync.Mutex{}}, &slog.HandlerOptions{Level: slog.LevelDebug}), nil))
+	log := slog.New(audit.NewHandler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}), nil))
 	deps := Deps{Now: c.Now, Logger: log}
 	if len(eph) > 0 {
 		deps.Ephemeral = eph[0]
@@ -169,15 +169,23 @@ func startGateway(t *testing.T, cfg *config.Config, c *clock, logs *strings.Buil
 
 var testEncKey = key32()
 
-type syncWriter struct {
-	b  *strings.Builder
-	mu *sync.Mutex
+// logBuffer collects a gateway's log lines: the gateway's goroutines (and
+// the notifier's, after the answer) write while a test reads.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
 }
 
-func (w syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // browser is a cookie-jar client that does not follow redirects, so every

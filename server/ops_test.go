@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -252,7 +251,7 @@ func newEnvWithStore(t *testing.T, c *clock, eph store.Ephemeral) *env {
 	t.Helper()
 	e := newEnv(t, envOpt{style: demoapp.StyleRegenerate})
 	e.clock = c
-	e.logs = &strings.Builder{} // the first gateway keeps its own
+	e.logs = &logBuffer{} // the first gateway keeps its own
 	srv, err := New(context.Background(), e.cfg, Deps{Now: c.Now, Logger: loggerInto(e.logs), Ephemeral: eph})
 	if err != nil {
 		t.Fatal(err)
@@ -289,7 +288,7 @@ func TestReadyzEachCheck(t *testing.T) {
 			if tc.upstream != "" {
 				cfg.Upstream.URL = tc.upstream
 			}
-			srv, err := New(context.Background(), &cfg, Deps{Now: c.Now, Logger: loggerInto(&strings.Builder{}),
+			srv, err := New(context.Background(), &cfg, Deps{Now: c.Now, Logger: loggerInto(&logBuffer{}),
 				Ephemeral: &outageStore{Ephemeral: memory.New(c.Now), ping: tc.ping}})
 			if err != nil {
 				t.Fatal(err)
@@ -342,8 +341,8 @@ func TestStepUpFormPostAfterExpiry(t *testing.T) {
 }
 
 // loggerInto logs as the harness does, into logs.
-func loggerInto(logs *strings.Builder) *slog.Logger {
-	return slog.New(audit.NewHandler(slog.NewTextHandler(syncWriter{logs, &sync.Mutex{}}, &slog.HandlerOptions{Level: slog.LevelDebug}), nil))
+func loggerInto(logs *logBuffer) *slog.Logger {
+	return slog.New(audit.NewHandler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}), nil))
 }
 
 // TestDrainOnShutdown: when the context ends (SIGTERM), /readyz answers 503
@@ -365,7 +364,7 @@ func TestDrainOnShutdown(t *testing.T) {
 		c.Server.DrainDelay = 2 * time.Second
 		c.Server.ShutdownGrace = time.Minute
 	}})
-	logs := &strings.Builder{}
+	logs := &logBuffer{}
 	srv, err := New(context.Background(), e.cfg, Deps{Now: e.clock.Now, Logger: loggerInto(logs)})
 	if err != nil {
 		t.Fatal(err)

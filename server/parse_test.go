@@ -29,7 +29,7 @@ type parseEnv struct {
 	gw    *httptest.Server
 	srv   *Server
 	clock *clock
-	logs  *strings.Builder
+	logs  *logBuffer
 	sms   *fakeTwilio
 	cfg   *config.Config
 }
@@ -54,7 +54,7 @@ store:
 
 func newParseEnv(t *testing.T, mutate func(*config.Config)) *parseEnv {
 	t.Helper()
-	e := &parseEnv{t: t, clock: &clock{t: time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)}, logs: &strings.Builder{}}
+	e := &parseEnv{t: t, clock: &clock{t: time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)}, logs: &logBuffer{}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("gateway log:\n%s", e.logs.String())
@@ -744,7 +744,7 @@ func (e *parseEnv) replica() *parseEnv {
 	cfg := *e.cfg
 	cfg.Store.SQLite = filepath.Join(e.t.TempDir(), "r.db")
 	r := *e
-	r.srv, r.gw = startGateway(e.t, &cfg, e.clock, &strings.Builder{})
+	r.srv, r.gw = startGateway(e.t, &cfg, e.clock, &logBuffer{})
 	return &r
 }
 
