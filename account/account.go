@@ -20,8 +20,10 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"github.com/vestibule-gw/vestibule/config/defaults"
 	"github.com/vestibule-gw/vestibule/factor"
 	"github.com/vestibule-gw/vestibule/gate"
+	"github.com/vestibule-gw/vestibule/store"
 	"github.com/vestibule-gw/vestibule/templates"
 )
 
@@ -138,16 +140,16 @@ func New(o Options) (*Handler, error) {
 		o.TOTP = factor.DefaultTOTP()
 	}
 	if o.CodeTTL <= 0 {
-		o.CodeTTL = 5 * time.Minute
+		o.CodeTTL = defaults.SMSCodeTTL
 	}
 	if o.CodeAttempts <= 0 {
-		o.CodeAttempts = 5
+		o.CodeAttempts = defaults.SMSMaxAttempts
 	}
 	if o.RecoveryCodes <= 0 {
-		o.RecoveryCodes = 10
+		o.RecoveryCodes = defaults.RecoveryCodes
 	}
 	if o.SignInsShown <= 0 {
-		o.SignInsShown = 20
+		o.SignInsShown = store.SignInsKept
 	}
 	if o.LoginURL == "" {
 		o.LoginURL = "/"

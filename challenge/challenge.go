@@ -188,7 +188,7 @@ func New(opts Options) (*Handler, error) {
 		opts.HoldTTL = defaults.HoldTTL
 	}
 	if opts.RecoveryCodes <= 0 {
-		opts.RecoveryCodes = 10
+		opts.RecoveryCodes = defaults.RecoveryCodes
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -35,7 +35,7 @@ func Defaults() *Config {
 		Factors:        Factors{TOTP: "allowed", SMS: "allowed", WebAuthn: "allowed"},
 		WebAuthn:       WebAuthn{UserVerification: "preferred", Attestation: "none", Timeout: defaults.WebAuthnTimeout},
 		SMS: SMS{
-			Timeout: sms.DefaultTimeout, CodeLength: 6, CodeTTL: 5 * time.Minute, MaxAttempts: 5,
+			Timeout: sms.DefaultTimeout, CodeLength: 6, CodeTTL: defaults.SMSCodeTTL, MaxAttempts: defaults.SMSMaxAttempts,
 			ResendCooldown: 30 * time.Second, PerUserPerHour: 5, PerPhonePerHour: 5, PerIPPerHour: 20,
 			Template: "{{.Code}} is your {{.App}} sign-in code.", WebOTP: true, DefaultRegion: "US", SelfEnroll: true,
 		},

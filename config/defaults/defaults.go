@@ -51,6 +51,15 @@ const (
 	// Redis key and the pub/sub channel.
 	RedisPrefix = "vestibule:"
 
+	// SMSCodeTTL and SMSMaxAttempts are sms.code_ttl and
+	// sms.max_attempts: how long a text-message code is good and how many
+	// tries it gets (the security page's phone confirmation too).
+	SMSCodeTTL     = 5 * time.Minute
+	SMSMaxAttempts = 5
+	// RecoveryCodes is how many recovery codes an enrollment, or a new
+	// set from the security page, gets.
+	RecoveryCodes = 10
+
 	// WebAuthnTimeout is webauthn.timeout: how long the browser
 	// gets for a passkey ceremony (the WebAuthn recommendation).
 	WebAuthnTimeout = 5 * time.Minute
