@@ -238,6 +238,9 @@ func Decide(f *Facts, rules *Rules) Decision {
 // closed: they also match the path with case folded and repeated slashes
 // collapsed, the variants an app may resolve to the same page.
 func stepUpAge(rules []StepUpRule, path, method string) (time.Duration, bool) {
+	if len(rules) == 0 {
+		return 0, false
+	}
 	folded := foldPath(path)
 	for i := range rules {
 		su := &rules[i]
@@ -255,9 +258,11 @@ func stepUpAge(rules []StepUpRule, path, method string) (time.Duration, bool) {
 	return 0, false
 }
 
-// foldPath lower-cases a path and collapses repeated slashes.
+// foldPath lower-cases a path and collapses repeated slashes; a path
+// already folded (the usual case, rules' paths included) is returned as
+// it is, without allocating.
 func foldPath(p string) string {
-	if isLoginKey(p) {
+	if isFolded(p) {
 		return p
 	}
 	var b strings.Builder
@@ -272,4 +277,14 @@ func foldPath(p string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// isFolded reports whether foldPath would return p unchanged.
+func isFolded(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; 'A' <= c && c <= 'Z' || c == '/' && i > 0 && p[i-1] == '/' {
+			return false
+		}
+	}
+	return true
 }

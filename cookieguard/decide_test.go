@@ -135,3 +135,22 @@ func BenchmarkDecide(b *testing.B) {
 		}
 	}
 }
+
+// TestFoldPath: case and repeated slashes fold; a folded path (a trailing
+// slash included) comes back as it is, without allocating.
+func TestFoldPath(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"/admin/", "/admin/"},
+		{"/Admin//Users", "/admin/users"},
+		{"//x", "/x"},
+		{"/", "/"},
+		{"", ""},
+	} {
+		if got := foldPath(tc.in); got != tc.want {
+			t.Errorf("foldPath(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { foldPath("/admin/settings/") }); n != 0 {
+		t.Errorf("folding a folded path allocates %v times", n)
+	}
+}
